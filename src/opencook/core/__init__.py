@@ -1,0 +1,1 @@
+"""Shared core: config, run directory, stats, executors, I/O."""

@@ -1,0 +1,1 @@
+"""RefineCode data pipeline: readers, steps, writers, executors."""
