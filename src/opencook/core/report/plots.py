@@ -1,0 +1,104 @@
+"""Matplotlib charts rendered to base64 PNG data URIs, so the report needs no image files.
+
+Figures are built with ``Figure`` + the Agg canvas directly (not pyplot): no global state,
+no display, safe to call from any thread or a headless worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+_DPI = 100
+_BLUE, _ORANGE = "#4c72b0", "#dd8452"
+
+
+def _to_data_uri(fig: Figure) -> str:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _short(label: str, width: int = 40) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _si(x: float, _pos: object = None) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:g}{unit}"
+    return f"{x:g}"
+
+
+def hbar(labels: Sequence[str], values: Sequence[float], title: str, xlabel: str) -> str | None:
+    """Horizontal bars, largest at the top; ``None`` when there is nothing to draw."""
+    if not labels:
+        return None
+    fig = Figure(figsize=(8, 0.8 + 0.28 * len(labels)))
+    ax = fig.add_subplot()
+    ys = range(len(labels))
+    ax.barh(list(ys), list(values), color=_BLUE)
+    ax.set_yticks(list(ys), [_short(str(s)) for s in labels], fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(FuncFormatter(_si))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    return _to_data_uri(fig)
+
+
+def grouped_bars(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    title: str,
+    ylabel: str,
+    log: bool = False,
+) -> str | None:
+    """Vertical bars, one group per label and one colour per series (e.g. in vs out)."""
+    if not labels or not series:
+        return None
+    n = len(series)
+    width = 0.8 / n
+    fig = Figure(figsize=(max(6.0, 0.45 * len(labels) * n + 1.5), 4))
+    ax = fig.add_subplot()
+    colours = [_BLUE, _ORANGE, "#55a868", "#c44e52"]
+    for i, (name, values) in enumerate(series):
+        xs = [x + (i - (n - 1) / 2) * width for x in range(len(labels))]
+        ax.bar(xs, list(values), width=width, label=name, color=colours[i % len(colours)])
+    ax.set_xticks(
+        list(range(len(labels))),
+        [_short(str(s), 24) for s in labels],
+        rotation=45 if len(labels) > 4 else 0,
+        ha="right" if len(labels) > 4 else "center",
+        fontsize=8,
+    )
+    if log:
+        ax.set_yscale("symlog")
+    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _to_data_uri(fig)
+
+
+def histogram(labels: Sequence[str], counts: Sequence[float], title: str, xlabel: str) -> str | None:
+    """Pre-bucketed histogram (the buckets are categorical, e.g. ``2``..``9``, ``10-99``)."""
+    if not labels:
+        return None
+    fig = Figure(figsize=(max(5.0, 0.5 * len(labels) + 2), 3.5))
+    ax = fig.add_subplot()
+    ax.bar(range(len(labels)), list(counts), color=_BLUE)
+    ax.set_xticks(list(range(len(labels))), [str(s) for s in labels], fontsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel("groups", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return _to_data_uri(fig)
