@@ -1,0 +1,91 @@
+"""The single ``opencook`` command; subcommands map onto capabilities."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from opencook.core.executors import make_executor
+    from opencook.data.recipe import load_recipe
+    from opencook.data.runner import PipelineRunner
+
+    recipe = load_recipe(Path(args.recipe))
+    out = Path(args.out or f"runs/{recipe.name}")
+    executor = make_executor(args.executor, args.workers)
+    results = PipelineRunner(recipe, out, executor).run()
+    report = None
+    if not args.no_report:
+        from opencook.core.report import write_data_report
+
+        report = write_data_report(out)
+    first, last = results[0].stats, results[-1].stats
+    print(f"run '{recipe.name}' finished in {sum(r.seconds for r in results):.1f} s")
+    for r in results:
+        c = r.stats.counters
+        skipped = f" ({r.skipped} shard(s) already done)" if r.skipped else ""
+        print(f"  {r.index:02d} {r.name:<12} in={c.get('in', 0):>8} out={c.get('out', 0):>8}{skipped}")
+    kept_bytes = sum(v.get("bytes", 0) for v in last.by_language.values())
+    print(f"  files kept: {last.counters.get('out', 0)} of {first.counters.get('out', 0)} ingested; "
+          f"{kept_bytes / 1e6:.1f} MB of text")
+    print(f"dataset:  {out / 'dataset'}")
+    print(f"manifest: {out / 'manifest.json'}")
+    if report:
+        print(f"report:   {report}")
+    return 0
+
+
+def _cmd_data_filter(args: argparse.Namespace) -> int:
+    from opencook.data.filter.filter_path import filter_path
+
+    result = filter_path(Path(args.path), Path(args.out), fmt=args.format, seed=args.seed, workers=args.workers)
+    print(f"filter results: {result}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opencook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a data recipe (YAML) into an output directory")
+    run.add_argument("recipe", help="path to the recipe YAML")
+    run.add_argument("--out", help="output directory (default: runs/<recipe name>)")
+    run.add_argument("--workers", type=int, default=2, help="worker processes for the local executor")
+    run.add_argument("--executor", default="local", choices=["local", "inprocess"])
+    run.add_argument("--no-report", action="store_true", help="skip report.html")
+    run.set_defaults(func=_cmd_run)
+
+    data = sub.add_parser("data", help="data tools").add_subparsers(dest="data_command", required=True)
+    flt = data.add_parser("filter", help="run the quality filter alone: one row per file with its verdict")
+    flt.add_argument("path", help="a folder of source files, or a Parquet/JSONL dataset")
+    flt.add_argument("--out", required=True, help="output directory")
+    flt.add_argument("--format", default="parquet", choices=["parquet", "jsonl"])
+    flt.add_argument("--seed", type=int, default=0)
+    flt.add_argument("--workers", type=int, default=1)
+    flt.set_defaults(func=_cmd_data_filter)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from opencook.core.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"opencook: config error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError) as exc:
+        print(f"opencook: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a named, user-facing error from a stage; anything else keeps its traceback
+        if type(exc).__name__.endswith("Error") and type(exc).__module__.startswith("opencook"):
+            print(f"opencook: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Typed configs from YAML: a typo fails before any work starts, naming the key.
+
+Every component owns a dataclass config. ``build_config`` turns a plain mapping (from a
+recipe) into that dataclass, checking every key and every value's type against the
+dataclass annotations, and suggesting the closest valid key for a misspelling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A recipe or config value that cannot be used; the message names the key and the fix."""
+
+
+def build_config(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
+    """Build dataclass ``cls`` from ``values``; ``where`` prefixes error messages ("stages[2].filter")."""
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(fields))}"
+            raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+    kwargs = {}
+    for key, value in values.items():
+        kwargs[key] = _check(value, hints[key], f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _check(value: Any, annotation: Any, where: str) -> Any:
+    """Validate ``value`` against a type annotation, converting ints to floats where a float is expected."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in args:
+            try:
+                return _check(value, option, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {_name(annotation)}, got {value!r}")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{where}: expected null, got {value!r}")
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{where}: expected one of {list(args)}, got {value!r}")
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item_type = args[0] if args else Any
+        return [_check(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_type, val_type = args if args else (Any, Any)
+        return {
+            _check(k, key_type, f"{where}.{k}"): _check(v, val_type, f"{where}.{k}") for k, v in value.items()
+        }
+    if dataclasses.is_dataclass(annotation):
+        return build_config(annotation, value, where)
+    if annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if isinstance(annotation, type) and isinstance(value, annotation):
+        return value
+    raise ConfigError(f"{where}: expected {_name(annotation)}, got {value!r}")
+
+
+def _name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def to_plain(config: Any) -> Any:
+    """A dataclass (nested) as plain YAML-able data, for the resolved config of a run."""
+    if dataclasses.is_dataclass(config):
+        return {f.name: to_plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, dict):
+        return {k: to_plain(v) for k, v in config.items()}
+    if isinstance(config, list | tuple):
+        return [to_plain(v) for v in config]
+    return config

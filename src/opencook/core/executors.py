@@ -1,0 +1,92 @@
+"""Executors run independent tasks; steps never know which one runs them.
+
+An executor only has to map a picklable top-level function over picklable tasks. The
+in-process executor is for tests and debugging; the local executor uses a process pool
+and survives a killed worker by restarting the pool and resubmitting unfinished tasks.
+A Ray executor plugs in with the same interface.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+
+class WorkerLostError(RuntimeError):
+    """Workers kept dying on the same tasks; finished shards are kept, a rerun resumes."""
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str) -> Iterator[tuple[int, Any]]:
+        """Yield ``(task index, result)`` as tasks finish, in any order."""
+        ...
+
+
+def _progress(total: int, desc: str) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="shard", leave=False, dynamic_ncols=True, mininterval=0.5)
+
+
+class InProcessExecutor:
+    """Runs tasks one after another in this process: deterministic and easy to debug."""
+
+    workers = 1
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str) -> Iterator[tuple[int, Any]]:
+        with _progress(len(tasks), desc) as bar:
+            for i, task in enumerate(tasks):
+                yield i, fn(task)
+                bar.update()
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes; a worker killed mid-task costs a retry, not the run."""
+
+    def __init__(self, workers: int = 2, max_retries: int = 2) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.max_retries = max_retries
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str) -> Iterator[tuple[int, Any]]:
+        pending = dict(enumerate(tasks))
+        attempts = 0
+        with _progress(len(tasks), desc) as bar:
+            while pending:
+                try:
+                    yield from self._run_pool(fn, pending, bar)
+                except BrokenProcessPool as exc:
+                    attempts += 1
+                    if attempts > self.max_retries:
+                        raise WorkerLostError(
+                            f"{desc}: a worker process died {attempts} times ({exc}); "
+                            "finished shards are kept, rerun the same command to resume"
+                        ) from exc
+                    bar.write(f"{desc}: a worker died; retrying {len(pending)} unfinished task(s)")
+
+    def _run_pool(self, fn: Callable[[Any], Any], pending: dict[int, Any], bar: tqdm) -> Iterator[tuple[int, Any]]:
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = {pool.submit(fn, task): i for i, task in pending.items()}
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures.pop(fut)
+                    result = fut.result()
+                    del pending[i]
+                    bar.update()
+                    yield i, result
+
+
+def make_executor(name: str, workers: int) -> Executor:
+    if name == "inprocess":
+        return InProcessExecutor()
+    if name == "local":
+        return LocalExecutor(workers)
+    raise ValueError(f"unknown executor '{name}'; choose 'local' or 'inprocess'")

@@ -1,0 +1,289 @@
+"""Runs a recipe into a run directory, shard by shard, resumably.
+
+Every shard of every stage is written atomically with a completion marker that records
+its checksum and the checksum of the input it came from. A rerun skips a shard whose
+marker is valid and whose input has not changed, so a crashed run resumes where it
+stopped and a finished run is a no-op that still ends with the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+from opencook.core.executors import Executor
+from opencook.core.stats import StageStats
+from opencook.core.versions import collect_versions
+from opencook.data.io.shards import (
+    read_marker,
+    read_records,
+    sha256_file,
+    write_marker,
+    write_parquet_atomic,
+    write_records,
+)
+from opencook.data.recipe import Recipe
+from opencook.data.stages import StageSpec
+
+
+class RunDirError(RuntimeError):
+    """The output directory belongs to a different recipe."""
+
+
+@dataclass
+class StageResult:
+    index: int
+    name: str
+    kind: str
+    shards: list[Path]
+    stats: StageStats
+    seconds: float
+    skipped: int
+
+
+# ---------------------------------------------------------------- tasks run by executors
+# Top-level functions with picklable arguments: any executor can run them.
+
+
+def _counting(records, stats: StageStats):
+    for r in records:
+        stats.add("in")
+        yield r
+
+
+def _finish_shard(records: list[dict], out: Path, stats: StageStats, key: dict) -> dict:
+    stats.add("out", len(records))
+    write_records(records, out)
+    return write_marker(out, len(records), {"key": key, "stats": stats.to_dict()})
+
+
+def source_task(job: tuple[StageSpec, Any, Any, Path, dict]) -> dict:
+    spec, config, task, out, key = job
+    stats = StageStats()
+    records = list(spec.impl().read_task(task, config, stats))
+    return _finish_shard(records, out, stats, key)
+
+
+def map_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
+    spec, config, src, out, key = job
+    stats = StageStats()
+    step = spec.impl()(config)
+    records = list(step.process(_counting(read_records(src), stats), stats))
+    return _finish_shard(records, out, stats, key)
+
+
+def summarize_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
+    spec, config, src, out, key = job
+    stats = StageStats()
+    table = spec.impl().summarize(read_records(src), stats)
+    write_parquet_atomic(table, out)
+    return write_marker(out, table.num_rows, {"key": key, "stats": stats.to_dict()})
+
+
+def apply_task(job: tuple[StageSpec, Any, Path, Path, Path, dict]) -> dict:
+    spec, config, src, decision_path, out, key = job
+    stats = StageStats()
+    decision = pq.read_table(decision_path)
+    records = list(spec.impl().apply(_counting(read_records(src), stats), decision, stats))
+    return _finish_shard(records, out, stats, key)
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def _task_key(task: Any) -> str:
+    return hashlib.sha256(repr(task).encode()).hexdigest()[:16]
+
+
+class PipelineRunner:
+    def __init__(self, recipe: Recipe, out: Path, executor: Executor) -> None:
+        self.recipe = recipe
+        self.out = Path(out)
+        self.executor = executor
+
+    def run(self) -> list[StageResult]:
+        self._prepare_out_dir()
+        started = time.time()
+        results: list[StageResult] = []
+        shards: list[Path] = []
+        for index, (spec, config) in enumerate(self.recipe.stages):
+            stage_dir = self.out / "stages" / f"{index:02d}_{spec.name}"
+            t0 = time.time()
+            if spec.kind == "source":
+                shards, stats, skipped = self._run_source(spec, config, stage_dir)
+            elif spec.kind == "map":
+                shards, stats, skipped = self._run_map(spec, config, shards, stage_dir)
+            elif spec.kind == "global":
+                shards, stats, skipped = self._run_global(spec, config, shards, stage_dir)
+            else:
+                shards, stats, skipped = self._run_sink(spec, config, shards)
+            result = StageResult(index, spec.name, spec.kind, shards, stats, time.time() - t0, skipped)
+            self._write_stage_stats(stage_dir, result)
+            results.append(result)
+        self._write_run_stats(results, time.time() - started)
+        self._write_manifest(results[-1].shards if results[-1].kind == "sink" else shards)
+        return results
+
+    # -------------------------------------------------------- run directory
+
+    def _prepare_out_dir(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        resolved = yaml.safe_dump(self.recipe.resolved(), sort_keys=False)
+        config_path = self.out / "config.yaml"
+        if config_path.exists() and config_path.read_text() != resolved:
+            raise RunDirError(
+                f"{self.out} holds a run of a different recipe (see {config_path}); "
+                "use a new --out directory, or delete it to start over"
+            )
+        config_path.write_text(resolved)
+        (self.out / "versions.json").write_text(json.dumps(collect_versions(), indent=1, sort_keys=True))
+
+    def _write_stage_stats(self, stage_dir: Path, result: StageResult) -> None:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        payload = {"name": result.name, "kind": result.kind, "seconds": round(result.seconds, 3),
+                   "shards": len(result.shards), "shards_skipped": result.skipped, **result.stats.to_dict()}
+        (stage_dir / "stats.json").write_text(json.dumps(payload, indent=1, sort_keys=True))
+
+    def _write_run_stats(self, results: list[StageResult], seconds: float) -> None:
+        payload = {
+            "recipe": self.recipe.name,
+            "seconds": round(seconds, 3),
+            "stages": [
+                {"index": r.index, "name": r.name, "kind": r.kind, "seconds": round(r.seconds, 3),
+                 "shards": len(r.shards), "shards_skipped": r.skipped, "stats": r.stats.to_dict()}
+                for r in results
+            ],
+        }
+        (self.out / "stats.json").write_text(json.dumps(payload, indent=1, sort_keys=True))
+
+    def _write_manifest(self, files: list[Path]) -> None:
+        entries = []
+        for path in files:
+            rows = _count_rows(path)
+            entries.append({"path": str(path.relative_to(self.out)), "rows": rows,
+                            "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+        manifest = {"files": entries, "total_rows": sum(e["rows"] for e in entries),
+                    "total_bytes": sum(e["bytes"] for e in entries)}
+        (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+
+    # -------------------------------------------------------- stage kinds
+
+    def _run(self, fn, jobs: list[tuple[Path, Any]], desc: str) -> tuple[dict[Path, dict], int]:
+        """Run jobs whose output is not already valid; returns markers by output path and the skip count."""
+        markers: dict[Path, dict] = {}
+        todo = []
+        for out, job in jobs:
+            marker = read_marker(out)
+            if marker is not None and marker.get("key") == job[-1]:
+                markers[out] = marker
+            else:
+                todo.append((out, job))
+        for i, marker in self.executor.map(fn, [job for _, job in todo], desc):
+            markers[todo[i][0]] = marker
+        return markers, len(jobs) - len(todo)
+
+    def _merge(self, markers: dict[Path, dict]) -> StageStats:
+        stats = StageStats()
+        for out in sorted(markers):
+            stats.merge(StageStats.from_dict(markers[out]["stats"]))
+        return stats
+
+    def _run_source(self, spec: StageSpec, config: Any, stage_dir: Path):
+        tasks = spec.impl().plan_ingest(config)
+        jobs = []
+        for k, task in enumerate(tasks):
+            out = stage_dir / f"shard-{k:05d}.parquet"
+            jobs.append((out, (spec, config, task, out, {"task": _task_key(task)})))
+        _remove_stale_shards(stage_dir, {out for out, _ in jobs})
+        markers, skipped = self._run(source_task, jobs, spec.name)
+        return [out for out, _ in jobs], self._merge(markers), skipped
+
+    def _run_map(self, spec: StageSpec, config: Any, inputs: list[Path], stage_dir: Path):
+        jobs = []
+        for src in inputs:
+            out = stage_dir / src.name
+            jobs.append((out, (spec, config, src, out, {"input": read_marker(src)["sha256"]})))
+        _remove_stale_shards(stage_dir, {out for out, _ in jobs})
+        markers, skipped = self._run(map_task, jobs, spec.name)
+        return [out for out, _ in jobs], self._merge(markers), skipped
+
+    def _run_global(self, spec: StageSpec, config: Any, inputs: list[Path], stage_dir: Path):
+        impl = spec.impl()
+        sum_dir = stage_dir / "summaries"
+        jobs = []
+        for src in inputs:
+            out = sum_dir / src.name
+            jobs.append((out, (spec, config, src, out, {"input": read_marker(src)["sha256"]})))
+        markers, skipped = self._run(summarize_task, jobs, f"{spec.name}:summarize")
+        stats = self._merge(markers)
+
+        decision_path = stage_dir / "decision.parquet"
+        decision_key = {"inputs": [markers[out]["sha256"] for out, _ in jobs]}
+        decision_marker = read_marker(decision_path)
+        if decision_marker is None or decision_marker.get("key") != decision_key:
+            decide_stats = StageStats()
+            summaries = [pq.read_table(out) for out, _ in jobs]
+            decision = impl.decide(summaries, decide_stats)
+            write_parquet_atomic(decision, decision_path)
+            decision_marker = write_marker(decision_path, decision.num_rows,
+                                           {"key": decision_key, "stats": decide_stats.to_dict()})
+        stats.merge(StageStats.from_dict(decision_marker["stats"]))
+
+        apply_jobs = []
+        for src in inputs:
+            out = stage_dir / src.name
+            key = {"input": read_marker(src)["sha256"], "decision": decision_marker["sha256"]}
+            apply_jobs.append((out, (spec, config, src, decision_path, out, key)))
+        markers, skipped_apply = self._run(apply_task, apply_jobs, f"{spec.name}:apply")
+        stats.merge(self._merge(markers))
+        return [out for out, _ in apply_jobs], stats, skipped + skipped_apply
+
+    def _run_sink(self, spec: StageSpec, config: Any, inputs: list[Path]):
+        dataset = self.out / "dataset"
+        success = dataset / "_SUCCESS.json"
+        key = {"inputs": [read_marker(src)["sha256"] for src in inputs], "config": repr(config)}
+        if success.exists():
+            info = json.loads(success.read_text())
+            parts = [dataset / p for p in info.get("parts", [])]
+            if info.get("key") == key and all(p.exists() for p in parts):
+                return parts, StageStats.from_dict(info["stats"]), 1
+        if dataset.exists():
+            shutil.rmtree(dataset)
+        stats = StageStats()
+        write = spec.impl()
+
+        def records():
+            for src in inputs:
+                yield from read_records(src)
+
+        parts = write.write_dataset(records(), dataset, config, stats)
+        success.write_text(json.dumps({"key": key, "parts": [p.name for p in parts], "stats": stats.to_dict()},
+                                      indent=1, sort_keys=True))
+        return parts, stats, 0
+
+
+def _remove_stale_shards(stage_dir: Path, keep: set[Path]) -> None:
+    """Shards left over from a bigger earlier plan would otherwise linger in the run directory."""
+    if not stage_dir.exists():
+        return
+    keep_names = {p.name for p in keep} | {p.name.split(".")[0] + ".done.json" for p in keep}
+    for path in stage_dir.glob("shard-*"):
+        if path.name not in keep_names:
+            path.unlink()
+
+
+def _count_rows(path: Path) -> int:
+    if path.name.endswith(".parquet"):
+        return pq.ParquetFile(path).metadata.num_rows
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompress(path.read_bytes()).count(b"\n")
+
