@@ -1,0 +1,53 @@
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from opencook.core.executors import InProcessExecutor, LocalExecutor, WorkerLostError, make_executor
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def die_once(job: tuple[int, str]) -> int:
+    """Kill this worker process the first time a given task runs (a real SIGKILL, no mock)."""
+    value, flag_dir = job
+    flag = Path(flag_dir) / f"seen-{value}"
+    if value == 3 and not flag.exists():
+        flag.write_text("1")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return value * 10
+
+
+def always_die(_: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+def test_inprocess_and_local_give_the_same_results():
+    tasks = list(range(20))
+    a = dict(InProcessExecutor().map(square, tasks, "t"))
+    b = dict(LocalExecutor(2).map(square, tasks, "t"))
+    assert a == b == {i: i * i for i in tasks}
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried_without_losing_or_duplicating(tmp_path):
+    tasks = [(i, str(tmp_path)) for i in range(8)]
+    results = list(LocalExecutor(2).map(die_once, tasks, "t"))
+    assert sorted(i for i, _ in results) == list(range(8))
+    assert dict(results) == {i: i * 10 for i in range(8)}
+    assert (tmp_path / "seen-3").exists()
+
+
+@pytest.mark.slow
+def test_worker_that_always_dies_gives_a_clear_error():
+    with pytest.raises(WorkerLostError, match="rerun the same command to resume"):
+        list(LocalExecutor(1, max_retries=1).map(always_die, [1], "t"))
+
+
+def test_unknown_executor_is_named():
+    with pytest.raises(ValueError, match="unknown executor 'slurm'"):
+        make_executor("slurm", 2)
