@@ -22,7 +22,9 @@ class Example:
 
 
 def test_typo_names_the_key_and_suggests_the_fix():
-    with pytest.raises(ConfigError, match=r"stages\[0\].ingest: unknown key 'worker'; did you mean 'workers'"):
+    with pytest.raises(
+        ConfigError, match=r"stages\[0\].ingest: unknown key 'worker'; did you mean 'workers'"
+    ):
         build_config(Example, {"worker": 2}, "stages[0].ingest")
 
 

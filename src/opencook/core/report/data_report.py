@@ -248,12 +248,16 @@ def section_header(run: RunData) -> str:
                 f" (stage {with_stats[0].label})",
             ]
         )
-        out_bytes = sum(c.get("bytes", 0) for c in last.by_language.values())
+        # the write stage may not count languages: take text bytes from the last stage that does
+        lang_stage = next((st for st in reversed(with_stats) if st.stats and st.stats.by_language), None)
+        out_text = ""
+        if lang_stage is not None and lang_stage.stats is not None:
+            out_bytes = sum(c.get("bytes", 0) for c in lang_stage.stats.by_language.values())
+            out_text = f", {P.fmt_bytes(out_bytes)} of text (bytes counted at stage {lang_stage.label})"
         rows.append(
             [
-                "output of last stage",
-                f"{P.fmt_int(last.counters.get('out', 0))} files, "
-                f"{P.fmt_bytes(out_bytes)} (stage {with_stats[-1].label})",
+                "output",
+                f"{P.fmt_int(last.counters.get('out', 0))} files (stage {with_stats[-1].label}){out_text}",
             ]
         )
     mt = _manifest_totals(run.manifest)

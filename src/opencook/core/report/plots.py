@@ -26,7 +26,9 @@ def _to_data_uri(fig: Figure) -> str:
 
 
 def _short(label: str, width: int = 40) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+    """Cut long labels; escape ``$`` so a reason like ``a$b$`` is not parsed as mathtext (and cannot fail)."""
+    label = label if len(label) <= width else label[: width - 1] + "…"
+    return label.replace("$", r"\$")
 
 
 def _si(x: float, _pos: object = None) -> str:
@@ -47,7 +49,7 @@ def hbar(labels: Sequence[str], values: Sequence[float], title: str, xlabel: str
     ax.set_yticks(list(ys), [_short(str(s)) for s in labels], fontsize=8)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(FuncFormatter(_si))
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_short(title, 80), fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     return _to_data_uri(fig)
@@ -58,7 +60,6 @@ def grouped_bars(
     series: Sequence[tuple[str, Sequence[float]]],
     title: str,
     ylabel: str,
-    log: bool = False,
 ) -> str | None:
     """Vertical bars, one group per label and one colour per series (e.g. in vs out)."""
     if not labels or not series:
@@ -78,10 +79,8 @@ def grouped_bars(
         ha="right" if len(labels) > 4 else "center",
         fontsize=8,
     )
-    if log:
-        ax.set_yscale("symlog")
     ax.yaxis.set_major_formatter(FuncFormatter(_si))
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_short(title, 80), fontsize=10)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
@@ -97,7 +96,7 @@ def histogram(labels: Sequence[str], counts: Sequence[float], title: str, xlabel
     ax.bar(range(len(labels)), list(counts), color=_BLUE)
     ax.set_xticks(list(range(len(labels))), [str(s) for s in labels], fontsize=8)
     ax.yaxis.set_major_formatter(FuncFormatter(_si))
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_short(title, 80), fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("groups", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
