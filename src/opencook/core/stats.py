@@ -39,7 +39,7 @@ class StageStats:
         c["files"] += 1
         c["bytes"] += nbytes
 
-    def merge(self, other: "StageStats") -> "StageStats":
+    def merge(self, other: StageStats) -> StageStats:
         self.counters.update(other.counters)
         self.dropped.update(other.dropped)
         self.dropped_bytes.update(other.dropped_bytes)
@@ -56,7 +56,7 @@ class StageStats:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StageStats":
+    def from_dict(cls, d: dict[str, Any]) -> StageStats:
         return cls(
             counters=Counter(d.get("counters", {})),
             dropped=Counter(d.get("dropped", {})),
