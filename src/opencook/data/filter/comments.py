@@ -10,19 +10,17 @@ lexing a small file.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Comment, String
 from pygments.util import ClassNotFound
 
-_COMMENT_TYPES = frozenset(
-    {Comment.Multiline, Comment.Single, String.Doc, Comment.Hashbang, Comment.Special}
-)
+_COMMENT_TYPES = frozenset({Comment.Multiline, Comment.Single, String.Doc, Comment.Hashbang, Comment.Special})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lexer(name: str) -> Lexer | None:
     try:
         return get_lexer_by_name(name)

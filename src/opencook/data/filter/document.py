@@ -61,7 +61,7 @@ def split_lines(text: str) -> list[str]:
 
 
 def ngrams(words: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*(words[i:] for i in range(n))))
+    return list(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 class Document:

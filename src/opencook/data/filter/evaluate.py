@@ -118,9 +118,7 @@ def _language_group(program_lang: str, text: str, filename: str, ext: str) -> li
     return [("__lang__", compute)]
 
 
-def compute_signals(
-    doc: Document, *, compat: str = "fixed"
-) -> tuple[dict[str, Any], dict[str, str], bool]:
+def compute_signals(doc: Document, *, compat: str = "fixed") -> tuple[dict[str, Any], dict[str, str], bool]:
     """All signals of ``doc``'s family: (values, errors, any_succeeded)."""
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -135,7 +133,12 @@ def compute_signals(
             fname = doc.filename if compat == "fixed" else os.path.splitext(doc.filename)[0]
             lang_out: dict[str, Any] = {}
             lang_ok = _run_group(
-                doc, _language_group(doc.program_lang, doc.text, fname, doc.ext), alarm, lang_out, errors, stop
+                doc,
+                _language_group(doc.program_lang, doc.text, fname, doc.ext),
+                alarm,
+                lang_out,
+                errors,
+                stop,
             )
             value = lang_out.get("__lang__")
             if isinstance(value, dict):

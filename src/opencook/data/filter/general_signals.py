@@ -140,9 +140,7 @@ def frac_chars_long_word_length(doc: Document) -> float | None:
         strings = _oneline_strings(doc)
     except SignalTimeout:
         return None  # the reference also gives None when this regex times out
-    long_chars = sum(
-        len(w) for s in strings for w in s.split() if len(w) > 20 and _URL.search(w) is None
-    )
+    long_chars = sum(len(w) for s in strings for w in s.split() if len(w) > 20 and _URL.search(w) is None)
     return round(long_chars / len(doc.code), PRECISION)
 
 

@@ -75,7 +75,7 @@ def dupe_ngrams(n: int):
                 covered[i : i + n] = b"\x01" * n
         if doc.total_word_chars == 0:
             return 0.0
-        duped = sum(ln for ln, c in zip(lengths, covered) if c)
+        duped = sum(ln for ln, c in zip(lengths, covered, strict=True) if c)
         return round(duped / doc.total_word_chars, PRECISION)
 
     signal.__name__ = f"dupe_{n}grams"

@@ -104,7 +104,7 @@ def _code_rules(
         _r(_C + "frac_chars_top_3grams", _gt(0.18), "top word 3-gram covers more than 18% of characters"),
         _r(_C + "frac_chars_top_4grams", _gt(0.16), "top word 4-gram covers more than 16% of characters"),
     ]
-    for n, t in zip(range(5, 11), dupe):
+    for n, t in zip(range(5, 11), dupe, strict=True):
         rules.append(
             _r(_C + f"frac_chars_dupe_{n}grams", _gt(t), f"duplicate word {n}-grams cover more than {t:.0%}")
         )
@@ -197,7 +197,12 @@ _SPECIFIC: dict[str, list[Rule]] = {
     ],
     "cpp": _c_family("cpp"),
     "c": _c_family("c"),
-    "csharp": [_func_ratio("csharp"), _var_zero("csharp"), _no_logic("csharp"), _print("csharp", "Console output")],
+    "csharp": [
+        _func_ratio("csharp"),
+        _var_zero("csharp"),
+        _no_logic("csharp"),
+        _print("csharp", "Console output"),
+    ],
     "go": [
         _r(
             "qsc_codego_cate_testfile",
@@ -229,9 +234,7 @@ _LATE = {"c", "csharp", "go", "html", "java", "javascript"}
 
 _CODE_SETS: dict[str, list[Rule]] = {
     "others": _code_rules(),
-    "data": _code_rules(
-        chars=(50, 5000), unique=0.4, strings=False, prompt=False, asserts=False
-    ),
+    "data": _code_rules(chars=(50, 5000), unique=0.4, strings=False, prompt=False, asserts=False),
     "shell": _code_rules(strings=False, asserts=False),
     "sql": _code_rules(digit=0.3),
     "python": _code_rules() + _SPECIFIC["python"],
@@ -267,7 +270,9 @@ def _text_rules(zh: bool) -> list[Rule]:
         _r(_D + "frac_chars_top_4grams", _gt(0.16), "top word 4-gram covers more than 16% of characters"),
     ]
     for n in range(5, 11):
-        rules.append(_r(_D + f"frac_chars_dupe_{n}grams", _gt(0.6), f"duplicate word {n}-grams cover over 60%"))
+        rules.append(
+            _r(_D + f"frac_chars_dupe_{n}grams", _gt(0.6), f"duplicate word {n}-grams cover over 60%")
+        )
     rules += [
         _r(_D + "frac_chars_dupe_lines", _gt(0.5), "duplicate lines hold more than 50% of characters"),
         _r(_D + "frac_lines_dupe_lines", _gt(0.6), "more than 60% of lines are duplicates"),

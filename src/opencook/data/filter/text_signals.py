@@ -20,7 +20,20 @@ _SENTENCE_SPLIT = re.compile(r"\.|\?|\!|\n")
 _LINK = re.compile(r"\(https?://\S+\)")
 _TAG = re.compile(r"<.*?>")
 _HEX_WORD = re.compile(r"\b0[xX][0-9a-fA-F]+\b")
-_READMORE = ("...", "…", "全文", "详情", "详细", "更多", "المزيد", "تفاصيل", "اقرأ المزيد", "もっと", "詳細", "もっと読む")
+_READMORE = (
+    "...",
+    "…",
+    "全文",
+    "详情",
+    "详细",
+    "更多",
+    "المزيد",
+    "تفاصيل",
+    "اقرأ المزيد",
+    "もっと",
+    "詳細",
+    "もっと読む",
+)
 _BULLETS = tuple(
     chr(c)
     for c in (
