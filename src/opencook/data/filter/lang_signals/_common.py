@@ -1,0 +1,48 @@
+"""Shared helpers: line splitting, rounding and the fail-and-skip group runner of the reference."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+PRECISION = 8
+Signal = float | bool | int | None
+
+# A "line" in the reference is a newline-terminated piece (newline kept) or a non-empty tail.
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
+def nonempty_lines(text: str) -> list[str]:
+    """Lines of ``text`` (with their newline) that hold something besides whitespace."""
+    return [m.group() for m in _LINE.finditer(text) if m.group().strip()]
+
+
+def ratio(count: float, total: int) -> float | None:
+    """``count / total`` rounded like the reference, or None when there is nothing to divide by."""
+    if total == 0:
+        return None
+    return round(count / total, PRECISION)
+
+
+class SignalFailure(Exception):
+    """Raised by a signal that cannot be computed (a regex time-out, a parser crash)."""
+
+
+def run_group(steps: Sequence[tuple[str, Callable[[], Signal]]]) -> dict[str, Signal]:
+    """Run signals in reference order; the first that raises gets None and so does every later one.
+
+    The reference stores null for the failing signal and never computes the rest of the group;
+    we report the skipped ones as None too so every row has the same keys.
+    """
+    out: dict[str, Signal] = {}
+    failed = False
+    for name, fn in steps:
+        if failed:
+            out[name] = None
+            continue
+        try:
+            out[name] = fn()
+        except Exception:  # noqa: BLE001 - mirrors the reference's catch-all
+            out[name] = None
+            failed = True
+    return out

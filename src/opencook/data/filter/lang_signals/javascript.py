@@ -1,0 +1,165 @@
+"""JavaScript signals: one esprima parse, one AST walk collecting every count."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import esprima
+import regex
+from esprima import nodes
+
+from ._common import Signal, SignalFailure, nonempty_lines, ratio, run_group
+from ._lexing import code_and_comments
+
+_SIMPLE_TYPES = ("Literal", "Identifier", "UnaryExpression")
+_FUNC_TYPES = ("FunctionExpression", "ArrowFunctionExpression")
+_LEGAL_VAR = regex.compile(r"^[a-z\$][a-zA-Z0-9]*$")
+_LEGAL_FUNC = regex.compile(r"^[a-zA-Z\$][a-zA-Z0-9]*$")
+_LEGAL_CLASS = regex.compile(r"^[A-Z][a-zA-Z0-9]*$")
+_RECURSION_LIMIT = 10000  # the reference raises the interpreter's limit to this at import
+
+
+def parse(text: str):
+    """esprima AST as the reference gets it, None when it does not parse.
+
+    Module mode is tried first when the text mentions import/export, then script mode. Errors
+    other than syntax errors (e.g. recursion) make every signal of the group fail, as there.
+    """
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, _RECURSION_LIMIT))
+    try:
+        try:
+            if "import" in text or "export" in text:
+                try:
+                    return esprima.parseModule(text)
+                except esprima.Error:
+                    return esprima.parseScript(text)
+            return esprima.parseScript(text)
+        except esprima.Error:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise SignalFailure(f"esprima crashed: {exc!r}") from exc
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _is_module_exports_member(left) -> bool:
+    """``module.exports.NAME = ...`` (attribute access on esprima nodes gives None when absent)."""
+    return (
+        left.type == "MemberExpression"
+        and left.object.type == "MemberExpression"
+        and left.object.object.name == "module"
+        and left.object.property.name == "exports"
+    )
+
+
+@dataclass
+class _Facts:
+    variables: list = field(default_factory=list)
+    simple_variables: int = 0
+    functions: list = field(default_factory=list)
+    classes: list = field(default_factory=list)
+    simple_returns: int = 0
+    imports: int = 0
+
+
+def _collect(tree) -> _Facts:
+    """The reference's six recursive walkers folded into one iterative walk over ``vars(node)``."""
+    f = _Facts()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        t = node.type
+        if t == "VariableDeclaration":
+            for d in node.declarations:
+                init = d.init if d else None
+                is_fexpr = isinstance(init, nodes.FunctionExpression)
+                if d and d.id.name and not is_fexpr:
+                    f.variables.append(d.id.name)
+                if d and not is_fexpr and (init is None or init.type in _SIMPLE_TYPES):
+                    f.simple_variables += 1
+                if is_fexpr and d.id and d.id.name:
+                    f.functions.append(d.id.name)
+        elif t == "AssignmentExpression":
+            if _is_module_exports_member(node.left):
+                name = node.left.property.name
+                rtype = node.right.type
+                if name and rtype not in _FUNC_TYPES:
+                    f.variables.append(name)
+                    if rtype in _SIMPLE_TYPES:
+                        f.simple_variables += 1
+                if name and rtype in _FUNC_TYPES:
+                    f.functions.append(name)
+        elif t == "FunctionDeclaration":
+            if node.id and node.id.name:
+                f.functions.append(node.id.name)
+        elif t == "ReturnStatement":
+            if node.argument is None or node.argument.type in _SIMPLE_TYPES:
+                f.simple_returns += 1
+        elif t == "ImportDeclaration":
+            f.imports += 1
+        if isinstance(node, nodes.ClassDeclaration) and node.id and node.id.name:
+            f.classes.append(node.id.name)
+        for value in vars(node).values():
+            if isinstance(value, nodes.Node):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, nodes.Node))
+    return f
+
+
+def _frac_legal(names: list, pattern: regex.Pattern) -> float | None:
+    return ratio(sum(1 for n in names if pattern.match(n)), len(names))
+
+
+def compute(text: str, compat: str) -> dict[str, Signal]:
+    """``qsc_codejavascript_*`` signals, in the reference's order."""
+    code, _ = code_and_comments("javascript", text, fast=compat != "reference")
+    lines = nonempty_lines(code)
+    total = len(lines)
+    state: dict[str, object] = {}
+
+    def tree():
+        if "tree" not in state:
+            state["tree"] = parse(text)  # a crash propagates and fails the signal asking for it
+        return state["tree"]
+
+    def facts() -> _Facts | None:
+        if "facts" not in state:
+            t = tree()
+            state["facts"] = None if t is None else _collect(t)
+        return state["facts"]  # type: ignore[return-value]
+
+    def per_line(value) -> float | None:
+        if total == 0 or tree() is None:
+            return None
+        return ratio(value(), total)
+
+    def no_logic() -> int:
+        f = facts()
+        return len(f.functions) + f.imports + f.simple_variables + f.simple_returns + len(f.classes)
+
+    def names(attr: str, pattern: regex.Pattern) -> float | None:
+        f = facts()
+        return None if f is None else _frac_legal(getattr(f, attr), pattern)
+
+    return run_group(
+        [
+            ("qsc_codejavascript_cate_ast", lambda: float(tree() is not None)),
+            (
+                "qsc_codejavascript_cate_var_zero",
+                lambda: None if facts() is None else float(not facts().variables),
+            ),
+            ("qsc_codejavascript_frac_lines_func_ratio", lambda: per_line(lambda: len(facts().functions))),
+            ("qsc_codejavascript_num_statement_line", lambda: per_line(lambda: len(tree().body))),
+            ("qsc_codejavascript_score_lines_no_logic", lambda: per_line(no_logic)),
+            ("qsc_codejavascript_frac_words_legal_var_name", lambda: names("variables", _LEGAL_VAR)),
+            ("qsc_codejavascript_frac_words_legal_func_name", lambda: names("functions", _LEGAL_FUNC)),
+            ("qsc_codejavascript_frac_words_legal_class_name", lambda: names("classes", _LEGAL_CLASS)),
+            (
+                "qsc_codejavascript_frac_lines_print",
+                lambda: ratio(sum("console.log" in ln for ln in lines), total),
+            ),
+        ]
+    )

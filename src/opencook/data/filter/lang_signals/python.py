@@ -1,0 +1,137 @@
+"""Python signals: one ``ast`` parse and one walk feed every AST-based signal."""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass
+
+from ._common import PRECISION, Signal, nonempty_lines, ratio, run_group
+from ._lexing import code_and_comments
+
+# Reference: a "simple return" is any line of the comment-free code that starts with `return`.
+_SIMPLE_RETURN = re.compile(r"^\s*return(\s+.+)?\s*$", re.MULTILINE)
+
+# Fixed mode: whole statements instead of substrings (`password`, `important`, `blueprint`).
+_PASS_STMT = re.compile(r"(?:^|[:;])\s*pass\s*(?:[;#]|$)")
+_IMPORT_STMT = re.compile(r"(?:^|[:;])\s*(?:import\s|from\s+\S+\s+import\b)")
+_PRINT_CALL = re.compile(r"(?<![\w.])print\b")
+
+
+@dataclass
+class _TreeFacts:
+    functions: int = 0  # ast.FunctionDef anywhere (async defs are not counted by the reference)
+    simple_functions: int = 0  # FunctionDef whose body is a single `return`
+    classes: int = 0  # every ClassDef
+    class_level_vars: int = 0  # Name targets assigned directly in a class body (outermost classes)
+    has_variables: bool = False  # Assign/For Name target or a positional function argument
+
+
+def _parse(text: str) -> ast.Module | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text)
+        except Exception:  # noqa: BLE001 - the reference treats any failure as "does not parse"
+            return None
+
+
+def _tree_facts(tree: ast.Module) -> _TreeFacts:
+    """Everything the reference gets from its five NodeVisitors, in one iterative walk.
+
+    The class-member finder of the reference does not descend into a class, so nested classes'
+    members are not counted; ``inside_class`` tracks that.
+    """
+    facts = _TreeFacts()
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, inside_class = stack.pop()
+        if isinstance(node, ast.FunctionDef):
+            facts.functions += 1
+            if len(node.body) == 1 and isinstance(node.body[0], ast.Return):
+                facts.simple_functions += 1
+            if node.args.args:
+                facts.has_variables = True
+        elif isinstance(node, ast.ClassDef):
+            facts.classes += 1
+            if not inside_class:
+                for item in node.body:
+                    if isinstance(item, ast.Assign):
+                        facts.class_level_vars += sum(isinstance(t, ast.Name) for t in item.targets)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        facts.class_level_vars += 1
+            inside_class = True
+        elif isinstance(node, ast.Assign):
+            if any(isinstance(t, ast.Name) for t in node.targets):
+                facts.has_variables = True
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            facts.has_variables = True
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, inside_class))
+    return facts
+
+
+def compute(text: str, compat: str) -> dict[str, Signal]:
+    """All ``qsc_codepython_*`` signals, in the reference's order."""
+    reference = compat == "reference"
+    code, _ = code_and_comments("python", text, fast=not reference)
+    lines = nonempty_lines(code)
+    total = len(lines)
+    tree = _parse(text)
+    facts = _tree_facts(tree) if tree is not None else None
+
+    if reference:
+
+        def is_pass(line: str) -> bool:
+            return "pass" in line.lower()
+
+        def is_import(line: str) -> bool:
+            return "import" in line.lower()
+
+        def is_print(line: str) -> bool:
+            return "print" in line
+    else:
+
+        def is_pass(line: str) -> bool:
+            return _PASS_STMT.search(line) is not None
+
+        def is_import(line: str) -> bool:
+            return _IMPORT_STMT.search(line) is not None
+
+        def is_print(line: str) -> bool:
+            return _PRINT_CALL.search(line) is not None
+
+    def tree_ratio(count_of: str) -> float | None:
+        if facts is None or total == 0:
+            return None
+        return round(getattr(facts, count_of) / total, PRECISION)
+
+    def frac_lines(pred) -> float:  # the reference gives 0.0, not None, on an empty file
+        return round(sum(map(pred, lines)) / total, PRECISION) if total else 0.0
+
+    def simplefunc() -> float | None:
+        if facts is None or total == 0:
+            return None
+        return facts.simple_functions / total  # the reference does not round this one
+
+    def no_logic() -> float | None:
+        if facts is None or total == 0:
+            return None
+        imports = sum(map(is_import, lines))
+        returns = len(_SIMPLE_RETURN.findall(code))
+        count = facts.functions + imports + facts.classes + returns + facts.class_level_vars
+        return round(count / total, PRECISION)
+
+    return run_group(
+        [
+            ("qsc_codepython_cate_ast", lambda: float(tree is not None)),
+            ("qsc_codepython_frac_lines_func_ratio", lambda: tree_ratio("functions")),
+            ("qsc_codepython_cate_var_zero", lambda: None if facts is None else not facts.has_variables),
+            ("qsc_codepython_frac_lines_pass", lambda: frac_lines(is_pass)),
+            ("qsc_codepython_frac_lines_import", lambda: frac_lines(is_import)),
+            ("qsc_codepython_frac_lines_simplefunc", simplefunc),
+            ("qsc_codepython_score_lines_no_logic", no_logic),
+            ("qsc_codepython_frac_lines_print", lambda: ratio(sum(map(is_print, lines)), total)),
+        ]
+    )
