@@ -1,0 +1,133 @@
+"""The quality filter as a pipeline step (see ``opencook.data.step``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from opencook.core.stats import StageStats
+from opencook.data.filter.evaluate import COMPAT_MODES, Verdict, evaluate
+from opencook.data.filter.rules import all_rule_names
+from opencook.data.step import Record
+
+# Linguist names whose reference key is not simply the lower-cased name.
+_PROGRAM_LANG = {
+    "C++": "cpp",
+    "C#": "csharp",
+    "HTML+Razor": "csharp",  # .cshtml: the reference maps the extension to csharp
+    "F#": "fsharp",
+    "Shell": "shell",
+    "Objective-C++": "objective-c++",
+    "Visual Basic .NET": "visualbasic",
+    "Jupyter Notebook": "jupyter",
+    "Protocol Buffer": "protobuf",
+    "Batchfile": "batch",
+    "Emacs Lisp": "emacs-lisp",
+    "Common Lisp": "common-lisp",
+}
+
+
+def program_lang_for(language: str) -> str:
+    """The reference's lower-case language key for a Linguist name ("C++" -> "cpp").
+
+    The key also names the Pygments lexer used to find comments, so unknown names fall back to
+    the lower-cased name with spaces as dashes, which is how Pygments spells most aliases.
+    """
+    if language in _PROGRAM_LANG:
+        return _PROGRAM_LANG[language]
+    return language.strip().lower().replace(" ", "-") or "unknown"
+
+
+@dataclass
+class QualityFilterConfig:
+    """Settings of the quality filter.
+
+    - ``seed``: with each record's ``id``, seeds the draws of the probabilistic rules.
+    - ``disabled_rules``: rule names never applied (e.g. ``qsc_code_cate_autogen``).
+    - ``compat``: ``"fixed"`` (default) fixes the reference's known faults; ``"reference"``
+      reproduces it exactly (docs/filter.md).
+    """
+
+    seed: int = 0
+    disabled_rules: list[str] = field(default_factory=list)
+    compat: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.compat not in COMPAT_MODES:
+            raise ValueError(f"filter.compat={self.compat!r}: use one of {COMPAT_MODES}")
+        unknown = sorted(set(self.disabled_rules) - set(all_rule_names()))
+        if unknown:
+            raise ValueError(f"filter.disabled_rules: unknown rule(s) {unknown}; see docs/filter.md")
+
+
+def record_rng(seed: int, record_id: str) -> random.Random:
+    """A generator that depends only on (seed, record id), never on shard order or worker."""
+    digest = hashlib.sha256(f"{seed}\0{record_id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def judge(record: Record, config: QualityFilterConfig) -> Verdict:
+    """Evaluate one record with the step's settings."""
+    text = record["text"]
+    filename = record.get("filename") or os.path.basename(record.get("path", ""))
+    ext = record.get("ext")
+    if ext is None:
+        ext = os.path.splitext(filename)[1][1:].lower()
+    return evaluate(
+        text,
+        filename,
+        ext,
+        program_lang_for(record.get("language") or "unknown"),
+        record.get("doc_type") or "unknown",
+        record_rng(config.seed, str(record.get("id") or record.get("path", ""))),
+        size_bytes=record.get("size_bytes"),
+        lang=record.get("lang") or "en",
+        compat=config.compat,
+        disabled_rules=config.disabled_rules,
+    )
+
+
+class QualityFilter:
+    """Drop files that a rule of their rule set fires on; count every rule that fired."""
+
+    name: ClassVar[str] = "filter"
+
+    def __init__(self, config: QualityFilterConfig | None = None) -> None:
+        self.config = config or QualityFilterConfig()
+
+    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
+        for record in records:
+            verdict = judge(record, self.config)
+            nbytes = record.get("size_bytes")
+            if nbytes is None:
+                nbytes = len(record["text"].encode("utf-8", "surrogatepass"))
+            for hit in verdict.hits:
+                stats.add(f"rule:{hit}")
+            for err in verdict.errors:
+                stats.add(f"signal_error:{err}")
+            if verdict.kept:
+                stats.kept(record.get("language") or "unknown", nbytes)
+                yield record
+            else:
+                reason = verdict.hits[0] if verdict.hits else (verdict.reason or "unknown")
+                stats.drop(f"filter:{reason}", nbytes)
+
+    def judge(self, record: Record) -> Verdict:
+        return judge(record, self.config)
+
+
+def verdict_row(record: Record, verdict: Verdict) -> dict[str, Any]:
+    """A flat description of a verdict for reports."""
+    return {
+        "path": record.get("path", ""),
+        "language": record.get("language") or "unknown",
+        "doc_type": record.get("doc_type") or "unknown",
+        "kept": verdict.kept,
+        "hits": list(verdict.hits),
+        "rule_set": verdict.rule_set,
+        "reason": verdict.reason,
+    }
