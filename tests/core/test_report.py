@@ -178,20 +178,47 @@ def test_rules_dedup_transform_and_manifest(report: str) -> None:
     assert re.search(r">Python</td><td class=\"num\"[^>]*>600</td>.*?>480</td>", report)
 
 
+def _install_rules(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType | None) -> None:
+    """Stand in for opencook.data.filter.rules (written elsewhere, may be absent or in flux)."""
+    import opencook.data.filter as filter_pkg
+
+    monkeypatch.setitem(sys.modules, "opencook.data.filter.rules", module)
+    if module is None:
+        monkeypatch.delattr(filter_pkg, "rules", raising=False)
+    else:
+        monkeypatch.setattr(filter_pkg, "rules", module, raising=False)
+
+
 def test_rule_explanations_come_from_the_filter_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = types.ModuleType("opencook.data.filter.rules")
     fake.RULE_EXPLANATIONS = {"max_line_length": "a line longer than <N> chars"}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "opencook.data.filter.rules", fake)
+    _install_rules(monkeypatch, fake)
     page = write_data_report(_make_run(tmp_path)).read_text()
     assert re.search(r">max_line_length</td>.*?<td>a line longer than &lt;N&gt; chars</td>", page)
     assert "Rule explanations are unavailable" not in page
 
 
-def test_rule_explanations_fall_back_to_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "opencook.data.filter.rules", None)  # import raises ImportError
+def test_rule_explanations_from_rule_sets_join_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("opencook.data.filter.rules")
+    rule = types.SimpleNamespace
+    fake.RULE_SETS = {  # type: ignore[attr-defined]
+        "python": (rule(name="num_chars", explain="fewer than 50 chars"), rule(name="digits", explain="")),
+        "go": (rule(name="num_chars", explain="fewer than 50 or more than 5000"),),
+        "c": (rule(name="num_chars", explain="fewer than 50 chars"),),
+    }
+    _install_rules(monkeypatch, fake)
+    assert data_report._rule_explanations() == {
+        "num_chars": "fewer than 50 chars / fewer than 50 or more than 5000"
+    }
+
+
+def test_rule_explanations_fall_back_to_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install_rules(monkeypatch, None)  # the import raises ImportError
     assert data_report._rule_explanations() == {}
+    page = write_data_report(_make_run(tmp_path)).read_text()
+    assert "Rule explanations are unavailable" in page
 
 
 def test_manifest_is_cut_at_fifty_rows(tmp_path: Path) -> None:

@@ -147,14 +147,29 @@ def load_run(run_dir: Path) -> RunData:
 
 
 def _rule_explanations() -> dict[str, str]:
-    """One-line explanation per filter rule, if the filter package publishes them."""
+    """One-line explanation per filter rule, from the filter package when it is installed.
+
+    Uses ``RULE_EXPLANATIONS`` if published, else each ``Rule.explain`` in ``RULE_SETS``; a rule
+    whose threshold differs between language sets gets its distinct explanations joined.
+    Anything missing or malformed yields ``{}``: the report is never blocked by the filter code.
+    """
     try:
-        from opencook.data.filter.rules import RULE_EXPLANATIONS  # type: ignore[import-not-found]
+        from opencook.data.filter import rules
     except ImportError:
         return {}
+    try:
+        published = getattr(rules, "RULE_EXPLANATIONS", None)
+        if published:
+            return {str(k): str(v) for k, v in dict(published).items()}
+        found: dict[str, list[str]] = {}
+        for rule_set in dict(getattr(rules, "RULE_SETS", {})).values():
+            for rule in rule_set:
+                texts = found.setdefault(str(rule.name), [])
+                if rule.explain and str(rule.explain) not in texts:
+                    texts.append(str(rule.explain))
+        return {name: " / ".join(texts) for name, texts in found.items() if texts}
     except Exception:  # a half-written rules module must not take the report down
         return {}
-    return {str(k): str(v) for k, v in dict(RULE_EXPLANATIONS).items()} if RULE_EXPLANATIONS else {}
 
 
 def _prefixed(c: Counter, prefix: str) -> Counter:
