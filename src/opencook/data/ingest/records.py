@@ -1,0 +1,160 @@
+"""One raw file (bytes or already-decoded text) -> one record, or a counted drop.
+
+Checks run cheapest first so a dropped file costs as little as possible, and the first
+failing check names the drop: ``too_large``, ``unknown_language``, ``excluded:<Language>``,
+``doc_type:<type>``, ``empty``, ``binary``, ``malformed_notebook``, then ``empty`` again
+for files that are only whitespace after decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from opencook.core.stats import StageStats
+from opencook.data.ingest.config import IngestConfig
+from opencook.data.ingest.decode import SNIFF_BYTES, decode, is_binary, normalize_newlines
+from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
+from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
+from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
+from opencook.data.step import Record
+
+NOTEBOOK = "Jupyter Notebook"
+
+
+def record_id(repo: str, path: str) -> str:
+    """Stable id: sha1 hex of ``repo\\0path`` (independent of sharding and order)."""
+    return hashlib.sha1(f"{repo}\0{path}".encode()).hexdigest()
+
+
+def split_name(path: str) -> tuple[str, str]:
+    """``(filename, ext)``: base name, and its last extension lower-cased without the dot."""
+    filename = os.path.basename(path)
+    dot = filename.rfind(".")
+    return filename, (filename[dot + 1 :].lower() if dot > 0 else "")
+
+
+class RecordBuilder:
+    """Applies the preprocess rules of one config and counts every outcome in ``stats``."""
+
+    def __init__(self, config: IngestConfig, stats: StageStats, metadata: dict[str, RepoMeta]) -> None:
+        self.max_bytes = config.max_file_bytes
+        self.keep = frozenset(config.keep_doc_types)
+        self.stats = stats
+        self.metadata = metadata
+
+    def seen(self) -> None:
+        self.stats.add("files_seen")
+        self.stats.add("in")
+
+    def drop(self, reason: str, nbytes: int = 0) -> None:
+        self.stats.drop(reason, nbytes)
+
+    def rejection(self, language: str) -> str | None:
+        """The drop reason for a language, or ``None`` when files of it are kept."""
+        doc_type = doc_type_for(language)
+        if doc_type == "unknown":
+            return "unknown_language"
+        if doc_type == "excluded":
+            return f"excluded:{language}"
+        if doc_type not in self.keep:
+            return f"doc_type:{doc_type}"
+        return None
+
+    def from_bytes(self, repo: str, path: str, raw: bytes, language: str) -> Record | None:
+        """A file read from disk or an archive; ``language`` already passed ``rejection``."""
+        size = len(raw)
+        if size == 0:
+            self.drop("empty")
+            return None
+        if is_binary(raw[:SNIFF_BYTES]):
+            self.drop("binary", size)
+            return None
+        text, encoding = decode(raw)
+        self.stats.add(f"decode:{encoding}")
+        same_bytes = encoding == "utf-8" and len(text) == size  # pure ASCII, no \r: skip re-encoding
+        return self._finish(repo, path, text, size, language, None, None, same_bytes)
+
+    def from_text(self, row: dict[str, Any]) -> Record | None:
+        """A record from a JSONL/Parquet row with at least ``text`` and ``path``."""
+        text, path = row.get("text"), row.get("path")
+        if not isinstance(text, str) or not isinstance(path, str) or not path:
+            self.drop("missing_fields")
+            return None
+        repo = str(row.get("repo") or "")
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates from JSON "\ud800" escapes; Arrow cannot store them
+            text = text.encode("utf-8", errors="replace").decode("utf-8")
+            size = len(text.encode("utf-8"))
+            self.stats.add("decode:surrogates_replaced")
+        if size > self.max_bytes:
+            self.drop("too_large", size)
+            return None
+        language = canonical_language(row.get("language")) or detect_language(path)
+        reason = self.rejection(language)
+        if reason is not None:
+            self.drop(reason, size)
+            return None
+        if "\x00" in text[:SNIFF_BYTES]:
+            self.drop("binary", size)
+            return None
+        try:
+            stars = parse_stars(row.get("stars"))
+        except (ValueError, TypeError, OverflowError):
+            stars = None
+            self.stats.add("bad_stars")
+        try:
+            commit_time = parse_commit_time(row.get("commit_time"))
+        except (ValueError, TypeError, OverflowError):
+            commit_time = None
+            self.stats.add("bad_commit_time")
+        return self._finish(repo, path, normalize_newlines(text), size, language, stars, commit_time, False)
+
+    def _finish(
+        self,
+        repo: str,
+        path: str,
+        text: str,
+        size: int,
+        language: str,
+        stars: int | None,
+        commit_time: int | None,
+        same_bytes: bool,
+    ) -> Record | None:
+        filename, ext = split_name(path)
+        if language == NOTEBOOK:
+            try:
+                text, language = notebook_to_text(text)
+            except MalformedNotebook:
+                self.drop("malformed_notebook", size)
+                return None
+            self.stats.add("notebooks_converted")
+            same_bytes = False
+            reason = self.rejection(language)
+            if reason is not None:
+                self.drop(reason, size)
+                return None
+        if not text or text.isspace():
+            self.drop("empty", size)
+            return None
+        if stars is None or commit_time is None:
+            meta_stars, meta_time = self.metadata.get(repo, (None, None))
+            stars = meta_stars if stars is None else stars
+            commit_time = meta_time if commit_time is None else commit_time
+        self.stats.add("out")
+        self.stats.kept(language, size if same_bytes else len(text.encode("utf-8")))
+        return {
+            "id": record_id(repo, path),
+            "repo": repo,
+            "path": path,
+            "filename": filename,
+            "ext": ext,
+            "size_bytes": size,
+            "language": language,
+            "doc_type": doc_type_for(language),
+            "stars": stars,
+            "commit_time": commit_time,
+            "text": text,
+        }
