@@ -7,7 +7,6 @@ docs/filter.md.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading
@@ -106,14 +105,12 @@ def _run_group(
     return ok
 
 
-def _language_group(program_lang: str, text: str, filename: str, ext: str) -> list[tuple[str, Signal]]:
-    """The language-specific signals, computed by ``lang_signals`` as one unit."""
-    cache: dict[str, Any] = {}
+def _language_group(compat: str) -> list[tuple[str, Signal]]:
+    """The language-specific signals, computed by ``lang_signals`` as one unit (it handles its own
+    failures and compat mode, including the reference's test-file check on the stem)."""
 
-    def compute(_: Document) -> dict[str, Any]:
-        if "v" not in cache:
-            cache["v"] = compute_language_signals(program_lang, text, filename, ext)
-        return cache["v"]
+    def compute(doc: Document) -> dict[str, Any]:
+        return compute_language_signals(doc.program_lang, doc.text, doc.filename, doc.ext, compat=compat)
 
     return [("__lang__", compute)]
 
@@ -128,23 +125,14 @@ def compute_signals(doc: Document, *, compat: str = "fixed") -> tuple[dict[str, 
             ok = _run_group(doc, text_signals(), alarm, out, errors, stop)
         else:
             ok = _run_group(doc, general_signals(compat), alarm, out, errors, stop)
-            # The reference passes the stem as "filename", so its Go `_test.go` check never fires;
-            # reference mode reproduces that, fixed mode passes the real base name.
-            fname = doc.filename if compat == "fixed" else os.path.splitext(doc.filename)[0]
             lang_out: dict[str, Any] = {}
-            lang_ok = _run_group(
-                doc,
-                _language_group(doc.program_lang, doc.text, fname, doc.ext),
-                alarm,
-                lang_out,
-                errors,
-                stop,
-            )
-            value = lang_out.get("__lang__")
+            _run_group(doc, _language_group(compat), alarm, lang_out, errors, stop)
+            value = lang_out.pop("__lang__", None)
+            if "__lang__" in errors:
+                errors["lang_signals"] = errors.pop("__lang__")
             if isinstance(value, dict):
                 out.update(value)
-            errors.pop("__lang__", None) if lang_ok else None
-            ok = ok or (lang_ok and bool(value))
+                ok = ok or any(v is not None for v in value.values())
     return out, errors, ok
 
 
