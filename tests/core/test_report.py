@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opencook.core.report import data_report, write_data_report
+from opencook.core.report import sections, write_data_report
+from opencook.core.report.rundata import config_stages
 from opencook.core.stats import StageStats
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -79,18 +80,15 @@ def _make_run(
     run = root / "run"
     run.mkdir()
     stages = _stages()
-    config = {
+    config = {  # the recipe shape of recipes/*.yaml: one single-key mapping per stage
+        "name": "demo",
         "seed": 1234,
-        "workers": 8,
         "input": {"path": "data/raw", "format": "jsonl"},
-        "stages": [
-            {"name": n, "kind": k, "max_line_length": 1000, "languages": ["Python", "C++"]}
-            for n, k, _ in stages
-        ],
+        "stages": [{n: {"max_line_length": 1000, "languages": ["Python", "C++"]}} for n, _, _ in stages],
     }
     (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (run / "versions.json").write_text(
-        json.dumps({"python": "3.11.9", "opencook": "0.1.0", "dependencies": {"pyarrow": "15.0.0"}})
+        json.dumps({"python": "3.11.9", "opencook": "0.1.0", "packages": {"pyarrow": "15.0.0"}})
     )
     entries = []
     for i, (name, kind, st) in enumerate(stages):
@@ -120,6 +118,16 @@ def _make_run(
         )
     )
     return run
+
+
+def test_config_stages_accepts_the_recipe_shapes() -> None:
+    config = {"stages": [{"ingest": {"paths": ["a"]}}, {"name": "filter", "kind": "filter", "p": 1}, "write"]}
+    assert config_stages(config) == [
+        ("ingest", "", {"paths": ["a"]}),
+        ("filter", "filter", {"p": 1}),
+        ("write", "", {}),
+    ]
+    assert config_stages({"seed": 1}) == [] and config_stages(None) == []
 
 
 def _pngs(page: str) -> list[bytes]:
@@ -209,14 +217,14 @@ def test_rule_explanations_from_rule_sets_join_thresholds(monkeypatch: pytest.Mo
         "c": (rule(name="num_chars", explain="fewer than 50 chars"),),
     }
     _install_rules(monkeypatch, fake)
-    assert data_report._rule_explanations() == {
+    assert sections._rule_explanations() == {
         "num_chars": "fewer than 50 chars / fewer than 50 or more than 5000"
     }
 
 
 def test_rule_explanations_fall_back_to_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _install_rules(monkeypatch, None)  # the import raises ImportError
-    assert data_report._rule_explanations() == {}
+    assert sections._rule_explanations() == {}
     page = write_data_report(_make_run(tmp_path)).read_text()
     assert "Rule explanations are unavailable" in page
 

@@ -1,0 +1,137 @@
+"""Read a run directory (docs/run_directory.md) into one object the report sections share.
+
+Reading never raises on a broken or half-finished run: a missing file becomes ``None`` and an
+unreadable one also leaves a line in ``problems``, so the report can say what is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opencook.core.stats import StageStats
+
+_STAGE_DIR = re.compile(r"^(\d+)_(.+)$")
+
+
+@dataclass
+class Stage:
+    """One pipeline stage as the report sees it; ``stats`` is ``None`` when none were written."""
+
+    index: int
+    name: str
+    kind: str = ""
+    seconds: float | None = None
+    stats: StageStats | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.index:02d} {self.name}"
+
+
+@dataclass
+class RunData:
+    """Everything read from a run directory; absent pieces stay ``None``/empty."""
+
+    run_dir: Path
+    config: dict[str, Any] | None = None
+    versions: dict[str, Any] | None = None
+    stages: list[Stage] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    manifest: Any = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _read(path: Path, problems: list[str], loader: str = "json") -> Any:
+    """Parse one file; a missing file is ``None``, an unreadable one is ``None`` plus a notice."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if loader == "json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        problems.append(f"{path.name} could not be read ({type(e).__name__}: {e}); its section is skipped.")
+        return None
+
+
+def _stats_from(d: Any) -> StageStats | None:
+    return StageStats.from_dict(d) if isinstance(d, dict) else None
+
+
+def num_or_none(x: Any) -> float | None:
+    """``x`` if it is a real number (JSON ``true`` is not), else ``None``."""
+    return x if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def config_stages(config: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, kind, settings) per configured stage, tolerant of the common recipe shapes.
+
+    Accepts ``stages: [{name: x, kind: y, ...}]``, ``stages: [{x: {...}}]`` and ``stages: [x]``.
+    """
+    if not isinstance(config, dict):
+        return []
+    items = next((config[k] for k in ("stages", "pipeline", "steps") if isinstance(config.get(k), list)), [])
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            out.append((item, "", {}))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            settings = {k: v for k, v in item.items() if k not in ("name", "kind", "type", "step")}
+            kind = next((str(item[k]) for k in ("kind", "type", "step") if k in item), "")
+            out.append((item["name"], kind, settings))
+        elif isinstance(item, dict) and len(item) == 1:
+            ((name, settings),) = item.items()
+            out.append((str(name), "", settings if isinstance(settings, dict) else {"value": settings}))
+        else:
+            out.append((f"stage {i}", "", item if isinstance(item, dict) else {}))
+    return out
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Gather everything the report shows; stage order comes from the indices (NN_ prefix)."""
+    run = RunData(run_dir=run_dir)
+    cfg = _read(run_dir / "config.yaml", run.problems, "yaml")
+    run.config = cfg if isinstance(cfg, dict) else None
+    ver = _read(run_dir / "versions.json", run.problems)
+    run.versions = ver if isinstance(ver, dict) else None
+    top = _read(run_dir / "stats.json", run.problems)
+    run.manifest = _read(run_dir / "manifest.json", run.problems)
+
+    stages: dict[int, Stage] = {}
+    if isinstance(top, dict):
+        run.totals = top.get("totals") if isinstance(top.get("totals"), dict) else {}
+        for pos, s in enumerate(top.get("stages") or []):
+            if not isinstance(s, dict):
+                continue
+            idx = s.get("index") if isinstance(s.get("index"), int) else pos
+            stages[idx] = Stage(
+                idx,
+                str(s.get("name", f"stage {idx}")),
+                str(s.get("kind") or ""),
+                num_or_none(s.get("seconds")),
+                _stats_from(s.get("stats")),
+            )
+
+    stage_root = run_dir / "stages"
+    for d in sorted(stage_root.iterdir()) if stage_root.is_dir() else []:
+        m = _STAGE_DIR.match(d.name)
+        if not (d.is_dir() and m):
+            continue
+        idx = int(m.group(1))
+        st = stages.setdefault(idx, Stage(idx, m.group(2)))
+        if st.stats is None:
+            raw = _read(d / "stats.json", run.problems)
+            st.stats = _stats_from(raw)
+            if isinstance(raw, dict) and st.seconds is None:
+                st.seconds = num_or_none(raw.get("seconds"))
+
+    for idx, (name, kind, _) in enumerate(config_stages(run.config)):
+        st = stages.setdefault(idx, Stage(idx, name, kind))
+        st.kind = st.kind or kind
+    run.stages = [stages[i] for i in sorted(stages)]
+    return run
