@@ -10,12 +10,15 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+import warnings
 
 _DOC_NODES = {ast.ClassDef: "Class", ast.FunctionDef: "Function/Method", ast.Module: "Module"}
 
 
 def _docstrings(source: str) -> list[str]:
-    tree = ast.parse(source)
+    with warnings.catch_warnings():  # invalid escapes in the analysed file are not our warnings
+        warnings.simplefilter("ignore")
+        tree = ast.parse(source)
     found = []
     for node in ast.walk(tree):
         kind = _DOC_NODES.get(type(node))
