@@ -6,8 +6,8 @@ Policy (see docs/ingest.md):
    Exception: a UTF-16 byte-order mark, whose text is full of NULs by design.
 2. UTF-8, strict, with a leading BOM stripped. Almost all of GitHub is UTF-8.
 3. cp1252, strict, only when the non-ASCII bytes look like a Western single-byte text
-   (mostly isolated high bytes, as in "Müller"). Legacy CJK encodings put high bytes in
-   runs and would otherwise decode "successfully" into mojibake. cp1252 rather than
+   (high bytes alone or in pairs, as in "Müller", "Größe"). Legacy CJK encodings put
+   high bytes in longer runs and would otherwise decode "successfully" into mojibake. cp1252 rather than
    latin-1 because latin-1 never fails and maps 0x80-0x9F to invisible C1 controls.
 4. Otherwise UTF-8 with ``errors="replace"``: the U+FFFD characters stay visible so the
    quality filter (U+FFFD fraction > 1%) can judge the file, instead of mojibake hiding it.
@@ -24,7 +24,7 @@ import re
 SNIFF_BYTES = 8192
 MAX_CONTROL_FRACTION = 0.30
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
-_HIGH_RUN = re.compile(rb"[\x80-\xff]{2,}")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -41,7 +41,7 @@ def is_binary(raw: bytes) -> bool:
 
 
 def _looks_single_byte_western(raw: bytes) -> bool:
-    """Most high bytes stand alone: typical of latin-1/cp1252 prose and code comments."""
+    """Most high bytes are alone or in pairs: typical of latin-1/cp1252 prose and comments."""
     n_high = len(raw) - len(raw.translate(None, bytes(range(128, 256))))
     in_runs = sum(len(m) for m in _HIGH_RUN.findall(raw))
     return in_runs <= 0.5 * n_high
