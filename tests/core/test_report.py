@@ -75,8 +75,14 @@ def _stages() -> list[tuple[str, str, StageStats]]:
 
 
 def _make_run(
-    root: Path, *, top_stats: bool = True, stage_stats: bool = True, manifest_parts: int = 3
+    root: Path,
+    *,
+    top_stats: bool = True,
+    stage_stats: bool = True,
+    manifest_parts: int = 3,
+    contract_totals: bool = False,
 ) -> Path:
+    """A run dir as the runner writes it; ``contract_totals`` uses the ``totals`` objects of the docs."""
     run = root / "run"
     run.mkdir()
     stages = _stages()
@@ -94,29 +100,27 @@ def _make_run(
     for i, (name, kind, st) in enumerate(stages):
         d = run / "stages" / f"{i:02d}_{name}"
         d.mkdir(parents=True)
+        meta = {"name": name, "kind": kind, "seconds": 1.5 * (i + 1), "shards": 4, "shards_skipped": i % 3}
         if stage_stats:
-            (d / "stats.json").write_text(json.dumps({**st.to_dict(), "seconds": 1.5 * (i + 1)}))
-        entries.append(
-            {"index": i, "name": name, "kind": kind, "seconds": 1.5 * (i + 1), "stats": st.to_dict()}
-        )
+            (d / "stats.json").write_text(json.dumps({**meta, **st.to_dict()}))
+        entries.append({"index": i, **meta, "stats": st.to_dict()})
+    run_stats: dict = {"recipe": "demo", "seconds": 22.5, "stages": entries}
+    if contract_totals:
+        run_stats = {"stages": entries, "totals": {"seconds": 1234.0}}
     if top_stats:
-        (run / "stats.json").write_text(json.dumps({"stages": entries, "totals": {"seconds": 22.5}}))
+        (run / "stats.json").write_text(json.dumps(run_stats))
     files = [
         {"path": f"dataset/part-{i:05d}.parquet", "rows": 100 + i, "bytes": 50_000 + i, "sha256": f"{i:064x}"}
         for i in range(manifest_parts)
     ]
-    (run / "manifest.json").write_text(
-        json.dumps(
-            {
-                "files": files,
-                "totals": {
-                    "files": len(files),
-                    "rows": sum(f["rows"] for f in files),
-                    "bytes": sum(f["bytes"] for f in files),
-                },
-            }
-        )
-    )
+    manifest: dict = {
+        "files": files,
+        "total_rows": sum(f["rows"] for f in files),
+        "total_bytes": sum(f["bytes"] for f in files),
+    }
+    if contract_totals:
+        manifest = {"files": files, "totals": {"files": 99, "rows": 7777, "bytes": 3 * 2**30}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
     return run
 
 
@@ -149,8 +153,19 @@ def test_every_stage_and_setting_appears(report: str) -> None:
     assert "3.11.9" in report and "pyarrow" in report  # versions
     assert "max_line_length=1000" in report  # key settings
     assert "22.5 s" in report  # wall time
+    assert "303 rows" in report  # manifest total_rows
     assert "1,000 files" in report and "743 files" in report  # input -> output
     assert "8.6 MiB of text" in report  # last stage counting languages (transform), not write's 0 B
+
+
+def test_shards_and_resumed_shards_are_shown(report: str) -> None:
+    assert re.search(r">dedup_exact</td>.*?<td>4 \(2 already done\)</td>", report)
+
+
+def test_contract_totals_objects_are_read(tmp_path: Path) -> None:
+    page = write_data_report(_make_run(tmp_path, contract_totals=True)).read_text()
+    assert "20m 34s" in page  # totals.seconds = 1234
+    assert "99 parts, 7,777 rows, 3.0 GiB" in page
 
 
 def test_drop_reasons_appear_with_counts(report: str) -> None:

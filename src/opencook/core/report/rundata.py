@@ -28,6 +28,8 @@ class Stage:
     kind: str = ""
     seconds: float | None = None
     stats: StageStats | None = None
+    shards: int | None = None
+    shards_skipped: int | None = None
 
     @property
     def label(self) -> str:
@@ -61,6 +63,19 @@ def _read(path: Path, problems: list[str], loader: str = "json") -> Any:
 
 def _stats_from(d: Any) -> StageStats | None:
     return StageStats.from_dict(d) if isinstance(d, dict) else None
+
+
+def _stage_from(idx: int, meta: dict[str, Any], stats: Any) -> Stage:
+    """A stage from a stats.json entry (run level) or a stage's own stats.json (same keys, flat)."""
+    return Stage(
+        idx,
+        str(meta.get("name", f"stage {idx}")),
+        str(meta.get("kind") or ""),
+        num_or_none(meta.get("seconds")),
+        _stats_from(stats),
+        meta.get("shards") if isinstance(meta.get("shards"), int) else None,
+        meta.get("shards_skipped") if isinstance(meta.get("shards_skipped"), int) else None,
+    )
 
 
 def num_or_none(x: Any) -> float | None:
@@ -104,18 +119,13 @@ def load_run(run_dir: Path) -> RunData:
 
     stages: dict[int, Stage] = {}
     if isinstance(top, dict):
-        run.totals = top.get("totals") if isinstance(top.get("totals"), dict) else {}
+        # run-level scalars ("recipe", "seconds") sit at the top level or under "totals"
+        scalars = {k: v for k, v in top.items() if not isinstance(v, dict | list)}
+        run.totals = {**scalars, **(top.get("totals") if isinstance(top.get("totals"), dict) else {})}
         for pos, s in enumerate(top.get("stages") or []):
-            if not isinstance(s, dict):
-                continue
-            idx = s.get("index") if isinstance(s.get("index"), int) else pos
-            stages[idx] = Stage(
-                idx,
-                str(s.get("name", f"stage {idx}")),
-                str(s.get("kind") or ""),
-                num_or_none(s.get("seconds")),
-                _stats_from(s.get("stats")),
-            )
+            if isinstance(s, dict):
+                idx = s.get("index") if isinstance(s.get("index"), int) else pos
+                stages[idx] = _stage_from(idx, s, s.get("stats"))
 
     stage_root = run_dir / "stages"
     for d in sorted(stage_root.iterdir()) if stage_root.is_dir() else []:
@@ -123,12 +133,11 @@ def load_run(run_dir: Path) -> RunData:
         if not (d.is_dir() and m):
             continue
         idx = int(m.group(1))
-        st = stages.setdefault(idx, Stage(idx, m.group(2)))
-        if st.stats is None:
+        if idx not in stages or stages[idx].stats is None:
             raw = _read(d / "stats.json", run.problems)
-            st.stats = _stats_from(raw)
-            if isinstance(raw, dict) and st.seconds is None:
-                st.seconds = num_or_none(raw.get("seconds"))
+            stages[idx] = _stage_from(
+                idx, {"name": m.group(2), **(raw if isinstance(raw, dict) else {})}, raw
+            )
 
     for idx, (name, kind, _) in enumerate(config_stages(run.config)):
         st = stages.setdefault(idx, Stage(idx, name, kind))

@@ -163,44 +163,30 @@ def section_header(run: RunData) -> str:
     return "".join(out)
 
 
+def _shards_text(s: Stage) -> str:
+    if s.shards is None:
+        return ""
+    return f"{s.shards:,}" + (f" ({s.shards_skipped:,} already done)" if s.shards_skipped else "")
+
+
 def section_funnel(run: RunData) -> str:
     if not run.stages:
         return P.notice("No stages found: stats.json and stages/ are both absent or empty.")
     rows, labels, ins, outs = [], [], [], []
     for s in run.stages:
+        head = [P.num(s.index), P.mono(s.name), s.kind]
+        tail = [P.fmt_seconds(s.seconds), _shards_text(s)]
         if s.stats is None:
-            rows.append(
-                [
-                    P.num(s.index),
-                    P.mono(s.name),
-                    s.kind,
-                    "",
-                    "",
-                    "",
-                    "",
-                    P.fmt_seconds(s.seconds),
-                    "no stats recorded",
-                ]
-            )
+            rows.append(head + ["", "", "", "", *tail, "no stats recorded"])
             continue
         n_in, n_out = s.stats.counters.get("in", 0), s.stats.counters.get("out", 0)
-        rows.append(
-            [
-                P.num(s.index),
-                P.mono(s.name),
-                s.kind,
-                P.num(n_in),
-                P.num(n_out),
-                P.num(sum(s.stats.dropped.values())),
-                P.pct(n_out, n_in),
-                P.fmt_seconds(s.seconds),
-                "",
-            ]
-        )
+        dropped = sum(s.stats.dropped.values())
+        rows.append(head + [P.num(n_in), P.num(n_out), P.num(dropped), P.pct(n_out, n_in), *tail, ""])
         labels.append(s.label)
         ins.append(n_in)
         outs.append(n_out)
-    html = P.table(["#", "stage", "kind", "in", "out", "dropped", "kept", "time", "note"], rows)
+    headers = ["#", "stage", "kind", "in", "out", "dropped", "kept", "time", "shards", "note"]
+    html = P.table(headers, rows)
     html += P.img(
         plots.grouped_bars(labels, [("in", ins), ("out", outs)], "Records in / out per stage", "records"),
         "records in and out per stage",
@@ -409,16 +395,16 @@ def _manifest_files(m: Any) -> list[dict[str, Any]]:
 
 
 def _manifest_totals(m: Any) -> dict[str, Any]:
+    """files/rows/bytes of the dataset: recorded totals where present, else summed over files."""
     if m is None:
         return {}
-    t = m.get("totals") if isinstance(m, dict) else None
-    if isinstance(t, dict):
-        return t
+    d = m if isinstance(m, dict) else {}
+    t = d.get("totals") if isinstance(d.get("totals"), dict) else {}
     files = _manifest_files(m)
     return {
-        "files": len(files),
-        "rows": sum(num_or_none(f.get("rows")) or 0 for f in files),
-        "bytes": sum(num_or_none(f.get("bytes")) or 0 for f in files),
+        "files": t.get("files", len(files)),
+        "rows": t.get("rows", d.get("total_rows", sum(num_or_none(f.get("rows")) or 0 for f in files))),
+        "bytes": t.get("bytes", d.get("total_bytes", sum(num_or_none(f.get("bytes")) or 0 for f in files))),
     }
 
 
