@@ -162,10 +162,21 @@ def test_shards_and_resumed_shards_are_shown(report: str) -> None:
     assert re.search(r">dedup_exact</td>.*?<td>4 \(2 already done\)</td>", report)
 
 
+def test_funnel_flags_out_not_matching_in_minus_dropped(tmp_path: Path) -> None:
+    run = _make_run(tmp_path, top_stats=False)
+    stats_path = run / "stages" / "00_ingest" / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["counters"]["out"] += 60
+    stats_path.write_text(json.dumps(stats))
+    page = write_data_report(run).read_text()
+    assert "out = in − dropped +60" in page
+    assert page.count("out = in − dropped") == 1
+
+
 def test_contract_totals_objects_are_read(tmp_path: Path) -> None:
     page = write_data_report(_make_run(tmp_path, contract_totals=True)).read_text()
     assert "20m 34s" in page  # totals.seconds = 1234
-    assert "99 parts, 7,777 rows, 3.0 GiB" in page
+    assert "99 files, 7,777 rows, 3.0 GiB" in page
 
 
 def test_drop_reasons_appear_with_counts(report: str) -> None:

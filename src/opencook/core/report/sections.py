@@ -151,7 +151,7 @@ def section_header(run: RunData) -> str:
         rows.append(
             [
                 "dataset (manifest)",
-                f"{P.fmt_int(mt.get('files', 'n/a'))} parts, "
+                f"{P.fmt_int(mt.get('files', 'n/a'))} files, "
                 f"{P.fmt_int(mt.get('rows', 'n/a'))} rows, {P.fmt_bytes(mt.get('bytes', 'n/a'))}",
             ]
         )
@@ -181,7 +181,9 @@ def section_funnel(run: RunData) -> str:
             continue
         n_in, n_out = s.stats.counters.get("in", 0), s.stats.counters.get("out", 0)
         dropped = sum(s.stats.dropped.values())
-        rows.append(head + [P.num(n_in), P.num(n_out), P.num(dropped), P.pct(n_out, n_in), *tail, ""])
+        gap = n_out - (n_in - dropped)  # nonzero when a stage splits records or miscounts
+        note = f"out = in − dropped {gap:+,}" if gap else ""
+        rows.append(head + [P.num(n_in), P.num(n_out), P.num(dropped), P.pct(n_out, n_in), *tail, note])
         labels.append(s.label)
         ins.append(n_in)
         outs.append(n_out)
