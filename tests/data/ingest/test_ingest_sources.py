@@ -72,6 +72,7 @@ def test_tree_records_and_drops(repos, by_path):
     assert stats.counters["out"] == len(records) == 8
     assert stats.counters["decode:cp1252"] == 1
     assert stats.by_language["Python"]["files"] == 3
+    assert stats.counters["in"] == stats.counters["out"] + sum(stats.dropped.values())
 
 
 def test_record_fields(repos, by_path):
@@ -228,6 +229,7 @@ def test_jsonl_inputs(tmp_path, by_path, suffix):
     assert got[("", "weird.name")]["language"] == "Python"
     assert dict(stats.dropped) == {"malformed_json_line": 1, "missing_fields": 1, "excluded:CSV": 1}
     assert stats.counters["files_seen"] == 6
+    assert stats.counters["in"] == stats.counters["out"] + sum(stats.dropped.values())
 
 
 @pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
