@@ -140,10 +140,12 @@ def _pngs(page: str) -> list[bytes]:
     ]
 
 
-@pytest.fixture
-def report(tmp_path: Path) -> str:
-    path = write_data_report(_make_run(tmp_path))
-    assert path == tmp_path / "run" / "report.html"
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Rendered once per module: the page is read-only to the tests that share it."""
+    root = tmp_path_factory.mktemp("report")
+    path = write_data_report(_make_run(root))
+    assert path == root / "run" / "report.html"
     return path.read_text(encoding="utf-8")
 
 
