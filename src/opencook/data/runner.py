@@ -60,7 +60,7 @@ def _counting(records, stats: StageStats):
 
 
 def _finish_shard(records: list[dict], out: Path, stats: StageStats, key: dict) -> dict:
-    stats.add("out", len(records))
+    stats.counters["out"] = len(records)  # the runner owns "out"; a step may have counted it too
     write_records(records, out)
     return write_marker(out, len(records), {"key": key, "stats": stats.to_dict()})
 
