@@ -1,0 +1,66 @@
+"""The ``sample`` stage (RefineCode step 6): downsample over-represented languages.
+
+The paper keeps 64 of 474 GB of HTML and 200 of 449 GB of Java and everything else at its
+natural share. A record is kept iff ``u(seed, id) < ratio[language]`` where ``u`` is a uniform
+number in [0, 1) from BLAKE2b of the seed and the record id: the verdict depends on nothing
+else, so it is the same for any sharding, worker count or rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from opencook.core.stats import StageStats
+from opencook.data.step import Record
+
+
+def _paper_ratios() -> dict[str, float]:
+    return {"HTML": 64 / 474, "Java": 200 / 449}
+
+
+@dataclass
+class SampleConfig:
+    """``ratios``: Linguist language name -> fraction of its files to keep; unlisted languages keep all."""
+
+    ratios: dict[str, float] = field(default_factory=_paper_ratios)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for language, ratio in self.ratios.items():
+            ok = isinstance(ratio, int | float) and not isinstance(ratio, bool) and math.isfinite(ratio)
+            if not ok or not 0.0 <= ratio <= 1.0:
+                raise ValueError(
+                    f"sample: ratios[{language!r}] = {ratio!r} is not a number in [0, 1]; "
+                    "give the fraction of that language's files to keep (e.g. 0.135)"
+                )
+
+
+def uniform(seed: int, record_id: str) -> float:
+    """A number in [0, 1) that depends only on ``seed`` and ``record_id``."""
+    digest = hashlib.blake2b(f"{seed}\0{record_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class Sample:
+    """Keep each record of a listed language with probability ``ratios[language]``."""
+
+    name: ClassVar[str] = "sample"
+
+    def __init__(self, config: SampleConfig | None = None) -> None:
+        self.config = config or SampleConfig()
+
+    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
+        ratios, seed = self.config.ratios, self.config.seed
+        for record in records:
+            language = record.get("language") or "unknown"
+            ratio = ratios.get(language)
+            nbytes = len(record["text"].encode())
+            if ratio is not None and not uniform(seed, record["id"]) < ratio:
+                stats.drop(f"sample:{language}", nbytes)
+                continue
+            stats.kept(language, nbytes)
+            yield record
