@@ -42,7 +42,7 @@ class SampleConfig:
 def uniform(seed: int, record_id: str) -> float:
     """A number in [0, 1) that depends only on ``seed`` and ``record_id``."""
     digest = hashlib.blake2b(f"{seed}\0{record_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    return (int.from_bytes(digest, "big") >> 11) / 2**53  # 53 bits: exactly representable, < 1
 
 
 class Sample:
