@@ -102,15 +102,18 @@ def decide(summaries: list[pa.Table], stats: StageStats) -> pa.Table:
     hashes = _hash_keys(table["sha256"])
     order = np.argsort(hashes, kind="stable")  # by hash only, to find the groups cheaply
     sorted_hashes = hashes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    dup_rows = order[np.repeat(sizes > 1, sizes)]
-    if len(dup_rows) == 0:
+    new_group = np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]]
+    group_of_sorted = np.cumsum(new_group) - 1  # group numbers follow hash order
+    sizes = np.bincount(group_of_sorted)
+    in_dup = sizes[group_of_sorted] > 1
+    if not in_dup.any():
         return DECISION_SCHEMA.empty_table()
 
-    dups = table.take(pa.array(dup_rows)).sort_by(_SURVIVOR_ORDER)
-    dup_hashes = _hash_keys(dups["sha256"])
-    first = np.r_[True, dup_hashes[1:] != dup_hashes[:-1]]
+    # Arrow's multi-key sort is ~4x faster with an int64 group number than with the 32-byte hash.
+    dups = table.take(pa.array(order[in_dup])).append_column("_group", pa.array(group_of_sorted[in_dup]))
+    dups = dups.sort_by([("_group", "ascending"), *_SURVIVOR_ORDER[1:]])
+    groups = dups["_group"].to_numpy()
+    first = np.r_[True, groups[1:] != groups[:-1]]
     group_starts = np.flatnonzero(first)
     group_sizes = np.diff(np.r_[group_starts, dups.num_rows])
     nbytes = dups["nbytes"].to_numpy()
