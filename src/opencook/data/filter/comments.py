@@ -4,8 +4,9 @@ The reference lexes the file with the Pygments lexer whose name is ``program_lan
 token a comment when its type is exactly one of ``Comment.Single``, ``Comment.Multiline``,
 ``Comment.Hashbang``, ``Comment.Special`` or ``String.Doc`` (``Comment.Preproc`` and plain
 ``Comment`` stay code). Languages without a lexer of that name fall back to a line-based scan;
-Perl has its own POD-aware scan. Lexer instances are cached: building one is costlier than
-lexing a small file.
+Perl has its own POD-aware scan. Lexing goes through ``lang_signals``' cached splitter, so the
+general and the language-specific signals lex a file once, and languages with a hand-written
+scanner that reproduces Pygments' split (Python, for now) skip Pygments altogether.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from functools import cache
 
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
-from pygments.token import Comment, String
 from pygments.util import ClassNotFound
 
-_COMMENT_TYPES = frozenset({Comment.Multiline, Comment.Single, String.Doc, Comment.Hashbang, Comment.Special})
+from opencook.data.filter.lang_signals._lexing import code_and_comments
 
 
 @cache
@@ -35,11 +35,7 @@ def split_code_comments(text: str, program_lang: str, lines: list[str]) -> tuple
     lexer = _lexer(program_lang)
     if lexer is None:
         return _line_scan(lines)
-    code: list[str] = []
-    comments: list[str] = []
-    for ttype, value in lexer.get_tokens(text):
-        (comments if ttype in _COMMENT_TYPES else code).append(value)
-    return "".join(code), "".join(comments)
+    return code_and_comments(program_lang, text)
 
 
 def _line_scan(lines: list[str]) -> tuple[str, str]:
