@@ -55,7 +55,7 @@ def c_source(rng: random.Random, n_funcs: int = 3) -> str:
 
 
 def make_repos(root: Path, seed: int = 0) -> Path:
-    """Three repositories with exact duplicates across them, a binary file and a sidecar of stars."""
+    """Three repositories with exact duplicates across them, binary files and a sidecar of stars."""
     rng = random.Random(seed)
     shared = python_module(rng)
     for r in ("alpha", "beta", "gamma"):
@@ -67,7 +67,8 @@ def make_repos(root: Path, seed: int = 0) -> Path:
         (repo / "src" / "core.c").write_text(c_source(rng))
         (repo / "pkg" / "shared.py").write_text(shared)  # identical in every repo
         (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
-        (repo / "notes.txt").write_text("short\n")
+        (repo / "pkg" / "blob.py").write_bytes(b"import os\x00\x00\x01\x02" * 64)  # binary under a code name
+        (repo / "notes.txt").write_text(f"short note for {r}\n")
     meta = root / "meta.jsonl"
     meta.write_text("".join(json.dumps({"repo": r, "stars": s, "commit_time": 1_700_000_000 + s}) + "\n"
                             for r, s in (("alpha", 10), ("beta", 500), ("gamma", 3))))

@@ -56,6 +56,9 @@ def test_data_filter_writes_one_row_per_file(tmp_path):
                     cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = pq.read_table(next((tmp_path / "f").glob("*.parquet"))).to_pylist()
-    paths = sorted(r["path"] for r in rows)
-    assert len(paths) == 7 and any(p.endswith("core.c") for p in paths)  # 8 files minus the binary PNG
-    assert {"kept", "hits", "language"} <= set(rows[0])
+    by_path = {r["path"]: r for r in rows}
+    assert len(by_path) == 9  # every file gets a row, the ones that cannot be filtered say why
+    assert by_path["src/core.c"]["language"] == "C" and by_path["src/core.c"]["kept"]
+    assert not by_path["logo.png"]["kept"] and by_path["logo.png"]["reason"]
+    assert not by_path["pkg/blob.py"]["kept"] and by_path["pkg/blob.py"]["reason"] == "binary"
+    assert by_path["notes.txt"]["hits"] and not by_path["notes.txt"]["kept"]

@@ -40,8 +40,11 @@ def test_full_run_writes_dataset_manifest_and_stats(repo_tree, tmp_path):
     out = tmp_path / "run"
     results = PipelineRunner(parse_recipe(recipe_dict(repo_tree)), out, InProcessExecutor()).run()
     stages = {r.name: r.stats for r in results}
-    # 3 repos x 8 files; the PNG is binary; "shared.py" exists 3 times, the copy of the most-starred repo survives
+    # 3 repos x 9 files; a PNG (unknown language) and a binary .py each; "shared.py" exists 3 times and the
+    # copy of the most-starred repo survives
     assert stages["ingest"].dropped["binary"] == 3
+    assert stages["ingest"].dropped["unknown_language"] == 3
+    assert stages["ingest"].counters["out"] == 21
     assert stages["exact_dedup"].dropped["exact_duplicate"] == 2
     table = pq.read_table(out / "dataset").to_pylist()
     shared = [r for r in table if r["path"].endswith("shared.py")]
