@@ -20,6 +20,8 @@ import unicodedata
 from collections import Counter
 from functools import cached_property
 
+import numpy as np
+
 from opencook.data.filter.comments import split_code_comments
 
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
@@ -60,8 +62,15 @@ def split_lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-def ngrams(words: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*(words[i:] for i in range(n)), strict=False))
+_MIX1 = np.uint64(0x9E3779B97F4A7C15)
+_MIX2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _occurrences(keys: np.ndarray) -> np.ndarray:
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return counts[inverse]
 
 
 class Document:
@@ -114,12 +123,39 @@ class Document:
     def word_counts(self) -> Counter:
         return Counter(self.words)
 
-    def ngram_counts(self, n: int) -> tuple[list[tuple[str, ...]], Counter]:
-        """Word n-grams in order, and their counts (first occurrence first, as ``Counter`` keeps)."""
-        cache = self.__dict__.setdefault("_ngram_cache", {})
+    @cached_property
+    def word_length_array(self) -> np.ndarray:
+        return np.fromiter(self.word_lengths, dtype=np.int64, count=len(self.words))
+
+    @cached_property
+    def _word_ids(self) -> np.ndarray:
+        ids: dict[str, int] = {}
+        return np.fromiter(
+            (ids.setdefault(w, len(ids) + 1) for w in self.words), dtype=np.uint64, count=len(self.words)
+        )
+
+    def ngram_occurrences(self, n: int) -> np.ndarray:
+        """For each word n-gram position, how often that n-gram occurs in the document.
+
+        N-grams are compared through a 64-bit hash built word by word with a multiply-xorshift mix
+        (vectorised, instead of hashing Python tuples); a false match needs a 64-bit collision.
+        """
+        cache = self.__dict__.setdefault("_occ_cache", {})
         if n not in cache:
-            grams = ngrams(self.words, n)
-            cache[n] = (grams, Counter(grams))
+            cache[n] = _occurrences(self._hash(n))
+        return cache[n]
+
+    def _hash(self, n: int) -> np.ndarray:
+        cache = self.__dict__.setdefault("_hash_cache", {})
+        if n not in cache:
+            ids = self._word_ids
+            if n == 1:
+                cache[n] = ids
+            else:
+                prev = self._hash(n - 1)[:-1]
+                with np.errstate(over="ignore"):
+                    h = (prev ^ (prev >> np.uint64(29))) * _MIX1 + ids[n - 1 :] * _MIX2
+                    cache[n] = h ^ (h >> np.uint64(32))
         return cache[n]
 
     @cached_property

@@ -77,7 +77,7 @@ def num_chars_line_mean(doc: Document) -> float:
 def frac_chars_alphabet(doc: Document) -> float:
     if not doc.visible:
         return 0.0
-    return round(sum(c.isalpha() for c in doc.visible) / len(doc.visible), PRECISION)
+    return round(ng.count_alpha(doc.visible) / len(doc.visible), PRECISION)
 
 
 def frac_chars_comments(doc: Document) -> float | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from opencook.data.filter.document import Document
 
 PRECISION = 8
@@ -41,42 +43,32 @@ def entropy_unigram(doc: Document) -> float | None:
 
 
 def top_ngram(n: int):
-    """Characters in the most frequent word n-gram (first seen wins a tie), times its count."""
+    """Characters in the most frequent word n-gram (the first seen wins a tie), times its count."""
 
     def signal(doc: Document) -> float:
         if len(doc.words) < n:
             return 0.0
-        _, counts = doc.ngram_counts(n)
-        gram, count = max(counts.items(), key=_count)  # max keeps the first maximum
+        occ = doc.ngram_occurrences(n)
+        count = int(occ.max())
         if count <= 1:
             return 0.0
-        return round(sum(map(len, gram)) * count / doc.total_word_chars, PRECISION)
+        first = int(np.argmax(occ == count))
+        chars = int(doc.word_length_array[first : first + n].sum())
+        return round(chars * count / doc.total_word_chars, PRECISION)
 
     signal.__name__ = f"top_{n}gram"
     return signal
-
-
-def _count(item: tuple) -> int:
-    return item[1]
 
 
 def dupe_ngrams(n: int):
     """Fraction of word characters covered by n-grams that occur more than once (each word once)."""
 
     def signal(doc: Document) -> float:
-        words = doc.words
-        if len(words) < n:
+        if len(doc.words) < n or doc.total_word_chars == 0:
             return 0.0
-        grams, counts = doc.ngram_counts(n)
-        lengths = doc.word_lengths
-        covered = bytearray(len(words))
-        for i, g in enumerate(grams):
-            if counts[g] > 1:
-                covered[i : i + n] = b"\x01" * n
-        if doc.total_word_chars == 0:
-            return 0.0
-        duped = sum(ln for ln, c in zip(lengths, covered, strict=True) if c)
-        return round(duped / doc.total_word_chars, PRECISION)
+        dup = (doc.ngram_occurrences(n) > 1).astype(np.int64)
+        covered = np.convolve(dup, np.ones(n, dtype=np.int64)) > 0
+        return round(int(doc.word_length_array[covered].sum()) / doc.total_word_chars, PRECISION)
 
     signal.__name__ = f"dupe_{n}grams"
     return signal
@@ -88,10 +80,30 @@ def frac_chars_replacement_symbols(doc: Document) -> float | None:
     return round(doc.text.count("\ufffd") / len(doc.text), PRECISION)
 
 
+_ASCII_DIGITS = b"0123456789"
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+
+
+def count_digits(s: str) -> int:
+    """``sum(c.isdigit() for c in s)``, by byte deletion when ``s`` is ASCII."""
+    if s.isascii():
+        b = s.encode("ascii")
+        return len(b) - len(b.translate(None, _ASCII_DIGITS))
+    return sum(c.isdigit() for c in s)
+
+
+def count_alpha(s: str) -> int:
+    """``sum(c.isalpha() for c in s)``, by byte deletion when ``s`` is ASCII."""
+    if s.isascii():
+        b = s.encode("ascii")
+        return len(b) - len(b.translate(None, _ASCII_LETTERS))
+    return sum(c.isalpha() for c in s)
+
+
 def frac_chars_digital(doc: Document) -> float:
     if not doc.visible:
         return 1.0
-    return round(sum(c.isdigit() for c in doc.visible) / len(doc.visible), PRECISION)
+    return round(count_digits(doc.visible) / len(doc.visible), PRECISION)
 
 
 def frac_chars_whitespace(doc: Document) -> float:

@@ -11,19 +11,37 @@ import ast
 import io
 import tokenize
 import warnings
+from collections import deque
 
 _DOC_NODES = {ast.ClassDef: "Class", ast.FunctionDef: "Function/Method", ast.Module: "Module"}
+
+
+_STMT_LISTS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+
+
+def _doc_nodes(tree: ast.Module):
+    """Module, class and (non-async) function nodes in ``ast.walk`` order, visiting statements only.
+
+    Definitions are statements, so a breadth-first walk over the statement lists (in each node's
+    field order) meets them in the same order as ``ast.walk`` without visiting every expression.
+    """
+    queue = deque([tree])
+    while queue:
+        node = queue.popleft()
+        if type(node) in _DOC_NODES:
+            yield node
+        for attr in node._fields:
+            if attr in _STMT_LISTS:
+                queue.extend(getattr(node, attr))
 
 
 def _docstrings(source: str) -> list[str]:
     with warnings.catch_warnings():  # invalid escapes in the analysed file are not our warnings
         warnings.simplefilter("ignore")
         tree = ast.parse(source)
-    found = []
-    for node in ast.walk(tree):
-        kind = _DOC_NODES.get(type(node))
-        if kind is not None:
-            found.append((kind, getattr(node, "name", None) or "", ast.get_docstring(node)))
+    found = [
+        (_DOC_NODES[type(n)], getattr(n, "name", None) or "", ast.get_docstring(n)) for n in _doc_nodes(tree)
+    ]
     found.sort(key=lambda t: (t[0], t[1]))
     return [d for _, _, d in found if d]
 

@@ -126,7 +126,7 @@ def frac_chars_alphabet(doc: Document) -> float | None:
         return 0.0
     if doc.lang != "en":
         return None
-    return round(sum(c.isalpha() for c in doc.visible) / len(doc.visible), PRECISION)
+    return round(ng.count_alpha(doc.visible) / len(doc.visible), PRECISION)
 
 
 def frac_chars_hex_words(doc: Document) -> float | None:
