@@ -101,7 +101,52 @@ def split_python(text: str) -> tuple[str, str]:
     return _assemble(text, spans)
 
 
-_SPLITTERS = {"python": split_python}
+# ---- Go (pygments.lexers.go.GoLexer: a single state) -----------------------------------------
+
+_GO_OPEN = re.compile(r"[/'\"`]")
+_GO_BLOCK = re.compile(r"/(?:\\\n)?\*[\s\S]*?\*(?:\\\n)?/")
+_GO_CHAR = re.compile(
+    r"""'(?:\\['"\\abfnrtv]|\\x[0-9a-fA-F]{2}|\\[0-7]{1,3}|\\u[0-9a-fA-F]{4}|\\U[0-9a-fA-F]{8}|[^\\])'"""
+)
+_GO_STRING = re.compile(r'"(?:\\\\|\\[^\\]|[^"\\])*"')
+
+
+def split_go(text: str) -> tuple[str, str]:
+    """``//`` to end of line and ``/* */`` are comments. A string or char literal that does not
+    close is a one-character error token for Pygments and lexing goes on right after it.
+    """
+    text = _prepare(text)
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    search = _GO_OPEN.search
+    while True:
+        m = search(text, pos)
+        if m is None:
+            break
+        i = m.start()
+        c = text[i]
+        if c == "/":
+            if text.startswith("//", i):
+                j = text.find("\n", i)
+                spans.append((i, j))
+                pos = j
+                continue
+            b = _GO_BLOCK.match(text, i)
+            if b is not None:
+                spans.append((i, b.end()))
+                pos = b.end()
+                continue
+            pos = i + 1
+        elif c == "`":
+            j = text.find("`", i + 1)
+            pos = i + 1 if j < 0 else j + 1
+        else:
+            lit = (_GO_STRING if c == '"' else _GO_CHAR).match(text, i)
+            pos = i + 1 if lit is None else lit.end()
+    return _assemble(text, spans)
+
+
+_SPLITTERS = {"python": split_python, "go": split_go}
 
 
 def split(program_lang: str, text: str) -> tuple[str, str] | None:
