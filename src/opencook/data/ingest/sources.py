@@ -9,6 +9,7 @@ before any work starts.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import tarfile
@@ -168,6 +169,8 @@ def _walk_entries(
 ) -> Iterator[tuple[str, str]]:
     for e in entries:
         rel = prefix + e.name
+        if config.exclude and _excluded(rel, e, config.exclude):
+            continue
         hidden = e.name.startswith(".")
         if e.is_symlink():
             if not config.follow_symlinks:
@@ -184,6 +187,12 @@ def _walk_entries(
             yield from _walk_entries(root, _listdir(e.path), rel + "/", config, seen)
         elif e.is_file() or e.is_symlink():  # a broken followed link is counted as unreadable
             yield rel, "h" if hidden and not config.include_hidden else "f"
+
+
+def _excluded(rel: str, entry: os.DirEntry, patterns: list[str]) -> bool:
+    """A directory matches as ``rel/`` too, so ``"test/*"`` prunes the whole ``test`` folder."""
+    candidates = (rel, rel + "/") if entry.is_dir() else (rel,)
+    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
 
 
 def _check_archive(path: str) -> None:
