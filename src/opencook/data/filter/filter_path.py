@@ -14,7 +14,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
+from opencook.data.ingest.decode import is_binary
+
+MAX_FILE_BYTES = 8_000_000  # RefineCode's preprocessing limit
 
 _DATASET_SUFFIXES = (".parquet", ".jsonl")
 
@@ -34,8 +38,9 @@ def _folder_records(root: Path) -> Iterator[dict[str, Any]]:
             if not path.is_file():
                 continue
             raw = path.read_bytes()
+            skip = "binary" if is_binary(raw) else "too_large" if len(raw) > MAX_FILE_BYTES else None
             # Text mode as in the reference: UTF-8, universal newlines (undecodable bytes -> U+FFFD).
-            text = raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+            text = "" if skip else raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
             language = detect_language(name)
             rel = path.relative_to(root).as_posix()
             yield {
@@ -46,6 +51,7 @@ def _folder_records(root: Path) -> Iterator[dict[str, Any]]:
                 "language": language,
                 "doc_type": doc_type_for(language),
                 "text": text,
+                "skip_reason": skip,
             }
 
 
@@ -72,6 +78,8 @@ def _dataset_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def _judge_row(args: tuple[dict[str, Any], QualityFilterConfig]) -> dict[str, Any]:
     record, config = args
+    if record.get("skip_reason"):  # never judged: a row that says why, so no file goes missing
+        return {**verdict_row(record, Verdict(kept=False, reason=record["skip_reason"])), "signals": "{}"}
     verdict = judge(record, config)
     row = verdict_row(record, verdict)
     row["signals"] = json.dumps(
