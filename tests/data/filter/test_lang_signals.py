@@ -76,14 +76,15 @@ def test_fixed_mode_differs_only_in_fixed_signals(rec: dict) -> None:
     assert not bad, f"(reference, ours): {bad}"
 
 
+# Only the files whose language has a fast scanner: the others go through Pygments itself.
+FAST_RECORDS = [r for r in RECORDS if fast_split(*_inputs(r)[:2]) is not None]
+
+
 @needs_conformance
-@pytest.mark.parametrize("rec", RECORDS, ids=lambda r: r["path"])
+@pytest.mark.parametrize("rec", FAST_RECORDS, ids=lambda r: r["path"])
 def test_fast_scanner_agrees_with_pygments(rec: dict) -> None:
     lang, text, _, _ = _inputs(rec)
-    fast = fast_split(lang, text)
-    if fast is None:
-        pytest.skip(f"no fast scanner for {lang}")
-    assert fast == split_pygments(lang, text)
+    assert fast_split(lang, text) == split_pygments(lang, text)
 
 
 PY_PASSWORD = """\
