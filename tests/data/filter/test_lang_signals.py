@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from opencook.data.filter.conformance import default_dir
 from opencook.data.filter.lang_signals import compute_language_signals
 from opencook.data.filter.lang_signals._fastlex import split as fast_split
 from opencook.data.filter.lang_signals._lexing import split_pygments
 
 REPO = Path(__file__).resolve().parents[3]
-CONFORMANCE = Path(
-    os.environ.get("OPENCOOK_CONFORMANCE_DIR", REPO.parent / "shared/data/opc_filter_conformance")
-)
+CONFORMANCE = default_dir(REPO)
 LANGS = {"python", "c", "cpp", "csharp", "go", "java", "javascript", "html"}
 # Signals whose value changes in fixed mode on the conformance files (substring tests -> statements).
 FIXED_DIFFERS = {

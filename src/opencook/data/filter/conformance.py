@@ -20,9 +20,16 @@ TOLERANCE = 1e-6
 ENV_VAR = "OPENCOOK_CONFORMANCE_DIR"
 
 
+WORKPLACE_DIR = Path("/work/shared/data/opc_filter_conformance")
+
+
 def default_dir(repo_root: Path) -> Path:
+    """``$OPENCOOK_CONFORMANCE_DIR``, else ``../shared/...`` beside the checkout, else the workplace copy."""
     env = os.environ.get(ENV_VAR)
-    return Path(env) if env else (repo_root / ".." / "shared" / "data" / "opc_filter_conformance").resolve()
+    if env:
+        return Path(env)
+    beside = (repo_root / ".." / "shared" / "data" / "opc_filter_conformance").resolve()
+    return beside if beside.is_dir() or not WORKPLACE_DIR.is_dir() else WORKPLACE_DIR
 
 
 @dataclass
