@@ -1,0 +1,250 @@
+"""Fast code/comment split for Pygments RegexLexers (C, C++, Java, C#, JavaScript, ...).
+
+Pygments' ``RegexLexer`` tries the rules of the current state one by one, in Python, at every
+token. This module runs the *same* rules, taken from the lexer's own compiled token table, so
+the result is Pygments' by construction, but in far fewer Python steps:
+
+- per state, one compiled alternation ``(?P<_0>rule0)|(?P<_1>rule1)|...`` picks the first
+  matching rule in one call (regex alternation is ordered, exactly like the rule loop);
+- per state, a "skip" pattern consumes, inside the regex engine, every run of tokens whose rule
+  only emits a non-comment token type and keeps the state: ``(?>(?!E)P|...)*+`` where each plain
+  rule ``P`` is guarded by a negative look-ahead on the rules with an effect (comment tokens,
+  callbacks, state changes) that come before it, so a position where Pygments would pick one of
+  those stops the run. The atomic group and the possessive repeat stop the regex engine from
+  backtracking into a token, so every token is the one the lone rule would match.
+
+Only the Python loop runs per "interesting" token (a comment, a string delimiter, a brace that
+pushes or pops a state); callbacks (``bygroups``, ``using(this)``) are run as Pygments runs
+them, with ``using(this)`` routed back into this scanner. A state whose rules cannot be combined
+(back-references, inline global flags, named groups) is matched rule by rule, as Pygments does.
+Checked differentially against Pygments; see tests/data/filter/test_fastlex_c.py.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from pygments.lexers import get_lexer_by_name
+from pygments.token import Comment, String, _TokenType
+
+from ._fastlex import _assemble, _prepare
+
+_COMMENT_TYPES = frozenset({Comment.Multiline, Comment.Single, String.Doc, Comment.Hashbang, Comment.Special})
+_UNCOMBINABLE = re.compile(r"\(\?P[=<]|\(\?[aiLmsux]+\)|\\g<")
+
+
+class _Hang(Exception):
+    """A rule matched empty without changing state: Pygments would loop forever."""
+
+
+class _State:
+    __slots__ = ("rules", "combo", "index", "skip")
+
+    def __init__(self, rules: list, flags: int) -> None:
+        self.rules = rules
+        pats: list[str] | None = []
+        flags = re.compile("", flags).flags
+        for rexmatch, _action, _new in rules:
+            pat = rexmatch.__self__
+            if (pat.flags != flags and pat.pattern) or _UNCOMBINABLE.search(pat.pattern):
+                pats = None
+                break
+            pats.append(pat.pattern)
+        self.combo = None
+        self.skip = None
+        if pats is None:
+            return
+        combo = []
+        ngroups = 0
+        for i, p in enumerate(pats):
+            q, k = _rewrite(p, True, ngroups + 1)
+            combo.append(f"(?P<_{i}>{q})")
+            ngroups += k + 1
+        self.combo = re.compile("|".join(combo), flags).match
+        gi = self.combo.__self__.groupindex
+        self.index = {gi[f"_{i}"]: i for i in range(len(pats))}
+        # The skip pattern: runs of plain tokens, each guarded against earlier effectful rules.
+        alts = []
+        effect: list[str] = []
+        run: list[str] = []
+        for (_rex, action, new_state), p in zip(rules, pats):
+            plain = type(action) is _TokenType and action not in _COMMENT_TYPES and new_state is None
+            if plain:
+                run.append(p)
+                continue
+            if run:
+                alts.append(_guard(effect, run))
+                run = []
+            effect.append(p)
+        if run:
+            alts.append(_guard(effect, run))
+        if alts:
+            self.skip = re.compile("(?>" + "|".join(alts) + ")*+", flags).match
+
+
+def _rewrite(p: str, capture: bool, offset: int = 0) -> tuple[str, int]:
+    """``p`` for use inside a bigger pattern, and its number of capturing groups.
+
+    ``capture``: keep capturing groups and shift numeric back-references by ``offset`` (the
+    groups before ``p`` in the combined pattern). Otherwise make every group non-capturing
+    (CPython's ``re`` mis-tracks captures inside possessive repeats) and widen each back-reference
+    to ``.*?``: the result matches a superset of what ``p`` matches, which is all a guard needs.
+    """
+    out = []
+    i, n = 0, len(p)
+    groups = 0
+    in_class = False
+    while i < n:
+        c = p[i]
+        if c == "\\":
+            if not in_class and i + 1 < n and p[i + 1] in "123456789":
+                j = i + 1
+                while j < n and p[j].isdigit():
+                    j += 1
+                ref = int(p[i + 1 : j])
+                out.append(f"(?:\\{ref + offset})" if capture else "(?s:.*?)")
+                i = j
+                continue
+            out.append(p[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            # a ']' (after an optional '^') right after '[' is a literal
+            if i < n and p[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and p[i] == "]":
+                out.append("]")
+                i += 1
+            continue
+        elif c == "(" and not p.startswith("?", i + 1):
+            groups += 1
+            out.append("(" if capture else "(?:")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out), groups
+
+
+def _nocapture(p: str) -> str:
+    return _rewrite(p, False)[0]
+
+
+def _guard(effect: list[str], run: list[str]) -> str:
+    body = "|".join(f"(?:{_nocapture(p)})" for p in run)
+    if not effect:
+        return body
+    return "(?!" + "|".join(f"(?:{_nocapture(p)})" for p in effect) + ")(?:" + body + ")"
+
+
+class FastRegexLexer:
+    """Drives one Pygments RegexLexer's token table; yields only comment tokens."""
+
+    def __init__(self, lexer) -> None:
+        self.lexer = lexer
+        self.states = {name: _State(rules, lexer.flags) for name, rules in lexer._tokens.items()}
+
+    # ``using(this)`` callbacks call this on the lexer they are given (``self`` here).
+    def get_tokens_unprocessed(self, text: str, stack=("root",)):
+        spans: list[tuple[int, int]] = []
+        self.scan(text, stack, spans)
+        for a, b in spans:
+            yield a, Comment.Single, text[a:b]
+
+    @property
+    def options(self):
+        return self.lexer.options
+
+    def scan(self, text: str, stack, spans: list[tuple[int, int]]) -> None:
+        states = self.states
+        statestack = list(stack)
+        st = states[statestack[-1]]
+        pos = 0
+        comment_types = _COMMENT_TYPES
+        while True:
+            if st.skip is not None:
+                pos = st.skip(text, pos).end()
+            if st.combo is not None:
+                m = st.combo(text, pos)
+                if m is None:
+                    rule = None
+                else:
+                    rule = st.rules[st.index[m.lastindex]]
+            else:
+                rule = m = None
+                for r in st.rules:
+                    m = r[0](text, pos)
+                    if m:
+                        rule = r
+                        break
+            if rule is None:
+                if pos >= len(text):
+                    break
+                if text[pos] == "\n":
+                    statestack = ["root"]
+                    st = states["root"]
+                pos += 1
+                continue
+            rexmatch, action, new_state = rule
+            end = m.end()
+            if action is not None:
+                if type(action) is _TokenType:
+                    if action in comment_types:
+                        spans.append((pos, end))
+                else:
+                    m2 = rexmatch(text, pos)
+                    for i, t, v in action(self, m2):
+                        if t in comment_types and v:
+                            spans.append((i, i + len(v)))
+            if new_state is None:
+                if end == pos:
+                    raise _Hang
+                pos = end
+                continue
+            pos = end
+            if isinstance(new_state, tuple):
+                for state in new_state:
+                    if state == "#pop":
+                        if len(statestack) > 1:
+                            statestack.pop()
+                    elif state == "#push":
+                        statestack.append(statestack[-1])
+                    else:
+                        statestack.append(state)
+            elif isinstance(new_state, int):
+                if abs(new_state) >= len(statestack):
+                    del statestack[1:]
+                else:
+                    del statestack[new_state:]
+            elif new_state == "#push":
+                statestack.append(statestack[-1])
+            st = states[statestack[-1]]
+
+
+@cache
+def _driver(program_lang: str) -> FastRegexLexer:
+    return FastRegexLexer(get_lexer_by_name(program_lang))
+
+
+LANGS = frozenset({"c", "cpp", "java", "csharp", "javascript"})
+
+
+def split(program_lang: str, text: str) -> tuple[str, str] | None:
+    """(code, comments) as Pygments splits them, or None for a language not handled here."""
+    if program_lang not in LANGS:
+        return None
+    text = _prepare(text)
+    spans: list[tuple[int, int]] = []
+    try:
+        _driver(program_lang).scan(text, ("root",), spans)
+    except (_Hang, RecursionError):
+        return None
+    return _assemble(text, spans)
