@@ -64,22 +64,19 @@ class _State:
         self.combo = re.compile("|".join(combo), flags).match
         gi = self.combo.__self__.groupindex
         self.index = {gi[f"_{i}"]: i for i in range(len(pats))}
-        # The skip pattern: runs of plain tokens, each guarded against earlier effectful rules.
+        # The skip pattern: one atomic alternation of all rules in order, where a rule with an
+        # effect is only a look-ahead: when it is the first to match, the iteration is empty and
+        # the possessive repeat stops there.
         alts = []
-        effect: list[str] = []
-        run: list[str] = []
-        for (_rex, action, new_state), p in zip(rules, pats):
-            plain = type(action) is _TokenType and action not in _COMMENT_TYPES and new_state is None
-            if plain:
-                run.append(p)
-                continue
-            if run:
-                alts.append(_guard(effect, run))
-                run = []
-            effect.append(p)
-        if run:
-            alts.append(_guard(effect, run))
-        if alts:
+        any_plain = False
+        for (_rex, action, new_state), p in zip(rules, pats, strict=True):
+            q = _nocapture(p)
+            if type(action) is _TokenType and action not in _COMMENT_TYPES and new_state is None:
+                alts.append(f"(?:{q})")
+                any_plain = True
+            else:
+                alts.append(f"(?={q})")
+        if any_plain:
             self.skip = re.compile("(?>" + "|".join(alts) + ")*+", flags).match
 
 
@@ -136,13 +133,6 @@ def _rewrite(p: str, capture: bool, offset: int = 0) -> tuple[str, int]:
 
 def _nocapture(p: str) -> str:
     return _rewrite(p, False)[0]
-
-
-def _guard(effect: list[str], run: list[str]) -> str:
-    body = "|".join(f"(?:{_nocapture(p)})" for p in run)
-    if not effect:
-        return body
-    return "(?!" + "|".join(f"(?:{_nocapture(p)})" for p in effect) + ")(?:" + body + ")"
 
 
 class FastRegexLexer:

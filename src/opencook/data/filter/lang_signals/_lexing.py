@@ -39,7 +39,9 @@ def code_and_comments(program_lang: str, text: str, fast: bool = True) -> tuple[
     """(code, comments) of ``text``; ``fast`` uses the hand-written scanner where one exists.
 
     The fast scanners reproduce Pygments' comment/code split for the supported languages (see
-    docs/filter_lang_signals.md for how that was checked); other languages always use Pygments.
+    docs/filter_lang_signals.md for how that was checked): hand-written ones for Python and Go, a
+    driver of Pygments' own token table (``_fastlex_c``) for C, C++, Java, C# and JavaScript;
+    other languages always use Pygments.
     """
     key = (program_lang, fast, text)
     hit = _cache.get(key)
@@ -48,9 +50,11 @@ def code_and_comments(program_lang: str, text: str, fast: bool = True) -> tuple[
         return hit
     result = None
     if fast:
-        from . import _fastlex
+        from . import _fastlex, _fastlex_c
 
         result = _fastlex.split(program_lang, text)
+        if result is None:
+            result = _fastlex_c.split(program_lang, text)
     if result is None:
         result = split_pygments(program_lang, text)
     _cache[key] = result
