@@ -11,13 +11,14 @@ import ast
 import io
 import re
 import tokenize
-import warnings
 from collections import deque
+
+from opencook.data.filter.pyparse import STMT_LISTS, parse
 
 _DOC_NODES = {ast.ClassDef: "Class", ast.FunctionDef: "Function/Method", ast.Module: "Module"}
 
 
-_STMT_LISTS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_STMT_LISTS = STMT_LISTS
 
 
 def _doc_nodes(tree: ast.Module):
@@ -36,10 +37,7 @@ def _doc_nodes(tree: ast.Module):
                 queue.extend(getattr(node, attr))
 
 
-def _docstrings(source: str) -> list[str]:
-    with warnings.catch_warnings():  # invalid escapes in the analysed file are not our warnings
-        warnings.simplefilter("ignore")
-        tree = ast.parse(source)
+def _docstrings(tree: ast.Module) -> list[str]:
     found = [
         (_DOC_NODES[type(n)], getattr(n, "name", None) or "", ast.get_docstring(n)) for n in _doc_nodes(tree)
     ]
@@ -73,8 +71,11 @@ def _comments_of_valid_source(source: str) -> str:
 
 
 def python_text(source: str) -> str:
+    tree = parse(source)  # shared with the Python-specific signals
     try:
-        docs = "\n".join(_docstrings(source))
+        if tree is None:
+            raise SyntaxError("does not parse")
+        docs = "\n".join(_docstrings(tree))
         parsed = True
     except Exception:  # noqa: BLE001  (any parse failure means "no docstrings", as in the reference)
         docs = ""
