@@ -8,8 +8,11 @@ timeout makes the signal ``None``, which never fires a rule.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate
 
 import regex
 
@@ -27,9 +30,11 @@ _STRINGS_ONELINE = regex.compile(r"'''(.*?)'''|\"\"\"(.*?)\"\"\"|'([^\n]*?)'|\"(
 _URL = regex.compile(r"https?://\S")
 _CONCAT = regex.compile(r"\s*=\s*[\"'].+?[\"']\s*\+\s*[\"'].+?[\"'].*")
 _WS = regex.compile(r"\s+")
+_WS_NOT_NL = regex.compile(r"[^\S\n]+")
 _HEX_WORD = regex.compile(r"\b0[xX][0-9a-fA-F]+\b")
 _ENCODED = (
-    regex.compile(r"[a-zA-Z0-9+/\n=]{64,}"),
+    # An ASCII-only class: ``re`` matches exactly as ``regex`` does, about five times faster.
+    re.compile(r"[a-zA-Z0-9+/\n=]{64,}"),
     regex.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}"),
     regex.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}"),
 )
@@ -45,7 +50,9 @@ class SignalTimeout(Exception):
     """A signal ran past its time limit."""
 
 
-def _findall(pattern: regex.Pattern, text: str) -> list:
+def _findall(pattern: regex.Pattern | re.Pattern, text: str) -> list:
+    if isinstance(pattern, re.Pattern):
+        return pattern.findall(text)
     try:
         return pattern.findall(text, timeout=REGEX_TIMEOUT_S)
     except TimeoutError as e:
@@ -92,10 +99,20 @@ def cate_xml_start(doc: Document) -> float:
     return float("<?xml version=" in doc.text[:100])
 
 
+def _without_whitespace(lines: list[str]) -> list[str]:
+    """``[_WS.sub("", ln) for ln in lines]`` for newline-terminated lines (the last one may lack
+    its newline): one substitution over the joined lines, keeping the newlines to split on."""
+    joined = _WS_NOT_NL.sub("", "".join(lines))
+    keys = joined.split("\n")
+    if len(keys) > len(lines):  # the last line ended with a newline
+        keys.pop()
+    return keys
+
+
 def frac_lines_dupe_lines(doc: Document) -> float | None:
     if not doc.lines:
         return None
-    counts = Counter(_WS.sub("", ln) for ln in doc.code_lines)
+    counts = Counter(_without_whitespace(doc.code_lines))
     total = sum(counts.values())
     if total == 0:
         return None
@@ -115,7 +132,8 @@ def frac_lines_long_string(doc: Document) -> float | None:
     count = 0
     for s in _string_groups(_STRINGS_MULTILINE, doc.code):
         for part in s.split("\n"):
-            if len(wordpunct(part)) > 20:
+            # a token is at least one character, so only a part of over 20 can have over 20
+            if len(part) > 20 and len(wordpunct(part)) > 20:
                 count += 1
     return round(count / total, PRECISION)
 
@@ -150,6 +168,8 @@ def frac_lines_string_concat(doc: Document) -> float | None:
         return None
     count = 0
     for ln in doc.code_lines:
+        if "+" not in ln or "=" not in ln:
+            continue  # the pattern needs both
         try:
             if _CONCAT.search(ln, timeout=REGEX_TIMEOUT_S):
                 count += 1
@@ -192,8 +212,16 @@ def frac_lines_assert(doc: Document, compat: str = "fixed") -> float | None:
     if compat == "reference":
         count = sum(1 for ln in lines if "assert" in ln.lower())
     else:
-        count = sum(1 for ln in lines if _ASSERT_WORD.search(ln))
+        count = _count_lines_matching(lines, _ASSERT_WORD)
     return round(count / len(lines), PRECISION)
+
+
+def _count_lines_matching(lines: list[str], pattern: regex.Pattern) -> int:
+    """``sum(1 for ln in lines if pattern.search(ln))`` for newline-terminated lines and a pattern
+    whose matches never include a newline and whose look-behind sees a newline like a line start:
+    one scan of the joined lines, each match mapped to its line."""
+    ends = list(accumulate(map(len, lines)))
+    return len({bisect_right(ends, m.start()) for m in pattern.finditer("".join(lines))})
 
 
 Signal = Callable[[Document], object]

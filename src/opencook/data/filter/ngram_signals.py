@@ -7,6 +7,8 @@ All operate on the normalised words of :class:`Document` (RedPajama-V2 definitio
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 
 import numpy as np
 
@@ -84,20 +86,33 @@ _ASCII_DIGITS = b"0123456789"
 _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 
 
-def count_digits(s: str) -> int:
-    """``sum(c.isdigit() for c in s)``, by byte deletion when ``s`` is ASCII."""
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _count_ascii_and_other(s: str, ascii_bytes: bytes, pred) -> int:
+    """How many characters of ``s`` are in ``ascii_bytes`` (ASCII) or satisfy ``pred`` (others).
+
+    ASCII characters are counted by byte deletion; the others are tallied once per distinct
+    character, so ``pred`` runs once per distinct non-ASCII character instead of per character.
+    """
     if s.isascii():
         b = s.encode("ascii")
-        return len(b) - len(b.translate(None, _ASCII_DIGITS))
-    return sum(c.isdigit() for c in s)
+    else:
+        b = s.encode("ascii", "ignore")  # the ASCII characters only
+    n = len(b) - len(b.translate(None, ascii_bytes))
+    if len(b) != len(s):
+        n += sum(k for c, k in Counter("".join(_NON_ASCII.findall(s))).items() if pred(c))
+    return n
+
+
+def count_digits(s: str) -> int:
+    """``sum(c.isdigit() for c in s)``."""
+    return _count_ascii_and_other(s, _ASCII_DIGITS, str.isdigit)
 
 
 def count_alpha(s: str) -> int:
-    """``sum(c.isalpha() for c in s)``, by byte deletion when ``s`` is ASCII."""
-    if s.isascii():
-        b = s.encode("ascii")
-        return len(b) - len(b.translate(None, _ASCII_LETTERS))
-    return sum(c.isalpha() for c in s)
+    """``sum(c.isalpha() for c in s)``."""
+    return _count_ascii_and_other(s, _ASCII_LETTERS, str.isalpha)
 
 
 def frac_chars_digital(doc: Document) -> float:

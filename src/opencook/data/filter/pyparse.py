@@ -9,6 +9,7 @@ as "does not parse"). Callers must not modify the tree.
 from __future__ import annotations
 
 import ast
+import gc
 import warnings
 
 _CACHE_SIZE = 2
@@ -20,12 +21,20 @@ def parse(text: str) -> ast.Module | None:
     for cached_text, tree in _cache:
         if cached_text is text or cached_text == text:
             return tree
+    # The cyclic garbage collector is paused while the tree is built: an AST has no reference
+    # cycles, and the many allocations would otherwise trigger full collections of everything
+    # the caller holds.
+    gc_was_enabled = gc.isenabled()
     with warnings.catch_warnings():  # invalid escapes in the analysed file are not our warnings
         warnings.simplefilter("ignore")
+        gc.disable()
         try:
             tree = ast.parse(text)
         except Exception:  # noqa: BLE001 - any failure means "does not parse"
             tree = None
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     _cache.insert(0, (text, tree))
     del _cache[_CACHE_SIZE:]
     return tree

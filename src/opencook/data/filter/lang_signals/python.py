@@ -17,6 +17,7 @@ _SIMPLE_RETURN = re.compile(r"^\s*return(\s+.+)?\s*$", re.MULTILINE)
 _PASS_STMT = re.compile(r"(?:^|[:;])\s*pass\s*(?:[;#]|$)")
 _IMPORT_STMT = re.compile(r"(?:^|[:;])\s*(?:import\s|from\s+\S+\s+import\b)")
 _PRINT_CALL = re.compile(r"(?<![\w.])print\b")
+_FIXED_PATTERNS = {"pass": _PASS_STMT, "import": _IMPORT_STMT, "print": _PRINT_CALL}
 
 
 @dataclass
@@ -87,34 +88,31 @@ def compute(text: str, compat: str) -> dict[str, Signal]:
     tree = parse(text)
     facts = _tree_facts(tree) if tree is not None else None
 
-    if reference:
+    # Lines counted by each substring test (reference) or statement pattern (fixed). The patterns
+    # contain their keyword literally, so only lines holding it are searched.
+    counted: dict[str, int] = {}
+    lowered: list[str] = []
 
-        def is_pass(line: str) -> bool:
-            return "pass" in line.lower()
-
-        def is_import(line: str) -> bool:
-            return "import" in line.lower()
-
-        def is_print(line: str) -> bool:
-            return "print" in line
-    else:
-
-        def is_pass(line: str) -> bool:
-            return _PASS_STMT.search(line) is not None
-
-        def is_import(line: str) -> bool:
-            return _IMPORT_STMT.search(line) is not None
-
-        def is_print(line: str) -> bool:
-            return _PRINT_CALL.search(line) is not None
+    def count(word: str) -> int:
+        if word not in counted:
+            if not reference:
+                search = _FIXED_PATTERNS[word].search
+                counted[word] = sum(1 for ln in lines if word in ln and search(ln) is not None)
+            elif word == "print":  # case-sensitive in the reference
+                counted[word] = sum(word in ln for ln in lines)
+            else:
+                if not lowered:
+                    lowered.extend(ln.lower() for ln in lines)
+                counted[word] = sum(word in ln for ln in lowered)
+        return counted[word]
 
     def tree_ratio(count_of: str) -> float | None:
         if facts is None or total == 0:
             return None
         return round(getattr(facts, count_of) / total, PRECISION)
 
-    def frac_lines(pred) -> float:  # the reference gives 0.0, not None, on an empty file
-        return round(sum(map(pred, lines)) / total, PRECISION) if total else 0.0
+    def frac_lines(word: str) -> float:  # the reference gives 0.0, not None, on an empty file
+        return round(count(word) / total, PRECISION) if total else 0.0
 
     def simplefunc() -> float | None:
         if facts is None or total == 0:
@@ -124,20 +122,20 @@ def compute(text: str, compat: str) -> dict[str, Signal]:
     def no_logic() -> float | None:
         if facts is None or total == 0:
             return None
-        imports = sum(map(is_import, lines))
+        imports = count("import")
         returns = len(_SIMPLE_RETURN.findall(code))
-        count = facts.functions + imports + facts.classes + returns + facts.class_level_vars
-        return round(count / total, PRECISION)
+        n = facts.functions + imports + facts.classes + returns + facts.class_level_vars
+        return round(n / total, PRECISION)
 
     return run_group(
         [
             ("qsc_codepython_cate_ast", lambda: float(tree is not None)),
             ("qsc_codepython_frac_lines_func_ratio", lambda: tree_ratio("functions")),
             ("qsc_codepython_cate_var_zero", lambda: None if facts is None else not facts.has_variables),
-            ("qsc_codepython_frac_lines_pass", lambda: frac_lines(is_pass)),
-            ("qsc_codepython_frac_lines_import", lambda: frac_lines(is_import)),
+            ("qsc_codepython_frac_lines_pass", lambda: frac_lines("pass")),
+            ("qsc_codepython_frac_lines_import", lambda: frac_lines("import")),
             ("qsc_codepython_frac_lines_simplefunc", simplefunc),
             ("qsc_codepython_score_lines_no_logic", no_logic),
-            ("qsc_codepython_frac_lines_print", lambda: ratio(sum(map(is_print, lines)), total)),
+            ("qsc_codepython_frac_lines_print", lambda: ratio(count("print"), total)),
         ]
     )
