@@ -14,8 +14,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(Path(args.recipe))
     out = Path(args.out or f"runs/{recipe.name}")
-    executor = make_executor(args.executor, args.workers)
-    results = PipelineRunner(recipe, out, executor).run()
+    if args.address and args.executor != "ray":
+        print("opencook: --address is for --executor ray", file=sys.stderr)
+        return 2
+    executor = make_executor(args.executor, args.workers, address=args.address)
+    try:
+        results = PipelineRunner(recipe, out, executor).run()
+    finally:
+        close = getattr(executor, "close", None)  # a Ray instance the executor started is shut down
+        if close is not None:
+            close()
     report = None
     if not args.no_report:
         from opencook.core.report import write_data_report
@@ -52,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a data recipe (YAML) into an output directory")
     run.add_argument("recipe", help="path to the recipe YAML")
     run.add_argument("--out", help="output directory (default: runs/<recipe name>)")
-    run.add_argument("--workers", type=int, default=2, help="worker processes for the local executor")
-    run.add_argument("--executor", default="local", choices=["local", "inprocess"])
+    run.add_argument("--workers", type=int, default=2,
+                     help="worker processes for the local executor; CPUs of a local Ray instance")
+    run.add_argument("--executor", default="local", choices=["local", "inprocess", "ray"],
+                     help="local: a process pool; inprocess: one process (debugging); ray: Ray tasks")
+    run.add_argument("--address", help="with --executor ray: an existing Ray cluster (e.g. ray://host:10001 "
+                                       "or host:6379); without it a local Ray instance is started")
     run.add_argument("--no-report", action="store_true", help="skip report.html")
     run.set_defaults(func=_cmd_run)
 

@@ -84,9 +84,16 @@ class LocalExecutor:
                     yield i, result
 
 
-def make_executor(name: str, workers: int) -> Executor:
+def make_executor(name: str, workers: int, address: str | None = None) -> Executor:
+    """``inprocess``, ``local`` (a process pool) or ``ray`` (``address``: an existing cluster)."""
+    if address and name != "ray":
+        raise ValueError(f"an address is only for the ray executor, not '{name}'")
     if name == "inprocess":
         return InProcessExecutor()
     if name == "local":
         return LocalExecutor(workers)
-    raise ValueError(f"unknown executor '{name}'; choose 'local' or 'inprocess'")
+    if name == "ray":
+        from opencook.core.ray_executor import RayExecutor
+
+        return RayExecutor(address=address, workers=workers)
+    raise ValueError(f"unknown executor '{name}'; choose 'local', 'inprocess' or 'ray'")
