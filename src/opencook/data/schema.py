@@ -18,6 +18,8 @@ RECORD_SCHEMA = pa.schema(
         pa.field("commit_time", pa.int64()),
         pa.field("sha256", pa.string()),
         pa.field("dup_count", pa.int64()),
+        pa.field("cluster_id", pa.string()),
+        pa.field("cluster_size", pa.int64()),
         pa.field("text", pa.large_string()),
     ]
 )

@@ -3,7 +3,9 @@
 Kinds:
 - ``source``: plans tasks from the config and turns each task into one shard (ingest).
 - ``map``: a Step applied shard by shard (transform, filter, sample).
-- ``global``: summarise every shard, decide once over all summaries, apply per shard (exact dedup).
+- ``global``: summarise every shard, decide once over all summaries, apply per shard (exact and fuzzy
+  dedup). A phase that takes a ``config`` argument gets the stage's config; a module with
+  ``decide_files(paths, stats, config, workdir)`` reads the summary files itself (out of core).
 - ``sink``: turns all shards into the final dataset (write).
 """
 
@@ -42,6 +44,8 @@ STAGES: dict[str, StageSpec] = {
     for s in (
         StageSpec("ingest", "source", "opencook.data.ingest:IngestConfig", "opencook.data.ingest"),
         StageSpec("exact_dedup", "global", "opencook.data.dedup.exact:ExactDedupConfig", "opencook.data.dedup.exact"),
+        StageSpec("fuzzy_dedup", "global", "opencook.data.dedup.minhash.config:FuzzyDedupConfig",
+                  "opencook.data.dedup.minhash.stage"),
         StageSpec("transform", "map", "opencook.data.transform.step:TransformConfig",
                   "opencook.data.transform.step:Transform"),
         StageSpec("filter", "map", "opencook.data.filter.step:QualityFilterConfig",
