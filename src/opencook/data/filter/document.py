@@ -116,10 +116,20 @@ _MIX2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 def _occurrences(keys: np.ndarray) -> np.ndarray:
+    """For each key, how often it occurs in ``keys`` (one sort; ``np.unique`` minus its copies)."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64)
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    return counts[inverse]
+    order = keys.argsort()
+    ordered = keys[order]
+    starts = np.empty(len(keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.append(first, len(keys)))
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = counts[group]
+    return out
 
 
 class Document:
@@ -187,10 +197,23 @@ class Document:
 
         N-grams are compared through a 64-bit hash built word by word with a multiply-xorshift mix
         (vectorised, instead of hashing Python tuples); a false match needs a 64-bit collision.
+        An n-gram can only repeat where its first n-1 words do, so only those positions are
+        sorted; the others occur once.
         """
         cache = self.__dict__.setdefault("_occ_cache", {})
         if n not in cache:
-            cache[n] = _occurrences(self._hash(n))
+            if n == 1:
+                ids = self._word_ids.astype(np.intp)
+                cache[n] = np.bincount(ids)[ids]
+            else:
+                size = len(self.words) - n + 1
+                candidates = np.flatnonzero(self.ngram_occurrences(n - 1)[:size] > 1)
+                occ = np.ones(size, dtype=np.int64)
+                if len(candidates) == size:
+                    occ = _occurrences(self._hash(n))
+                elif len(candidates):
+                    occ[candidates] = _occurrences(self._hash(n)[candidates])
+                cache[n] = occ
         return cache[n]
 
     def _hash(self, n: int) -> np.ndarray:

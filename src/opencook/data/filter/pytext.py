@@ -7,42 +7,11 @@ newlines, then the comment tokens with ``#`` removed; either part is empty when 
 
 from __future__ import annotations
 
-import ast
 import io
 import re
 import tokenize
-from collections import deque
 
-from opencook.data.filter.pyparse import STMT_LISTS, parse
-
-_DOC_NODES = {ast.ClassDef: "Class", ast.FunctionDef: "Function/Method", ast.Module: "Module"}
-
-
-_STMT_LISTS = STMT_LISTS
-
-
-def _doc_nodes(tree: ast.Module):
-    """Module, class and (non-async) function nodes in ``ast.walk`` order, visiting statements only.
-
-    Definitions are statements, so a breadth-first walk over the statement lists (in each node's
-    field order) meets them in the same order as ``ast.walk`` without visiting every expression.
-    """
-    queue = deque([tree])
-    while queue:
-        node = queue.popleft()
-        if type(node) in _DOC_NODES:
-            yield node
-        for attr in node._fields:
-            if attr in _STMT_LISTS:
-                queue.extend(getattr(node, attr))
-
-
-def _docstrings(tree: ast.Module) -> list[str]:
-    found = [
-        (_DOC_NODES[type(n)], getattr(n, "name", None) or "", ast.get_docstring(n)) for n in _doc_nodes(tree)
-    ]
-    found.sort(key=lambda t: (t[0], t[1]))
-    return [d for _, _, d in found if d]
+from opencook.data.filter.pyparse import analyse
 
 
 def _comments(source: str) -> str:
@@ -71,15 +40,9 @@ def _comments_of_valid_source(source: str) -> str:
 
 
 def python_text(source: str) -> str:
-    tree = parse(source)  # shared with the Python-specific signals
-    try:
-        if tree is None:
-            raise SyntaxError("does not parse")
-        docs = "\n".join(_docstrings(tree))
-        parsed = True
-    except Exception:  # noqa: BLE001  (any parse failure means "no docstrings", as in the reference)
-        docs = ""
-        parsed = False
+    found = analyse(source).docstrings  # one parse, shared with the Python-specific signals
+    parsed = found is not None  # any parse failure means "no docstrings", as in the reference
+    docs = "\n".join(found) if parsed else ""
     try:
         comments = _comments_of_valid_source(source) if parsed else _comments(source)
     except Exception:  # noqa: BLE001
