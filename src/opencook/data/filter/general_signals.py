@@ -60,7 +60,8 @@ def _findall(pattern: regex.Pattern | re.Pattern, text: str) -> list:
 
 
 def _string_groups(pattern: regex.Pattern, text: str) -> list[str]:
-    return [g for match in _findall(pattern, text) for g in match if g]
+    """The non-empty group of each match (one alternative, hence one group, matches at a time)."""
+    return [g for g in map("".join, _findall(pattern, text)) if g]
 
 
 def size_file_byte(doc: Document) -> float | None:
@@ -129,12 +130,10 @@ def frac_lines_long_string(doc: Document) -> float | None:
     total = len(doc.code_lines)
     if total == 0:
         return None
-    count = 0
-    for s in _string_groups(_STRINGS_MULTILINE, doc.code):
-        for part in s.split("\n"):
-            # a token is at least one character, so only a part of over 20 can have over 20
-            if len(part) > 20 and len(wordpunct(part)) > 20:
-                count += 1
+    # Every line of every string: joining the strings with newlines adds no other part.
+    parts = "\n".join(_string_groups(_STRINGS_MULTILINE, doc.code)).split("\n")
+    # A token is at least one character, so only a part of over 20 can have over 20 tokens.
+    count = sum(1 for part in parts if len(part) > 20 and len(wordpunct(part)) > 20)
     return round(count / total, PRECISION)
 
 
@@ -158,7 +157,8 @@ def frac_chars_long_word_length(doc: Document) -> float | None:
         strings = _oneline_strings(doc)
     except SignalTimeout:
         return None  # the reference also gives None when this regex times out
-    long_chars = sum(len(w) for s in strings for w in s.split() if len(w) > 20 and _URL.search(w) is None)
+    words = " ".join(strings).split()  # the words of every string (a space adds no word)
+    long_chars = sum(len(w) for w in words if len(w) > 20 and _URL.search(w) is None)
     return round(long_chars / len(doc.code), PRECISION)
 
 
