@@ -112,7 +112,8 @@ class RayExecutor:
             saved = os.environ.get("PYTHONPATH")
             os.environ["PYTHONPATH"] = _driver_pythonpath(saved)
             try:
-                ray.init(num_cpus=self.workers if self._requested_workers else None,
+                # "local": a new instance even where `ray start` left one running on this machine
+                ray.init(address="local", num_cpus=self.workers if self._requested_workers else None,
                          object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
             finally:
                 if saved is None:
