@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from opencook.data.filter.comments import split_code_comments
+from opencook.data.filter.lang_signals._common import nonempty_lines
 
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
@@ -102,13 +103,10 @@ def split_lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-# A line holding a non-whitespace character (``re``'s ``\\s`` is exactly ``str.isspace``).
-_NONBLANK_LINE = re.compile(r"^[^\S\n]*\S[^\n]*\n?", re.MULTILINE)
-
-
 def nonblank_lines(text: str) -> list[str]:
-    """``[ln for ln in split_lines(text) if ln.strip()]``, in one scan."""
-    return _NONBLANK_LINE.findall(text)
+    """``[ln for ln in split_lines(text) if ln.strip()]``, in one scan (shared with the language
+    signals, which ask for the lines of the same code string; do not modify the list)."""
+    return nonempty_lines(text)
 
 
 _MIX1 = np.uint64(0x9E3779B97F4A7C15)

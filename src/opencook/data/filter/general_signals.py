@@ -31,6 +31,7 @@ _URL = regex.compile(r"https?://\S")
 _CONCAT = regex.compile(r"\s*=\s*[\"'].+?[\"']\s*\+\s*[\"'].+?[\"'].*")
 _WS = regex.compile(r"\s+")
 _WS_NOT_NL = regex.compile(r"[^\S\n]+")
+_ASCII_WS_NOT_NL = bytes(c for c in range(128) if c != 10 and _WS.match(chr(c)))
 _HEX_WORD = regex.compile(r"\b0[xX][0-9a-fA-F]+\b")
 _ENCODED = (
     # An ASCII-only class: ``re`` matches exactly as ``regex`` does, about five times faster.
@@ -103,7 +104,11 @@ def cate_xml_start(doc: Document) -> float:
 def _without_whitespace(lines: list[str]) -> list[str]:
     """``[_WS.sub("", ln) for ln in lines]`` for newline-terminated lines (the last one may lack
     its newline): one substitution over the joined lines, keeping the newlines to split on."""
-    joined = _WS_NOT_NL.sub("", "".join(lines))
+    joined = "".join(lines)
+    if joined.isascii():  # the regex module's ASCII whitespace: \t \n \v \f \r and space
+        joined = joined.encode("ascii").translate(None, _ASCII_WS_NOT_NL).decode("ascii")
+    else:
+        joined = _WS_NOT_NL.sub("", joined)
     keys = joined.split("\n")
     if len(keys) > len(lines):  # the last line ended with a newline
         keys.pop()

@@ -14,10 +14,19 @@ _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _NONBLANK_LINE = re.compile(r"^[^\S\n]*\S[^\n]*\n?", re.MULTILINE)
 
 
+_last: list = [None, []]  # the last text (by identity) and its lines
+
+
 def nonempty_lines(text: str) -> list[str]:
     """Lines of ``text`` (with their newline) that hold something besides whitespace:
-    ``[ln for ln in _LINE.findall(text) if ln.strip()]``, in one scan."""
-    return _NONBLANK_LINE.findall(text)
+    ``[ln for ln in _LINE.findall(text) if ln.strip()]``, in one scan.
+
+    The general and the language signals both ask for the lines of the same (cached) code
+    string, so the last result is kept; callers must not modify the list.
+    """
+    if text is not _last[0]:
+        _last[:] = [text, _NONBLANK_LINE.findall(text)]
+    return _last[1]
 
 
 def ratio(count: float, total: int) -> float | None:
