@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures_code import make_repos
+from opencook.core import ray_executor as ray_executor_module
 from opencook.core.executors import InProcessExecutor, LocalExecutor, WorkerLostError, make_executor
 from opencook.core.ray_executor import RayExecutor  # imports Ray only when used
 from opencook.data.recipe import parse_recipe
@@ -167,6 +168,12 @@ def test_make_executor_builds_it():
     assert isinstance(executor, RayExecutor) and executor.address == "ray://nowhere:10001"
     with pytest.raises(ValueError, match="only for the ray executor"):
         make_executor("local", 2, address="ray://nowhere:10001")
+
+
+def test_missing_ray_is_a_clear_error_before_any_work(monkeypatch):
+    monkeypatch.setattr(ray_executor_module, "_ray_installed", lambda: False)
+    with pytest.raises(ray_executor_module.RayNotInstalledError, match=r"pip install 'opencook\[ray\]'"):
+        make_executor("ray", 2)
 
 
 # ---------------------------------------------------------------- a whole recipe

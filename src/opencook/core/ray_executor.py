@@ -12,6 +12,7 @@ filesystem) and have opencook installed. Ray is imported lazily; ``pip install '
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -40,14 +41,23 @@ def _driver_pythonpath(existing: str | None) -> str:
     return os.pathsep.join(entries)
 
 
+class RayNotInstalledError(ImportError):
+    """The Ray executor was asked for where Ray is not installed."""
+
+
+_NOT_INSTALLED = "the ray executor needs Ray: pip install 'opencook[ray]' (or pip install 'ray>=2.9')"
+
+
+def _ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
+
+
 def _import_ray():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage-stats prompt or upload
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the ray executor needs Ray: pip install 'opencook[ray]' (or pip install 'ray>=2.9')"
-        ) from exc
+        raise RayNotInstalledError(_NOT_INSTALLED) from exc
     return ray
 
 
@@ -79,6 +89,8 @@ class RayExecutor:
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None, max_retries: int = 2) -> None:
+        if not _ray_installed():
+            raise RayNotInstalledError(_NOT_INSTALLED)  # before any work, not at the first stage
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if max_retries < 0:
