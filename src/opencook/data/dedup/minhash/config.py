@@ -69,7 +69,8 @@ class FuzzyDedupConfig:
     ``preset`` fills ``ngram``, ``num_perm``, ``bands`` and ``rows`` (see ``PRESETS``); a field set to a
     different value alongside a preset is an error. ``verify`` checks every candidate pair's exact
     Jaccard on the shingle sets and keeps only pairs at or above ``verify_threshold`` (default: the
-    ``threshold`` if given, else the implied threshold of the bands and rows).
+    ``threshold`` if given, else the implied threshold of the bands and rows). ``verify_rounds`` bounds
+    the chained re-verification of members that failed against their bucket head (see ``verify``).
     """
 
     ngram: int = 5
@@ -80,6 +81,7 @@ class FuzzyDedupConfig:
     preset: str | None = None
     verify: bool = True
     verify_threshold: float | None = None
+    verify_rounds: int = 4
     normalise: str = "lower"
     seed: int = 0
     partition_rows: int = 1 << 24
@@ -112,6 +114,8 @@ class FuzzyDedupConfig:
             raise ValueError("give bands and rows, or a threshold to choose them from")
         if self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if self.verify_rounds < 1:
+            raise ValueError(f"verify_rounds must be >= 1, got {self.verify_rounds}")
         if self.verify_threshold is not None and not 0.0 <= self.verify_threshold <= 1.0:
             raise ValueError(f"verify_threshold must be in [0, 1], got {self.verify_threshold}")
 

@@ -8,8 +8,9 @@
    it reads them back only for files that are candidates of some pair.
 2. ``decide_files(paths, stats, config, workdir)``: rank every file by the survivor rule (most stars,
    latest commit, then repo, path, id: exact dedup's rule), write one sorted (band, hash, rank) run per
-   summary, merge the runs partition by partition into star edges, verify each edge's exact Jaccard,
-   take connected components of the verified edges (label = smallest rank = survivor).
+   summary, merge the runs partition by partition into star edges, verify each edge's exact Jaccard
+   (members that fail against their head are chained: re-verified against the best-ranked failure,
+   see ``verify.chain_verify``), take connected components of the verified edges (label = smallest rank = survivor).
 3. ``apply(records, decision, stats, config)``: drop files whose id is in the decision with another
    survivor; stamp ``cluster_id`` (the survivor's id, i.e. the file's own id) and ``cluster_size``.
 
@@ -36,7 +37,7 @@ from opencook.data.dedup.minhash.config import FuzzyDedupConfig
 from opencook.data.dedup.minhash.lsh import band_hashes, candidate_edges, valid_run, write_run
 from opencook.data.dedup.minhash.shingles import shingle_batch
 from opencook.data.dedup.minhash.signatures import signature_batch
-from opencook.data.dedup.minhash.verify import ShingleSets, jaccard, pair_jaccard
+from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, pair_jaccard
 from opencook.data.io.shards import read_marker
 from opencook.data.step import Record
 
@@ -160,9 +161,8 @@ def decide_files(paths: list[Path], stats: StageStats, config: FuzzyDedupConfig 
     sets = None
     if config.verify and len(u):
         sets = _load_sets(paths, rank, bounds, np.union1d(u, v))
-        j = pair_jaccard(u, v, sets)
-        ok = j >= config.jaccard_threshold
-        u, v = u[ok], v[ok]
+        u, v, chained = chain_verify(u, v, sets, config.jaccard_threshold, config.verify_rounds)
+        stats.add("fuzzy_chain_pairs", chained)
     stats.add("fuzzy_verified_pairs", len(u))
 
     label = connected_components(n, u, v)
@@ -177,8 +177,9 @@ def decide_files(paths: list[Path], stats: StageStats, config: FuzzyDedupConfig 
     removed = label[in_cluster] != in_cluster
     jac = np.full(len(in_cluster), np.nan)
     if sets is not None:
-        for i in np.flatnonzero(removed).tolist():
-            jac[i] = jaccard(sets.get(int(in_cluster[i])), sets.get(int(label[in_cluster[i]])))
+        # every clustered file is an endpoint of a verified edge, so its shingles are loaded
+        idx = np.flatnonzero(removed)
+        jac[idx] = pair_jaccard(in_cluster[idx], label[in_cluster[idx]], sets)
     nbytes = table["nbytes"].to_numpy()[rows]
     stats.add("fuzzy_clusters", int(np.count_nonzero(~removed)))
     stats.add("fuzzy_files_removed", int(np.count_nonzero(removed)))
