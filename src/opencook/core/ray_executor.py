@@ -159,7 +159,7 @@ class RayExecutor:
             return
         self.start()
         ray = _import_ray()
-        from ray.exceptions import RayTaskError, WorkerCrashedError
+        from ray.exceptions import RayError, RayTaskError
 
         remote = ray.remote(_call).options(max_retries=self.max_retries, retry_exceptions=False)
         fn_ref = ray.put(fn)  # shipped once, not with every task
@@ -168,20 +168,24 @@ class RayExecutor:
         try:
             with _progress(len(tasks), desc) as bar:
                 while refs:
-                    ready, refs = ray.wait(refs, num_returns=min(len(refs), 64), timeout=1.0)
+                    ready, refs = ray.wait(refs, num_returns=1)  # block for one, then take all done
+                    if refs:
+                        more, refs = ray.wait(refs, num_returns=len(refs), timeout=0)
+                        ready += more
                     for ref in ready:
                         try:
                             result = ray.get(ref)
-                        except WorkerCrashedError as exc:
-                            raise WorkerLostError(
-                                f"{desc}: a worker process died {self.max_retries + 1} times running "
-                                f"task {index[ref]}; finished shards are kept, rerun the same command to resume"
-                            ) from exc
-                        except RayTaskError as exc:
+                        except RayTaskError as exc:  # the task raised: give the caller its own exception
                             cause = getattr(exc, "cause", None)
                             if isinstance(cause, BaseException):
                                 raise cause from exc
                             raise
+                        except RayError as exc:  # the worker or node died too often, out of memory, ...
+                            raise WorkerLostError(
+                                f"{desc}: task {index[ref]} failed after {self.max_retries} retries "
+                                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                                "finished shards are kept, rerun the same command to resume"
+                            ) from exc
                         bar.update()
                         yield index[ref], result
         finally:
