@@ -61,6 +61,8 @@ def _composed(*tables: dict[int, str]) -> dict[int, str]:
 _NORMALIZE_TABLE = _composed(_CONTROL, _HALF, _PUNCT_TO_SPACE)
 # The same table restricted to ASCII, for ``bytes.translate``: deleted bytes and a 256-byte map.
 _ASCII_DELETE = bytes(c for c in range(128) if _NORMALIZE_TABLE.get(c) == "")
+_NON_ASCII_TABLE = {c: v for c, v in _NORMALIZE_TABLE.items() if c >= 128}
+_NON_ASCII_KEYS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_NON_ASCII_TABLE)) + "]")
 _ASCII_MAP = bytes(ord(_NORMALIZE_TABLE[c]) if c < 128 and _NORMALIZE_TABLE.get(c) else c for c in range(256))
 
 
@@ -72,7 +74,15 @@ def normalize(text: str) -> str:
     ``bytes.translate`` (NFKC and lower-casing act on ASCII exactly as ``bytes.lower`` does)."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_MAP, _ASCII_DELETE).lower().decode("ascii")
-    return unicodedata.normalize("NFKC", text.translate(_NORMALIZE_TABLE).lower())
+    # UTF-8 encodes ASCII characters, and only them, as bytes below 0x80: the ASCII part of the map
+    # runs as ``bytes.translate`` and leaves the rest alone. The non-ASCII part (full-width
+    # punctuation, a few spaces) is a separate pass, only when one of its characters occurs; the
+    # composed values are fixed points of the ASCII part, so the order of the passes is immaterial.
+    text = text.encode("utf-8", "surrogatepass").translate(_ASCII_MAP, _ASCII_DELETE)
+    text = text.decode("utf-8", "surrogatepass")
+    if _NON_ASCII_KEYS.search(text) is not None:
+        text = text.translate(_NON_ASCII_TABLE)
+    return unicodedata.normalize("NFKC", text.lower())
 
 
 # ASCII characters that survive normalisation as neither a word character nor whitespace
