@@ -62,7 +62,10 @@ def num_lines(doc: Document) -> float:
 def frac_words_full_bracket(doc: Document) -> float | None:
     if not doc.raw_words:
         return None
-    return round(sum(w in ("【", "】") for w in doc.raw_words) / len(doc.raw_words), PRECISION)
+    words = doc.raw_words
+    if "【" not in doc.text and "】" not in doc.text:
+        return round(0 / len(words), PRECISION)
+    return round((words.count("【") + words.count("】")) / len(words), PRECISION)
 
 
 def frac_lines_end_with_readmore(doc: Document) -> float | None:
@@ -132,6 +135,8 @@ def frac_chars_alphabet(doc: Document) -> float | None:
 def frac_chars_hex_words(doc: Document) -> float | None:
     if not doc.text:
         return None
+    if "0x" not in doc.text and "0X" not in doc.text:  # every match starts with one
+        return round(0 / len(doc.text), PRECISION)
     return round(sum(map(len, _HEX_WORD.findall(doc.text))) / len(doc.text), PRECISION)
 
 

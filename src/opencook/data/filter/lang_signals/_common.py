@@ -14,7 +14,7 @@ _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _NONBLANK_LINE = re.compile(r"^[^\S\n]*\S[^\n]*\n?", re.MULTILINE)
 
 
-_last: list = [None, []]  # the last text (by identity) and its lines
+_last: tuple[str | None, list[str]] = (None, [])  # the last text (by identity) and its lines
 
 
 def nonempty_lines(text: str) -> list[str]:
@@ -24,9 +24,12 @@ def nonempty_lines(text: str) -> list[str]:
     The general and the language signals both ask for the lines of the same (cached) code
     string, so the last result is kept; callers must not modify the list.
     """
-    if text is not _last[0]:
-        _last[:] = [text, _NONBLANK_LINE.findall(text)]
-    return _last[1]
+    global _last
+    last_text, lines = _last  # one read, so a thread replacing it cannot mix two results
+    if text is not last_text:
+        lines = _NONBLANK_LINE.findall(text)
+        _last = (text, lines)
+    return lines
 
 
 def ratio(count: float, total: int) -> float | None:
