@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opencook.core.report import page as P
+from opencook.core.report.fuzzy import fuzzy_stages, section_fuzzy
 from opencook.core.report.rundata import load_run
 from opencook.core.report.sections import (
     section_dedup,
@@ -29,6 +30,7 @@ SECTIONS = [
     ("rules", "Filter rules", section_rules),
     ("languages", "Languages", section_languages),
     ("dedup", "Exact dedup", section_dedup),
+    ("fuzzy", "Fuzzy dedup", section_fuzzy),
     ("transform", "Transform", section_transform),
     ("manifest", "Manifest", section_manifest),
 ]
@@ -37,8 +39,10 @@ SECTIONS = [
 def render_data_report(run_dir: Path) -> str:
     """The report as an HTML string (what ``write_data_report`` writes)."""
     run = load_run(Path(run_dir))
-    body = "".join(P.heading(2, title, anchor) + fn(run) for anchor, title, fn in SECTIONS)
-    return P.document(f"opencook data run: {Path(run_dir).name}", [(a, t) for a, t, _ in SECTIONS], body)
+    # the fuzzy dedup section only appears when a fuzzy_dedup stage ran
+    shown = [s for s in SECTIONS if s[0] != "fuzzy" or fuzzy_stages(run)]
+    body = "".join(P.heading(2, title, anchor) + fn(run) for anchor, title, fn in shown)
+    return P.document(f"opencook data run: {Path(run_dir).name}", [(a, t) for a, t, _ in shown], body)
 
 
 def write_data_report(run_dir: Path) -> Path:

@@ -101,3 +101,25 @@ def histogram(labels: Sequence[str], counts: Sequence[float], title: str, xlabel
     ax.set_ylabel("groups", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     return _to_data_uri(fig)
+
+
+def s_curve(xs: Sequence[float], ys: Sequence[float], title: str, threshold: float | None = None,
+            marks: Sequence[tuple[float, str]] = ()) -> str | None:
+    """A curve y(x) on [0, 1] x [0, 1] (the LSH S-curve), with vertical lines at ``marks``."""
+    if not len(xs):
+        return None
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    ax.plot(list(xs), list(ys), color=_BLUE)
+    for i, (x, label) in enumerate(marks):
+        ax.axvline(x, color=[_ORANGE, "#55a868", "#c44e52"][i % 3], linestyle="--", linewidth=1,
+                   label=_short(label, 60))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Jaccard similarity J", fontsize=9)
+    ax.set_ylabel("P(candidate | J)", fontsize=9)
+    ax.set_title(_short(title, 80), fontsize=10)
+    ax.grid(alpha=0.3)
+    if marks:
+        ax.legend(fontsize=8, loc="upper left")
+    return _to_data_uri(fig)
