@@ -53,6 +53,59 @@ def _cmd_data_filter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dedup_inputs(path: Path) -> list[str]:
+    """The Parquet/JSONL files of a dataset folder (e.g. a run's ``dataset/``), or the file itself."""
+    if path.is_dir():
+        found = sorted(str(p) for pattern in ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
+                       for p in path.glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"{path} holds no Parquet or JSONL files")
+        return found
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    return [str(path)]
+
+
+def _cmd_data_dedup(args: argparse.Namespace) -> int:
+    from opencook.core.executors import make_executor
+    from opencook.data.dedup.minhash import FuzzyDedupConfig
+    from opencook.data.recipe import parse_recipe
+    from opencook.data.runner import PipelineRunner
+
+    fuzzy = {k: v for k, v in (("preset", args.preset), ("threshold", args.threshold),
+                                ("num_perm", args.num_perm), ("bands", args.bands), ("rows", args.rows))
+             if v is not None}
+    if args.no_verify:
+        fuzzy["verify"] = False
+    try:
+        config = FuzzyDedupConfig(**fuzzy)
+    except ValueError as exc:
+        print(f"opencook: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    recipe = parse_recipe({"name": "dedup", "seed": 0, "stages": [
+        {"ingest": {"paths": _dedup_inputs(Path(args.path)), "max_file_bytes": 1 << 62}},
+        {"fuzzy_dedup": fuzzy},
+        {"write": {}},
+    ]})
+    executor = make_executor("local", args.workers)
+    try:
+        results = PipelineRunner(recipe, out, executor).run()
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
+    stats = {r.name: r for r in results}["fuzzy_dedup"].stats.counters
+    print(f"fuzzy dedup: {config.ngram}-grams, {config.num_perm} permutations, {config.bands} bands x "
+          f"{config.rows} rows; implied threshold {config.implied_threshold:.3f}; "
+          + (f"verified at Jaccard >= {config.jaccard_threshold:.3f}" if config.verify else "no verification"))
+    print(f"  files: {stats.get('in', 0)} in, {stats.get('out', 0)} kept, "
+          f"{stats.get('fuzzy_files_removed', 0)} removed in {stats.get('fuzzy_clusters', 0)} cluster(s)")
+    print(f"dataset:       {out / 'dataset'}")
+    print(f"removed files: {out / 'stages' / '01_fuzzy_dedup' / 'decision.parquet'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opencook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     flt.add_argument("--seed", type=int, default=0)
     flt.add_argument("--workers", type=int, default=1)
     flt.set_defaults(func=_cmd_data_filter)
+
+    ddp = data.add_parser("dedup", help="fuzzy (MinHash-LSH) dedup of a dataset the pipeline wrote")
+    ddp.add_argument("path", help="a dataset/ folder of Parquet parts, or a Parquet/JSONL file")
+    ddp.add_argument("--out", required=True, help="output directory (a run directory)")
+    ddp.add_argument("--preset", choices=["opencoder", "datatrove", "bigcode"])
+    ddp.add_argument("--threshold", type=float, help="target Jaccard; chooses bands x rows")
+    ddp.add_argument("--num-perm", type=int, dest="num_perm")
+    ddp.add_argument("--bands", type=int)
+    ddp.add_argument("--rows", type=int)
+    ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
+    ddp.add_argument("--workers", type=int, default=2)
+    ddp.set_defaults(func=_cmd_data_dedup)
     return parser
 
 
