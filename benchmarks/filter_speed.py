@@ -87,7 +87,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     ap.add_argument("--files", type=int, default=3000)
+    ap.add_argument("--name", default="filter_speed", help="results file stem under benchmarks/results/")
     args = ap.parse_args()
+    load_start = os.getloadavg()
     recs = corpus(args.corpus, args.files)
     mb = sum(r["size_bytes"] for r in recs) / 1e6
     _work(recs[:20])  # warm caches (lexers, regexes) before timing
@@ -117,9 +119,11 @@ def main() -> None:
         "peak_rss_mb_worker": round(child_rss_mb, 1),
         "reference_per_core": {"mb_s": REFERENCE_MB_S, "files_s": REFERENCE_FILES_S},
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "load_average_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
+        "command": " ".join(["python", "benchmarks/filter_speed.py", *sys.argv[1:]]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "filter_speed.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     md = [
         "# Quality filter throughput",
         "",
@@ -134,8 +138,10 @@ def main() -> None:
         f"{r['mb_s_per_core'] / REFERENCE_MB_S:.1f}x MB/s |"
         for r in rows
     ]
-    md += ["", f"Peak RSS: main {peak_rss_mb:.0f} MB, largest worker {child_rss_mb:.0f} MB.", ""]
-    (RESULTS / "filter_speed.md").write_text("\n".join(md))
+    md += ["", f"Peak RSS: main {peak_rss_mb:.0f} MB, largest worker {child_rss_mb:.0f} MB. "
+           f"Load average (1 min) at start/end: {report['load_average_start_end']}.", "",
+           f"Command: `{report['command']}`", ""]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(md))
 
 
 if __name__ == "__main__":
