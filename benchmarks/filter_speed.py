@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import resource
+import sys
 import sysconfig
 import time
 from multiprocessing import get_context
