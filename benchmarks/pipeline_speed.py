@@ -34,7 +34,7 @@ DEMO_EXCLUDE = ["site-packages/*", "test/*", "*/tests/*", "__pycache__/*", "*/__
 
 def recipe(corpus: Path, exclude: list[str]) -> dict:
     return {"name": "bench", "seed": 0, "stages": [
-        {"ingest": {"paths": [str(corpus)], "layout": "repo", "files_per_task": 250, "exclude": exclude}},
+        {"ingest": {"paths": [str(corpus)], "layout": "repo", "files_per_task": 100, "exclude": exclude}},
         {"exact_dedup": {}}, {"transform": {}}, {"filter": {}}, {"sample": {}},
         {"write": {"max_rows": 5000}},
     ]}

@@ -73,3 +73,24 @@ def make_repos(root: Path, seed: int = 0) -> Path:
     meta.write_text("".join(json.dumps({"repo": r, "stars": s, "commit_time": 1_700_000_000 + s}) + "\n"
                             for r, s in (("alpha", 10), ("beta", 500), ("gamma", 3))))
     return root
+
+
+def pipeline_recipe(root: Path, **write: object) -> dict:
+    """Every stage of the data pipeline over ``make_repos(root)``; small shards so there are many."""
+    return {
+        "name": "t",
+        "seed": 1,
+        "stages": [
+            {"ingest": {"paths": [str(root / "repos")], "layout": "repos", "metadata": str(root / "meta.jsonl"),
+                        "files_per_task": 4}},
+            {"exact_dedup": {}},
+            {"transform": {}},
+            {"filter": {}},
+            {"sample": {}},
+            {"write": {"max_rows": 5, **write}},
+        ],
+    }
+
+
+def dataset_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "dataset").glob("part-*"))}

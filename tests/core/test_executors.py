@@ -1,29 +1,8 @@
-import os
-import signal
-from pathlib import Path
 
 import pytest
 
 from opencook.core.executors import InProcessExecutor, LocalExecutor, WorkerLostError, make_executor
-
-
-def square(x: int) -> int:
-    return x * x
-
-
-def die_once(job: tuple[int, str]) -> int:
-    """Kill this worker process the first time a given task runs (a real SIGKILL, no mock)."""
-    value, flag_dir = job
-    flag = Path(flag_dir) / f"seen-{value}"
-    if value == 3 and not flag.exists():
-        flag.write_text("1")
-        os.kill(os.getpid(), signal.SIGKILL)
-    return value * 10
-
-
-def always_die(_: int) -> int:
-    os.kill(os.getpid(), signal.SIGKILL)
-    return 0
+from worker_faults import always_die, die_once, square
 
 
 def test_inprocess_and_local_give_the_same_results():

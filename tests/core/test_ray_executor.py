@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from fixtures_code import make_repos
+from fixtures_code import dataset_bytes, make_repos, pipeline_recipe
 from opencook.core import ray_executor as ray_executor_module
 from opencook.core.executors import InProcessExecutor, LocalExecutor, WorkerLostError, make_executor
 from opencook.core.ray_executor import RayExecutor  # imports Ray only when used
 from opencook.data.recipe import parse_recipe
 from opencook.data.runner import PipelineRunner
+from worker_faults import always_die, die_once, square
 
 pytest.importorskip("ray")  # installed by `make test` (the [ray] extra)
 pytestmark = pytest.mark.slow
@@ -42,24 +43,7 @@ def clean_run(repos, tmp_path_factory) -> Path:
 
 
 def recipe(root: Path):
-    # the shape of tests/data/test_runner.py's recipe, with a compressed JSONL sink
-    return parse_recipe({
-        "name": "t",
-        "seed": 1,
-        "stages": [
-            {"ingest": {"paths": [str(root / "repos")], "layout": "repos", "metadata": str(root / "meta.jsonl"),
-                        "files_per_task": 4}},
-            {"exact_dedup": {}},
-            {"transform": {}},
-            {"filter": {}},
-            {"sample": {}},
-            {"write": {"max_rows": 5, "format": "jsonl.zst"}},
-        ],
-    })
-
-
-def dataset_bytes(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "dataset").glob("part-*"))}
+    return parse_recipe(pipeline_recipe(root, format="jsonl.zst"))
 
 
 def stage_stats(out: Path) -> list[dict]:
@@ -67,25 +51,6 @@ def stage_stats(out: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------- task functions (top level: picklable)
-
-
-def square(x: int) -> int:
-    return x * x
-
-
-def die_once(job: tuple[int, str]) -> int:
-    """Kill this worker process the first time task 3 runs (a real SIGKILL, no mock)."""
-    value, flag_dir = job
-    flag = Path(flag_dir) / f"seen-{value}"
-    if value == 3 and not flag.exists():
-        flag.write_text("1")
-        os.kill(os.getpid(), signal.SIGKILL)
-    return value * 10
-
-
-def always_die(_: int) -> int:
-    os.kill(os.getpid(), signal.SIGKILL)
-    return 0
 
 
 def fail(x: int) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from fixtures_code import dataset_bytes, pipeline_recipe
 from opencook.core.config import ConfigError
 from opencook.core.executors import InProcessExecutor, LocalExecutor
 from opencook.data.io.shards import sha256_file
@@ -16,29 +16,9 @@ from opencook.data.recipe import load_recipe, parse_recipe
 from opencook.data.runner import PipelineRunner, RunDirError
 
 
-def recipe_dict(root: Path, **write) -> dict:
-    return {
-        "name": "t",
-        "seed": 1,
-        "stages": [
-            {"ingest": {"paths": [str(root / "repos")], "layout": "repos", "metadata": str(root / "meta.jsonl"),
-                        "files_per_task": 4}},
-            {"exact_dedup": {}},
-            {"transform": {}},
-            {"filter": {}},
-            {"sample": {}},
-            {"write": {"max_rows": 5, **write}},
-        ],
-    }
-
-
-def dataset_bytes(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "dataset").glob("part-*"))}
-
-
 def test_full_run_writes_dataset_manifest_and_stats(repo_tree, tmp_path):
     out = tmp_path / "run"
-    results = PipelineRunner(parse_recipe(recipe_dict(repo_tree)), out, InProcessExecutor()).run()
+    results = PipelineRunner(parse_recipe(pipeline_recipe(repo_tree)), out, InProcessExecutor()).run()
     stages = {r.name: r.stats for r in results}
     # 3 repos x 9 files; a PNG (unknown language) and a binary .py each; "shared.py" exists 3 times and the
     # copy of the most-starred repo survives
@@ -79,7 +59,7 @@ class CrashAfter(InProcessExecutor):
 
 @pytest.mark.parametrize("crash_after", [2, 9])
 def test_rerun_after_crash_skips_finished_shards_and_matches(repo_tree, tmp_path, crash_after):
-    recipe = parse_recipe(recipe_dict(repo_tree))
+    recipe = parse_recipe(pipeline_recipe(repo_tree))
     PipelineRunner(recipe, tmp_path / "clean", InProcessExecutor()).run()
     crashed = tmp_path / "crashed"
     with pytest.raises(KeyboardInterrupt):
@@ -95,7 +75,7 @@ def test_rerun_after_crash_skips_finished_shards_and_matches(repo_tree, tmp_path
 
 
 def test_corrupt_shard_is_redone_not_trusted(repo_tree, tmp_path):
-    recipe = parse_recipe(recipe_dict(repo_tree))
+    recipe = parse_recipe(pipeline_recipe(repo_tree))
     out = tmp_path / "run"
     PipelineRunner(recipe, out, InProcessExecutor()).run()
     before = dataset_bytes(out)
@@ -108,7 +88,7 @@ def test_corrupt_shard_is_redone_not_trusted(repo_tree, tmp_path):
 
 @pytest.mark.slow
 def test_local_pool_and_in_process_give_identical_bytes(repo_tree, tmp_path):
-    recipe = parse_recipe(recipe_dict(repo_tree, format="jsonl.zst"))
+    recipe = parse_recipe(pipeline_recipe(repo_tree, format="jsonl.zst"))
     PipelineRunner(recipe, tmp_path / "a", InProcessExecutor()).run()
     PipelineRunner(recipe, tmp_path / "b", LocalExecutor(2)).run()
     assert dataset_bytes(tmp_path / "a") == dataset_bytes(tmp_path / "b")
@@ -116,7 +96,7 @@ def test_local_pool_and_in_process_give_identical_bytes(repo_tree, tmp_path):
 
 
 def test_typo_fails_before_any_work(repo_tree, tmp_path):
-    bad = recipe_dict(repo_tree)
+    bad = pipeline_recipe(repo_tree)
     bad["stages"][3] = {"filter": {"sed": 3}}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
@@ -129,8 +109,8 @@ def test_typo_fails_before_any_work(repo_tree, tmp_path):
 
 def test_out_dir_of_another_recipe_is_refused(repo_tree, tmp_path):
     out = tmp_path / "run"
-    PipelineRunner(parse_recipe(recipe_dict(repo_tree)), out, InProcessExecutor()).run()
-    other = recipe_dict(repo_tree)
+    PipelineRunner(parse_recipe(pipeline_recipe(repo_tree)), out, InProcessExecutor()).run()
+    other = pipeline_recipe(repo_tree)
     other["seed"] = 2
     with pytest.raises(RunDirError, match="different recipe"):
         PipelineRunner(parse_recipe(other), out, InProcessExecutor()).run()

@@ -46,13 +46,29 @@ class InProcessExecutor:
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes; a worker killed mid-task costs a retry, not the run."""
+    """A pool of ``workers`` processes; a worker killed mid-task costs a retry, not the run.
+
+    The pool is started on first use and kept for every later stage (starting one costs a
+    fraction of a second per stage); ``close()`` or a ``with`` block shuts it down.
+    """
 
     def __init__(self, workers: int = 2, max_retries: int = 2) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self.max_retries = max_retries
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str) -> Iterator[tuple[int, Any]]:
         pending = dict(enumerate(tasks))
@@ -62,6 +78,9 @@ class LocalExecutor:
                 try:
                     yield from self._run_pool(fn, pending, bar)
                 except BrokenProcessPool as exc:
+                    if self._pool is not None:  # a broken pool runs nothing more; the next try starts anew
+                        self._pool.shutdown(wait=False, cancel_futures=True)
+                        self._pool = None
                     attempts += 1
                     if attempts > self.max_retries:
                         raise WorkerLostError(
@@ -71,9 +90,11 @@ class LocalExecutor:
                     bar.write(f"{desc}: a worker died; retrying {len(pending)} unfinished task(s)")
 
     def _run_pool(self, fn: Callable[[Any], Any], pending: dict[int, Any], bar: tqdm) -> Iterator[tuple[int, Any]]:
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            futures = {pool.submit(fn, task): i for i, task in pending.items()}
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        futures = {self._pool.submit(fn, task): i for i, task in pending.items()}
+        try:
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -82,6 +103,9 @@ class LocalExecutor:
                     del pending[i]
                     bar.update()
                     yield i, result
+        finally:
+            for fut in futures:  # a task error or an interrupted caller: drop what has not started
+                fut.cancel()
 
 
 def make_executor(name: str, workers: int, address: str | None = None) -> Executor:
