@@ -9,7 +9,6 @@ stopped and a finished run is a no-op that still ends with the same bytes.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import shutil
 import time
@@ -81,16 +80,10 @@ def map_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
     return _finish_shard(records, out, stats, key)
 
 
-def _with_config(fn, config: Any) -> dict[str, Any]:
-    """``{"config": config}`` when a global stage's phase takes its config (fuzzy dedup), else nothing."""
-    return {"config": config} if "config" in inspect.signature(fn).parameters else {}
-
-
 def summarize_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
     spec, config, src, out, key = job
     stats = StageStats()
-    fn = spec.impl().summarize
-    table = fn(read_records(src), stats, **_with_config(fn, config))
+    table = spec.impl().summarize(read_records(src), stats, config=config)
     write_parquet_atomic(table, out)
     return write_marker(out, table.num_rows, {"key": key, "stats": stats.to_dict()})
 
@@ -99,8 +92,7 @@ def apply_task(job: tuple[StageSpec, Any, Path, Path, Path, dict]) -> dict:
     spec, config, src, decision_path, out, key = job
     stats = StageStats()
     decision = pq.read_table(decision_path)
-    fn = spec.impl().apply
-    records = list(fn(_counting(read_records(src), stats), decision, stats, **_with_config(fn, config)))
+    records = list(spec.impl().apply(_counting(read_records(src), stats), decision, stats, config=config))
     return _finish_shard(records, out, stats, key)
 
 
@@ -238,12 +230,8 @@ class PipelineRunner:
         decision_marker = read_marker(decision_path)
         if decision_marker is None or decision_marker.get("key") != decision_key:
             decide_stats = StageStats()
-            if hasattr(impl, "decide_files"):  # out of core: reads the summary files itself
-                decision = impl.decide_files([out for out, _ in jobs], decide_stats, config=config,
-                                             workdir=stage_dir / "work")
-            else:
-                summaries = [pq.read_table(out) for out, _ in jobs]
-                decision = impl.decide(summaries, decide_stats, **_with_config(impl.decide, config))
+            decision = impl.decide_files([out for out, _ in jobs], decide_stats, config=config,
+                                         workdir=stage_dir / "work")
             write_parquet_atomic(decision, decision_path)
             decision_marker = write_marker(decision_path, decision.num_rows,
                                            {"key": decision_key, "stats": decide_stats.to_dict()})

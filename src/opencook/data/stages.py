@@ -4,8 +4,9 @@ Kinds:
 - ``source``: plans tasks from the config and turns each task into one shard (ingest).
 - ``map``: a Step applied shard by shard (transform, filter, sample).
 - ``global``: summarise every shard, decide once over all summaries, apply per shard (exact and fuzzy
-  dedup). A phase that takes a ``config`` argument gets the stage's config; a module with
-  ``decide_files(paths, stats, config, workdir)`` reads the summary files itself (out of core).
+  dedup). The module provides ``summarize(records, stats, config)``, ``decide_files(summary paths,
+  stats, config, workdir)`` (it reads the summaries itself, so it can stay out of core) and
+  ``apply(records, decision, stats, config)``.
 - ``sink``: turns all shards into the final dataset (write).
 """
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from opencook.core.stats import StageStats
 from opencook.data.step import Record
@@ -74,7 +76,7 @@ def group_size_bucket(n: int) -> str:
     return "10-99" if n < 100 else "100+"
 
 
-def summarize(records: Iterator[Record], stats: StageStats) -> pa.Table:
+def summarize(records: Iterator[Record], stats: StageStats, config: ExactDedupConfig | None = None) -> pa.Table:
     """One row per record with its content hash and the fields the survivor rule needs."""
     cols: dict[str, list] = {name: [] for name in SUMMARY_SCHEMA.names}
     for r in records:
@@ -136,7 +138,14 @@ def decide(summaries: list[pa.Table], stats: StageStats) -> pa.Table:
     )
 
 
-def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats) -> Iterator[Record]:
+def decide_files(paths: list[Path], stats: StageStats, config: ExactDedupConfig | None = None,
+                 workdir: Path | None = None) -> pa.Table:
+    """The runner's entry point: the summaries are small (no text), so they are read whole."""
+    return decide([pq.read_table(p) for p in paths], stats)
+
+
+def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
+          config: ExactDedupConfig | None = None) -> Iterator[Record]:
     """Keep unique records and survivors; stamp ``sha256`` (hex) and ``dup_count`` on each kept one."""
     lookup = _DecisionLookup(decision)
     for r in records:
