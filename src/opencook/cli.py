@@ -7,23 +7,24 @@ import sys
 from pathlib import Path
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: str | None = None) -> list:
+    """Run a recipe, then release the executor's workers (or the Ray instance it started)."""
     from opencook.core.executors import make_executor
-    from opencook.data.recipe import load_recipe
     from opencook.data.runner import PipelineRunner
+
+    with make_executor(executor_name, workers, address=address) as executor:
+        return PipelineRunner(recipe, out, executor).run()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from opencook.data.recipe import load_recipe
 
     recipe = load_recipe(Path(args.recipe))
     out = Path(args.out or f"runs/{recipe.name}")
     if args.address and args.executor != "ray":
         print("opencook: --address is for --executor ray", file=sys.stderr)
         return 2
-    executor = make_executor(args.executor, args.workers, address=args.address)
-    try:
-        results = PipelineRunner(recipe, out, executor).run()
-    finally:
-        close = getattr(executor, "close", None)  # a Ray instance the executor started is shut down
-        if close is not None:
-            close()
+    results = _run_pipeline(recipe, out, args.executor, args.workers, address=args.address)
     report = None
     if not args.no_report:
         from opencook.core.report import write_data_report
@@ -67,34 +68,21 @@ def _dedup_inputs(path: Path) -> list[str]:
 
 
 def _cmd_data_dedup(args: argparse.Namespace) -> int:
-    from opencook.core.executors import make_executor
-    from opencook.data.dedup.minhash import FuzzyDedupConfig
     from opencook.data.recipe import parse_recipe
-    from opencook.data.runner import PipelineRunner
 
     fuzzy = {k: v for k, v in (("preset", args.preset), ("threshold", args.threshold),
                                 ("num_perm", args.num_perm), ("bands", args.bands), ("rows", args.rows))
              if v is not None}
     if args.no_verify:
         fuzzy["verify"] = False
-    try:
-        config = FuzzyDedupConfig(**fuzzy)
-    except ValueError as exc:
-        print(f"opencook: {exc}", file=sys.stderr)
-        return 2
     out = Path(args.out)
     recipe = parse_recipe({"name": "dedup", "seed": 0, "stages": [
         {"ingest": {"paths": _dedup_inputs(Path(args.path)), "max_file_bytes": 1 << 62}},
         {"fuzzy_dedup": fuzzy},
         {"write": {}},
-    ]})
-    executor = make_executor("local", args.workers)
-    try:
-        results = PipelineRunner(recipe, out, executor).run()
-    finally:
-        close = getattr(executor, "close", None)
-        if close is not None:
-            close()
+    ]})  # settings are checked here, before any work: a bad one is a ConfigError (exit 2)
+    config = recipe.stages[1][1]
+    results = _run_pipeline(recipe, out, "local", args.workers)
     stats = {r.name: r for r in results}["fuzzy_dedup"].stats.counters
     print(f"fuzzy dedup: {config.ngram}-grams, {config.num_perm} permutations, {config.bands} bands x "
           f"{config.rows} rows; implied threshold {config.implied_threshold:.3f}; "

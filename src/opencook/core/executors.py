@@ -28,6 +28,10 @@ class Executor(Protocol):
         """Yield ``(task index, result)`` as tasks finish, in any order."""
         ...
 
+    def close(self) -> None:
+        """Release workers or a cluster connection the executor started; executors are context managers."""
+        ...
+
 
 def _progress(total: int, desc: str) -> tqdm:
     return tqdm(total=total, desc=desc, unit="shard", leave=False, dynamic_ncols=True, mininterval=0.5)
@@ -37,6 +41,15 @@ class InProcessExecutor:
     """Runs tasks one after another in this process: deterministic and easy to debug."""
 
     workers = 1
+
+    def __enter__(self) -> InProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release; every executor has ``close`` so callers need not ask."""
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str) -> Iterator[tuple[int, Any]]:
         with _progress(len(tasks), desc) as bar:
