@@ -10,44 +10,41 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from multiprocessing import get_context
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from opencook.core.executors import make_executor
 from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
-from opencook.data.ingest.decode import is_binary
+from opencook.data.ingest.decode import is_binary, normalize_newlines
+from opencook.data.ingest.languages import detect_language, doc_type_for
 
 MAX_FILE_BYTES = 8_000_000  # RefineCode's preprocessing limit
 
 _DATASET_SUFFIXES = (".parquet", ".jsonl")
-
-
-def _language_tools():
-    from opencook.data.ingest.languages import detect_language, doc_type_for
-
-    return detect_language, doc_type_for
+RECORDS_PER_TASK = 64
 
 
 def _folder_records(root: Path) -> Iterator[dict[str, Any]]:
-    detect_language, doc_type_for = _language_tools()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if not path.is_file():
                 continue
-            raw = path.read_bytes()
-            skip = "binary" if is_binary(raw) else "too_large" if len(raw) > MAX_FILE_BYTES else None
+            size = path.stat().st_size
+            raw = b"" if size > MAX_FILE_BYTES else path.read_bytes()  # too large: not even read
+            skip = "too_large" if size > MAX_FILE_BYTES else "binary" if is_binary(raw) else None
             # Text mode as in the reference: UTF-8, universal newlines (undecodable bytes -> U+FFFD).
-            text = "" if skip else raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+            text = "" if skip else normalize_newlines(raw.decode("utf-8", "replace"))
             language = detect_language(name)
             rel = path.relative_to(root).as_posix()
             yield {
                 "id": rel,
                 "path": rel,
                 "filename": name,
-                "size_bytes": len(raw),
+                "size_bytes": size,
                 "language": language,
                 "doc_type": doc_type_for(language),
                 "text": text,
@@ -56,7 +53,6 @@ def _folder_records(root: Path) -> Iterator[dict[str, Any]]:
 
 
 def _dataset_records(path: Path) -> Iterator[dict[str, Any]]:
-    detect_language, doc_type_for = _language_tools()
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -76,8 +72,12 @@ def _dataset_records(path: Path) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _judge_row(args: tuple[dict[str, Any], QualityFilterConfig]) -> dict[str, Any]:
-    record, config = args
+def _judge_rows(task: tuple[tuple[dict[str, Any], ...], QualityFilterConfig]) -> list[dict[str, Any]]:
+    records, config = task
+    return [_judge_row(r, config) for r in records]
+
+
+def _judge_row(record: dict[str, Any], config: QualityFilterConfig) -> dict[str, Any]:
     if record.get("skip_reason"):  # never judged: a row that says why, so no file goes missing
         return {**verdict_row(record, Verdict(kept=False, reason=record["skip_reason"])), "signals": "{}"}
     verdict = judge(record, config)
@@ -114,12 +114,11 @@ def filter_path(
     config = QualityFilterConfig(seed=seed, compat=compat)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = ((r, config) for r in iter_records(path))
-    if workers > 1:
-        with get_context("spawn").Pool(workers) as pool:
-            rows = list(pool.imap(_judge_row, jobs, chunksize=16))
-    else:
-        rows = [_judge_row(j) for j in jobs]
+    records = iter_records(path)
+    tasks = [(chunk, config) for chunk in iter(lambda: tuple(islice(records, RECORDS_PER_TASK)), ())]
+    with make_executor("local" if workers > 1 else "inprocess", workers) as executor:
+        by_task = dict(executor.map(_judge_rows, tasks, "filter"))
+    rows = [row for i in range(len(tasks)) for row in by_task[i]]
     target = out / f"filter_results.{fmt}"
     if fmt == "jsonl":
         with target.open("w", encoding="utf-8") as f:
