@@ -43,49 +43,31 @@ def _line_scan(lines: list[str]) -> tuple[str, str]:
     code: list[str] = []
     comments: list[str] = []
     in_block = False
-    flag = False
     for line in lines:
         s = line.strip()
         if s.startswith(('"""', "/*")) or s.endswith(('"""', "*/")):
             in_block = not in_block
-            flag = in_block
             comments.append(line)
-            continue
-        if s.startswith(("#", "//", "--")) or in_block:
-            in_block = True
+        elif s.startswith(("#", "//", "--")) or in_block:
+            in_block = True  # as in the reference: a line comment also opens block mode
             comments.append(line)
-            continue
-        if s == "\n" and flag:  # never true after strip(); kept to mirror the reference
-            comments.append(line)
-            continue
-        flag = False
-        code.append(line)
+        else:
+            code.append(line)
     return "".join(code), "".join(comments)
 
 
 def _perl_scan(lines: list[str]) -> tuple[str, str]:
+    """POD blocks (``=head`` .. ``=cut``) and ``#`` lines are comments."""
     code: list[str] = []
     comments: list[str] = []
     in_pod = False
-    flag = False
     for line in lines:
         s = line.strip()
-        if s.startswith("=cut"):
-            in_pod = False
-            flag = False
-            comments.append(line)
-            continue
         if s.startswith("="):
-            in_pod = True
-            flag = True
+            in_pod = not s.startswith("=cut")
             comments.append(line)
-            continue
-        if s.startswith("#") or in_pod:
+        elif s.startswith("#") or in_pod:
             comments.append(line)
-            continue
-        if s == "\n" and flag:
-            comments.append(line)
-            continue
-        flag = False
-        code.append(line)
+        else:
+            code.append(line)
     return "".join(code), "".join(comments)
