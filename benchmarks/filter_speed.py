@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import sysconfig
@@ -18,6 +17,7 @@ import time
 from multiprocessing import get_context
 from pathlib import Path
 
+from _machine import machine_info
 from opencook.data.filter.step import QualityFilterConfig, judge
 from opencook.data.ingest.languages import detect_language, doc_type_for
 
@@ -74,16 +74,6 @@ def run(recs: list[dict], workers: int) -> float:
     return time.perf_counter() - t
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
@@ -119,7 +109,7 @@ def main() -> None:
         "peak_rss_mb_main": round(peak_rss_mb, 1),
         "peak_rss_mb_worker": round(child_rss_mb, 1),
         "reference_per_core": {"mb_s": REFERENCE_MB_S, "files_s": REFERENCE_FILES_S},
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine_info(),
         "load_average_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
         "command": " ".join(["python", "benchmarks/filter_speed.py", *sys.argv[1:]]),
     }

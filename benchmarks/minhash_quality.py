@@ -59,7 +59,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine_info  # noqa: E402
+from _machine import command_line, git_commit, machine_info, peer_versions, write_results  # noqa: E402
 from minhash_speed import corpus_files, pyenv_stdlibs, sample  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -458,24 +458,17 @@ def main() -> None:
         agreement["opencook"].append(entry)
         print(json.dumps(entry), flush=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "src/opencook/data/dedup/minhash"],
-                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    peers = subprocess.run([str(PEERS_PYTHON), "-c", "import importlib.metadata as m;print(*(f'{p}=={m.version(p)}'"
-                            " for p in ('datatrove','spacy','xxhash','scipy')))"],
-                           capture_output=True, text=True).stdout.strip()
-    command = ".venv/bin/python benchmarks/minhash_quality.py" + "".join(f" {a}" for a in sys.argv[1:])
+    commit, dirty = git_commit(ROOT, "src/opencook/data/dedup/minhash")
+    peers = peer_versions(PEERS_PYTHON, ("datatrove", "spacy", "xxhash", "scipy"))
+    command = command_line("minhash_quality.py")
     result = {"benchmark": "minhash_quality", "commit": commit, "minhash_package_dirty": bool(dirty),
               "machine": machine_info(),
               "loadavg_1_5_15": {"start": load_before, "end": [round(x, 2) for x in os.getloadavg()]},
               "total_seconds": round(time.perf_counter() - t_start, 1), "peers": peers, "input": info,
               "runs": runs, "determinism": determinism, "planted": planted, "datatrove_agreement": agreement,
               "command": command}
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "minhash_quality.json").write_text(json.dumps(result, indent=1) + "\n")
     md = render_md(result)
-    (args.results / "minhash_quality.md").write_text(md)
+    write_results(args.results, "minhash_quality", result, md)
     print(md)
     import shutil
 

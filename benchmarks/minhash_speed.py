@@ -54,7 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine_info  # noqa: E402
+from _machine import command_line, git_commit, machine_info, peer_versions, write_results  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 PEER_SCRIPT = Path(__file__).parent / "peers" / "minhash_speed_peers.py"
@@ -388,23 +388,16 @@ def main() -> None:
                                    "workers": w, "ratio": round(a["mb_s_per_core"] / b["mb_s_per_core"], 2),
                                    "ratio_cpu": round(a["mb_per_cpu_s"] / b["mb_per_cpu_s"], 2)})
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "src/opencook/data/dedup/minhash"],
-                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    peers = subprocess.run([str(PEERS_PYTHON), "-c", "import importlib.metadata as m;print(*(f'{p}=={m.version(p)}'"
-                            " for p in ('datatrove','datasketch','rensa','spacy','xxhash','numpy')))"],
-                           capture_output=True, text=True).stdout.strip()
-    command = ".venv/bin/python benchmarks/minhash_speed.py" + "".join(f" {a}" for a in sys.argv[1:])
+    commit, dirty = git_commit(ROOT, "src/opencook/data/dedup/minhash")
+    peers = peer_versions(PEERS_PYTHON, ("datatrove", "datasketch", "rensa", "spacy", "xxhash", "numpy"))
+    command = command_line("minhash_speed.py")
     result = {"benchmark": "minhash_speed", "commit": commit, "minhash_package_dirty": bool(dirty),
               "machine": machine_info(),
               "loadavg_1_5_15": {"start": load_before, "end": [round(x, 2) for x in os.getloadavg()]},
               "total_seconds": round(time.perf_counter() - t_start, 1), "peers": peers, "input": info,
               "rows": rows, "ratios": ratios, "command": command}
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "minhash_speed.json").write_text(json.dumps(result, indent=1) + "\n")
     md = render_md(result)
-    (args.results / "minhash_speed.md").write_text(md)
+    write_results(args.results, "minhash_speed", result, md)
     print(md)
     import shutil
 

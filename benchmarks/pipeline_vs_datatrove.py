@@ -48,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine_info  # noqa: E402
+from _machine import command_line, git_commit, machine_info, peer_versions, write_results  # noqa: E402
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 PEER_SCRIPT = Path(__file__).parent / "peers" / "datatrove_pipeline.py"
@@ -333,21 +333,15 @@ def main() -> None:
             "only_datatrove": len(set(dt) - set(oc)), "only_opencook": len(set(oc) - set(dt)),
         })
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    peers = subprocess.run([str(PEERS_PYTHON), "-c", "import importlib.metadata as m;"
-                            "print(*(f'{p}=={m.version(p)}' for p in ('datatrove','xxhash','pyarrow','orjson')))"],
-                           capture_output=True, text=True).stdout.strip()
-    command = ".venv/bin/python benchmarks/pipeline_vs_datatrove.py" + "".join(
-        f" {a}" for a in sys.argv[1:])
+    commit, _ = git_commit(ROOT)
+    peers = peer_versions(PEERS_PYTHON, ("datatrove", "xxhash", "pyarrow", "orjson"))
+    command = command_line("pipeline_vs_datatrove.py")
     result = {"benchmark": "pipeline_vs_datatrove", "commit": commit, "machine": machine_info(),
               "loadavg_1_5_15": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
               "peers": peers, "input": info, "runs": runs, "ratios": ratios, "exact_dedup_agreement": agreement,
               "command": command}
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "pipeline_vs_datatrove.json").write_text(json.dumps(result, indent=1) + "\n")
     md = render_md(result)
-    (args.results / "pipeline_vs_datatrove.md").write_text(md)
+    write_results(args.results, "pipeline_vs_datatrove", result, md)
     print(md)
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
