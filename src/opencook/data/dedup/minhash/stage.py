@@ -241,15 +241,20 @@ def decide(summaries: list[pa.Table], stats: StageStats, config: FuzzyDedupConfi
 
 def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
           config: FuzzyDedupConfig | None = None) -> Iterator[Record]:
-    """Drop near-duplicates; stamp ``cluster_id`` and ``cluster_size`` on every kept file."""
-    ids = decision["id"].to_pylist()
-    lookup = dict(zip(ids, zip(decision["survivor_id"].to_pylist(), decision["cluster_size"].to_pylist(),
-                               strict=True), strict=True))
-    for r in records:
-        found = lookup.get(r["id"])
+    """Drop near-duplicates; stamp ``cluster_id`` and ``cluster_size`` on every kept file.
+
+    The shard's ids are looked up in the decision with one Arrow hash join, so no per-shard Python
+    dict of the whole (possibly large) decision is built.
+    """
+    records = list(records)
+    rows = pc.index_in(pa.array([r["id"] for r in records], type=pa.string()),
+                       value_set=decision["id"].cast(pa.string()))
+    found = decision.select(["survivor_id", "cluster_size"]).take(rows)  # null where not in the decision
+    survivors, sizes = found["survivor_id"].to_pylist(), found["cluster_size"].to_pylist()
+    for r, survivor, size in zip(records, survivors, sizes, strict=True):
         nbytes = len(r["text"].encode("utf-8", "surrogatepass"))
-        if found is not None and found[0] != r["id"]:
+        if survivor is not None and survivor != r["id"]:
             stats.drop("near_duplicate", nbytes)
             continue
         stats.kept(r.get("language") or "unknown", nbytes)
-        yield {**r, "cluster_id": r["id"], "cluster_size": found[1] if found else 1}
+        yield {**r, "cluster_id": r["id"], "cluster_size": 1 if size is None else size}
