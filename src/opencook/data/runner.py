@@ -108,6 +108,9 @@ class PipelineRunner:
         self.recipe = recipe
         self.out = Path(out)
         self.executor = executor
+        # shard -> sha256, verified or written by its own stage: the next stage keys on it without
+        # hashing the file again
+        self._checksums: dict[Path, str] = {}
 
     def run(self) -> list[StageResult]:
         self._prepare_out_dir()
@@ -188,6 +191,7 @@ class PipelineRunner:
                 todo.append((out, job))
         for i, marker in self.executor.map(fn, [job for _, job in todo], desc):
             markers[todo[i][0]] = marker
+        self._checksums.update((out, marker["sha256"]) for out, marker in markers.items())
         return markers, len(jobs) - len(todo)
 
     def _merge(self, markers: dict[Path, dict]) -> StageStats:
@@ -210,7 +214,7 @@ class PipelineRunner:
         jobs = []
         for src in inputs:
             out = stage_dir / src.name
-            jobs.append((out, (spec, config, src, out, {"input": read_marker(src)["sha256"]})))
+            jobs.append((out, (spec, config, src, out, {"input": self._checksums[src]})))
         _remove_stale_shards(stage_dir, {out for out, _ in jobs})
         markers, skipped = self._run(map_task, jobs, spec.name)
         return [out for out, _ in jobs], self._merge(markers), skipped
@@ -221,7 +225,7 @@ class PipelineRunner:
         jobs = []
         for src in inputs:
             out = sum_dir / src.name
-            jobs.append((out, (spec, config, src, out, {"input": read_marker(src)["sha256"]})))
+            jobs.append((out, (spec, config, src, out, {"input": self._checksums[src]})))
         markers, skipped = self._run(summarize_task, jobs, f"{spec.name}:summarize")
         stats = self._merge(markers)
 
@@ -240,7 +244,7 @@ class PipelineRunner:
         apply_jobs = []
         for src in inputs:
             out = stage_dir / src.name
-            key = {"input": read_marker(src)["sha256"], "decision": decision_marker["sha256"]}
+            key = {"input": self._checksums[src], "decision": decision_marker["sha256"]}
             apply_jobs.append((out, (spec, config, src, decision_path, out, key)))
         markers, skipped_apply = self._run(apply_task, apply_jobs, f"{spec.name}:apply")
         stats.merge(self._merge(markers))
@@ -249,7 +253,7 @@ class PipelineRunner:
     def _run_sink(self, spec: StageSpec, config: Any, inputs: list[Path]):
         dataset = self.out / "dataset"
         success = dataset / "_SUCCESS.json"
-        key = {"inputs": [read_marker(src)["sha256"] for src in inputs], "config": repr(config)}
+        key = {"inputs": [self._checksums[src] for src in inputs], "config": repr(config)}
         if success.exists():
             info = json.loads(success.read_text())
             parts = [dataset / p for p in info.get("parts", [])]
