@@ -1,0 +1,51 @@
+"""The distributed build: gather all centres, each rank queries its own rows, gather the lists.
+
+Communication per rebuild: C·D float32 centres once (all-gather) plus C·k int64 ids; every rank
+ends with the same [C, k] graph because it is assembled from the same gathered pieces.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import dist
+from ..sharding import ClassShard
+from .approx import faiss_knn
+from .config import GraphConfig
+from .exact import exact_knn
+
+
+def knn_rows(centres: torch.Tensor, start: int, end: int, cfg: GraphConfig) -> torch.Tensor:
+    """Graph rows [start, end) over all ``centres`` (normalised float32 [C, D]), one process."""
+    num_classes = centres.shape[0]
+    cfg.check_classes(num_classes)
+    method = cfg.resolve_method(num_classes)
+    if method == "exact":
+        return exact_knn(centres[start:end], centres, cfg.k, query_offset=start, normalize=False,
+                         chunk_rows=cfg.chunk_rows, chunk_cols=cfg.chunk_cols).ids
+    database = centres.detach().cpu().contiguous().numpy()
+    return faiss_knn(database, start, end, cfg.k, method, cfg).ids.to(centres.device)
+
+
+def build_class_graph(local_centres: torch.Tensor, shard: ClassShard, cfg: GraphConfig) -> torch.Tensor:
+    """The full [C, k] int64 neighbour graph, identical on every rank, from this rank's rows of W.
+
+    Works without a process group when ``shard.world_size == 1``. Centres are checked after the
+    gather so that every rank raises together instead of leaving the others blocked in a collective.
+    """
+    if local_centres.ndim != 2 or local_centres.shape[0] != shard.size:
+        raise ValueError(f"local_centres {tuple(local_centres.shape)} must be [{shard.size}, D]: the rows "
+                         f"[{shard.start}, {shard.end}) that rank {shard.rank} owns")
+    if shard.world_size != dist.world_size():
+        raise ValueError(f"shard is for a world of {shard.world_size} ranks but the process group has "
+                         f"{dist.world_size()}: build it with shard_range(C, rank(), world_size())")
+    cfg.check_classes(shard.num_classes)
+    local = F.normalize(local_centres.detach().float(), dim=1)
+    centres = dist.all_gather_varlen(local).contiguous()
+    bad = (~torch.isfinite(centres).all(1)).nonzero().squeeze(1)
+    if len(bad):
+        raise ValueError(f"{len(bad)} class centres are not finite (NaN/inf), e.g. classes "
+                         f"{bad[:5].tolist()}: the classifier diverged or was loaded wrong")
+    graph = knn_rows(centres, shard.start, shard.end, cfg)
+    return dist.all_gather_varlen(graph.to(local.device))
