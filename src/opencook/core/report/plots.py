@@ -123,3 +123,66 @@ def s_curve(xs: Sequence[float], ys: Sequence[float], title: str, threshold: flo
     if marks:
         ax.legend(fontsize=8, loc="upper left")
     return _to_data_uri(fig)
+
+
+Series = tuple[str, Sequence[float], Sequence[float]]
+
+
+def lines(
+    series: Sequence[Series],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    *,
+    right: Sequence[Series] = (),
+    right_label: str = "",
+    faint: Sequence[str] = (),
+    marks: Sequence[tuple[float, str]] = (),
+    ylim: tuple[float | None, float | None] | None = None,
+) -> str | None:
+    """Several ``(name, xs, ys)`` lines on one x axis (a metric per training step); ``None`` if all empty.
+
+    ``right`` series use a second y axis (another unit) and are dashed; series named in ``faint`` are thin
+    and translucent (raw data under its smoothed line); ``marks`` are dashed vertical event lines, each
+    label shown once in the legend however often it recurs.
+    """
+    left = [s for s in series if len(s[1])]
+    twin = [s for s in right if len(s[1])]
+    if not left and not twin:
+        return None
+    colours = [_BLUE, _ORANGE, "#55a868", "#c44e52", "#8172b3"]
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.add_subplot()
+    handles = []
+    for i, (name, xs, ys) in enumerate(left):
+        dim = name in faint
+        (h,) = ax.plot(list(xs), list(ys), color=colours[i % len(colours)], label=_short(name, 60),
+                       linewidth=0.8 if dim else 1.6, alpha=0.35 if dim else 1.0,
+                       marker="o" if len(xs) <= 30 and not dim else None, markersize=3)
+        handles.append(h)
+    if twin:
+        ax2 = ax.twinx()
+        for j, (name, xs, ys) in enumerate(twin, start=len(left)):
+            (h,) = ax2.plot(list(xs), list(ys), color=colours[j % len(colours)], linestyle="--",
+                            linewidth=1.4, label=_short(name, 60))
+            handles.append(h)
+        ax2.set_ylabel(_short(right_label, 60), fontsize=9)
+        ax2.yaxis.set_major_formatter(FuncFormatter(_si))
+    seen: set[str] = set()
+    for x, label in marks:
+        h = ax.axvline(x, color="#777777", linestyle=":", linewidth=1,
+                       label=_short(label, 60) if label not in seen else "_nolegend_")
+        if label not in seen:
+            seen.add(label)
+            handles.append(h)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.xaxis.set_major_formatter(FuncFormatter(_si))
+    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.set_title(_short(title, 80), fontsize=10)
+    ax.set_xlabel(_short(xlabel, 60), fontsize=9)
+    ax.set_ylabel(_short(ylabel, 60), fontsize=9)
+    ax.grid(alpha=0.3)
+    if len(handles) > 1:
+        ax.legend(handles=handles, fontsize=8)
+    return _to_data_uri(fig)
