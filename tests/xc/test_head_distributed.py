@@ -1,6 +1,7 @@
 """B1: the sharded head equals single-process cross entropy, under real 1- and 2-rank gloo groups."""
 
 import pytest
+
 from xc_launch import torchrun
 
 TOL = 1e-5

@@ -8,7 +8,7 @@ import sys
 
 _PACKAGES = (
     "opencook", "pyarrow", "zstandard", "numpy", "regex", "pygments", "esprima", "beautifulsoup4",
-    "matplotlib", "pyyaml", "tqdm", "torch", "ray",
+    "matplotlib", "pyyaml", "tqdm", "torch", "ray", "faiss-cpu", "safetensors",
 )
 
 

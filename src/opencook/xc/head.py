@@ -12,6 +12,8 @@ which update those rows and define what happens to the others.
 
 from __future__ import annotations
 
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,6 +61,8 @@ class KNNSoftmax(nn.Module):
         self.step = 0
         self.graph: torch.Tensor | None = None
         self.graph_step = -1
+        self.graph_method = ""
+        self.last_graph_seconds = 0.0
         self.last: ActiveSet | None = None
 
     @property
@@ -70,13 +74,17 @@ class KNNSoftmax(nn.Module):
         """Rebuild the KNN graph from the current class centres (a collective: call on every rank)."""
         from opencook.xc.graph import GraphConfig, build_class_graph
 
+        started = time.perf_counter()
         k = min(self.config.graph_k, self.num_classes - 1)
         if k < 1:
             self.graph = torch.empty((self.num_classes, 0), dtype=torch.long)
+            self.graph_method = "none"
         else:
             cfg = GraphConfig(k=k, method=self.config.graph_method, refresh_every=self.config.refresh_every,
                               seed=self.config.seed)
             self.graph = build_class_graph(self.weight.detach().float().cpu(), self.shard, cfg).cpu()
+            self.graph_method = cfg.resolve_method(self.num_classes)
+        self.last_graph_seconds = time.perf_counter() - started
         self.graph_step = self.step
         return self.graph
 

@@ -1,0 +1,92 @@
+"""One rank of the B2 throughput benchmark (launched by benchmarks/xc_throughput.py under torchrun).
+
+For each mode it times (a) the head alone -- forward, backward, row-sparse optimizer step, on fixed
+embeddings -- and (b) the whole step -- DDP backbone forward/backward + head + both optimizers.
+KNN's graph build is timed separately and amortised over the refresh interval by the driver.
+"""
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from opencook.xc.backbone import BackboneConfig, MLPBackbone
+from opencook.xc.head import KNNSoftmax
+from opencook.xc.optim import RowSparseSGD
+
+p = argparse.ArgumentParser()
+p.add_argument("--classes", type=int, default=1_000_000)
+p.add_argument("--dim", type=int, default=128)
+p.add_argument("--batch", type=int, default=512, help="global batch")
+p.add_argument("--budget", type=int, default=10_000)
+p.add_argument("--graph-k", type=int, default=10)
+p.add_argument("--steps", type=int, default=3)
+p.add_argument("--modes", default="full,knn,random")
+p.add_argument("--input-dim", type=int, default=64)
+p.add_argument("--out", required=True)
+args = p.parse_args()
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+local = args.batch // world
+gen = torch.Generator().manual_seed(rank)
+
+
+def batch():
+    return torch.randn(local, args.input_dim, generator=gen), torch.randint(args.classes, (local,), generator=gen)
+
+
+def timed(fn, steps):
+    fn()  # warm-up
+    dist.barrier()
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    dist.barrier()
+    return (time.perf_counter() - t) / steps
+
+
+def measure(mode: str) -> dict:
+    opts = {"full": {}, "knn": {"graph_k": args.graph_k, "active_budget": args.budget, "refresh_every": 10**9},
+            "random": {"active_budget": args.budget}}[mode]
+    head = KNNSoftmax(args.dim, args.classes, mode, **opts)
+    head_opt = RowSparseSGD(head.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    backbone = MLPBackbone(args.input_dim, BackboneConfig(embedding_dim=args.dim))
+    model = DDP(backbone)
+    back_opt = RowSparseSGD(backbone.parameters(), lr=0.1, momentum=0.9)
+    graph_s = None
+    if mode == "knn":
+        dist.barrier()
+        t = time.perf_counter()
+        head.refresh_graph()
+        graph_s = time.perf_counter() - t
+    fixed_emb, fixed_y = torch.randn(local, args.dim, generator=gen), torch.randint(args.classes, (local,), generator=gen)
+
+    def head_only():
+        e = fixed_emb.clone().requires_grad_()
+        head_opt.zero_grad(set_to_none=True)
+        head(e, fixed_y).backward()
+        head_opt.step()
+
+    def whole_step():
+        x, y = batch()
+        back_opt.zero_grad(set_to_none=True)
+        head_opt.zero_grad(set_to_none=True)
+        head(model(x), y).backward()
+        back_opt.step()
+        head_opt.step()
+
+    head_s = timed(head_only, args.steps)
+    step_s = timed(whole_step, args.steps)
+    return {"head_s": head_s, "step_s": step_s, "graph_s": graph_s, "graph_method": head.graph_method or None,
+            "active": head.last.global_size}
+
+
+results = {mode: measure(mode) for mode in args.modes.split(",")}
+with open(os.path.join(args.out, f"rank{rank}.json"), "w") as f:
+    json.dump(results, f)
+dist.destroy_process_group()

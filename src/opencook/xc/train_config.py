@@ -1,0 +1,74 @@
+"""The trainer's typed config, loaded from YAML: a typo fails before any process starts work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from opencook.core.config import ConfigError, build_config
+from opencook.xc.backbone import BackboneConfig
+from opencook.xc.head_config import HeadConfig
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """One optimizer family for backbone and head; the head may use its own learning rate."""
+
+    name: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.1
+    head_lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    inactive_rows: Literal["lazy", "dense"] = "lazy"
+    warmup_steps: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "xc"
+    data: dict[str, Any] = field(default_factory=lambda: {"kind": "synthetic"})
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    steps: int = 200
+    global_batch: int = 512
+    eval_every: int = 100
+    eval_batch: int = 1024
+    log_every: int = 10
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    seed: int = 0
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "global_batch", "eval_batch", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0 or self.checkpoint_every < 0:
+            raise ValueError("eval_every and checkpoint_every must be >= 0 (0 = only at the end)")
+
+
+def parse_train_config(values: dict[str, Any] | None, where: str = "xc") -> TrainConfig:
+    return build_config(TrainConfig, values, where)
+
+
+def load_train_config(path: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config; ``overrides`` are dotted keys (``{"head.mode": "full"}``) applied on top."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        node = values
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted}: '{key}' is not a section")
+        node[leaf] = value
+    return parse_train_config(values, str(path))

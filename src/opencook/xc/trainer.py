@@ -1,0 +1,232 @@
+"""The hybrid-parallel training loop: a data-parallel backbone in front of a class-sharded head.
+
+Run under ``torchrun`` (any world size, gloo on CPU, NCCL on GPU) or as one plain process. Every
+output lands in the run directory: resolved config, versions, dataset description, metrics.jsonl,
+checkpoints, summary.json and the HTML report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+
+from opencook.core.config import to_plain
+from opencook.core.versions import collect_versions
+from opencook.xc.backbone import make_backbone
+from opencook.xc.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
+from opencook.xc.dist import rank, world_size
+from opencook.xc.head import KNNSoftmax
+from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
+from opencook.xc.train_config import OptimConfig, TrainConfig
+
+
+def init_distributed() -> torch.device:
+    """Join the torchrun group if there is one; pick the device without hard-coding CUDA."""
+    cuda = torch.cuda.is_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "lazy"):
+    if cfg.name == "sgd":
+        return RowSparseSGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                            inactive_rows=inactive_rows)
+    return RowSparseAdamW(params, lr=lr, weight_decay=cfg.weight_decay, inactive_rows=inactive_rows)
+
+
+def _warmup(step: int, warmup_steps: int) -> float:
+    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, out: Path) -> None:
+        self.cfg, self.out = cfg, out
+        self.device = init_distributed()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.rank, self.world = rank(), world_size()
+        self.is_main = self.rank == 0
+        from opencook.xc.data import make_dataset
+
+        if self.is_main:  # builds any cache once; the other ranks then read it
+            self.data = make_dataset(cfg.data)
+        self._barrier()
+        if not self.is_main:
+            self.data = make_dataset(cfg.data)
+        torch.manual_seed(cfg.seed)
+        self.backbone = make_backbone(self.data.input_kind, self.data.input_dim, cfg.backbone).to(self.device)
+        self.model = DistributedDataParallel(self.backbone) if self.world > 1 else self.backbone
+        head_cfg = dataclasses.replace(cfg.head, seed=cfg.seed)
+        self.head = KNNSoftmax(cfg.backbone.embedding_dim, self.data.num_classes, config=head_cfg, device=self.device)
+        self.backbone_opt = make_optimizer(self.backbone.parameters(), cfg.optim, cfg.optim.lr)
+        self.head_opt = make_optimizer(self.head.parameters(), cfg.optim, cfg.optim.head_lr or cfg.optim.lr,
+                                       cfg.optim.inactive_rows)
+        self.step = 0
+        self.metrics = None
+
+    def _barrier(self) -> None:
+        if dist.is_initialized():
+            dist.barrier()
+
+    def _log(self, record: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.write(json.dumps(record) + "\n")
+            self.metrics.flush()
+
+    # -- run directory ---------------------------------------------------------------------------
+    def _prepare_out(self) -> None:
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
+            (self.out / "versions.json").write_text(json.dumps(collect_versions(), indent=2))
+            (self.out / "dataset.json").write_text(json.dumps(self.data.describe(), indent=2))
+            path = self.out / "metrics.jsonl"
+            torn = path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
+            self.metrics = path.open("a")
+            if torn:  # a crash cut the last record: end it, so the next record starts on its own line
+                self.metrics.write("\n")
+        self._barrier()
+
+    def _resume(self) -> None:
+        found = checkpoint_dirs(self.out / "ckpt")
+        if not found:
+            return
+        loaded = load_checkpoint(found[-1], self.backbone, self.backbone_opt, self.head, self.head_opt)
+        self.step = loaded.step
+        self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
+                   "world_size": self.world})
+        if self.is_main:
+            print(f"resumed from {found[-1]} (written by {loaded.from_world_size} rank(s))", flush=True)
+
+    # -- evaluation ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Top-1/top-5 over all C classes (the full normaliser), on the held-out set."""
+        self.model.eval()
+        hits1 = hits5 = seen = 0
+        for x, y in self.data.eval_batches(self.cfg.eval_batch, self.rank, self.world):
+            top = self.head.predict_topk(self.backbone(x.to(self.device)), k=5).cpu()
+            labels = torch.cat(_gather_all(y.to(self.device))).cpu()
+            valid = labels >= 0
+            hits1 += int((top[valid, 0] == labels[valid]).sum())
+            hits5 += int((top[valid] == labels[valid].unsqueeze(1)).any(dim=1).sum())
+            seen += int(valid.sum())
+        self.model.train()
+        record = {"kind": "eval", "step": self.step, "top1": hits1 / max(seen, 1), "top5": hits5 / max(seen, 1),
+                  "eval_samples": seen}
+        self._log(record)
+        return record
+
+    # -- training --------------------------------------------------------------------------------
+    def _train_step(self) -> tuple[float, float, float]:
+        x, y = self.data.train_batch(self.step, self.cfg.global_batch, self.rank, self.world)
+        x, y = x.to(self.device), y.to(self.device)
+        scale = _warmup(self.step, self.cfg.optim.warmup_steps)
+        for opt, base in ((self.backbone_opt, self.cfg.optim.lr), (self.head_opt, self.cfg.optim.head_lr or self.cfg.optim.lr)):
+            for group in opt.param_groups:
+                group["lr"] = base * scale
+        t0 = time.perf_counter()
+        emb = self.model(x)
+        t_head = time.perf_counter()
+        graph_before = self.head.graph_step
+        loss = self.head(emb, y)
+        head_s = time.perf_counter() - t_head
+        if self.head.graph_step != graph_before:
+            self._log({"kind": "graph", "step": self.step, "build_s": self.head.last_graph_seconds,
+                       "k": int(self.head.graph.shape[1]), "method": self.head.graph_method, "recall": None})
+        self.backbone_opt.zero_grad(set_to_none=True)
+        self.head_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.backbone_opt.step()
+        self.head_opt.step()
+        self.step += 1
+        return loss.item(), head_s, time.perf_counter() - t0
+
+    def train(self) -> dict:
+        self._prepare_out()
+        self._resume()
+        cfg, start_step, t_start = self.cfg, self.step, time.perf_counter()
+        self.t_start = t_start
+        window: list[tuple[float, float, float]] = []
+        bar = None
+        if self.is_main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"xc {cfg.head.mode}", unit="step", leave=False)
+        while self.step < cfg.steps:
+            window.append(self._train_step())
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{window[-1][0]:.3f}")
+            if len(window) == cfg.log_every or self.step == cfg.steps:
+                self._log_window(window)
+                window = []
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
+                self.evaluate()
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
+                save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head,
+                                self.head_opt, cfg.keep_checkpoints)
+        if bar is not None:
+            bar.close()
+        last_eval = self.evaluate()
+        save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head, self.head_opt,
+                        cfg.keep_checkpoints)
+        return self._finish(last_eval, time.perf_counter() - t_start, start_step)
+
+    def _log_window(self, window: list[tuple[float, float, float]]) -> None:
+        losses, head_s, step_s = zip(*window, strict=True)
+        active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
+        self._log({
+            "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
+            "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
+            "samples_per_s": self.cfg.global_batch * len(window) / sum(step_s),
+            "step_ms": 1000 * sum(step_s) / len(window), "head_ms": 1000 * sum(head_s) / len(window),
+            "active_classes": active, "active_fraction": active / self.head.num_classes,
+            "graph_age": self.head.step - self.head.graph_step if self.head.graph is not None else None,
+            "peak_mem_mb": _peak_memory_mb(self.device),
+        })
+
+    def _finish(self, last_eval: dict, wall_s: float, start_step: int) -> dict:
+        summary = {"name": self.cfg.name, "steps": self.step, "world_size": self.world, "mode": self.head.mode,
+                   "num_classes": self.head.num_classes, "top1": last_eval["top1"], "top5": last_eval["top5"],
+                   "wall_s": wall_s, "steps_this_run": self.step - start_step,
+                   "peak_mem_mb": _peak_memory_mb(self.device)}
+        if self.is_main:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+            self.metrics.close()
+            try:
+                from opencook.xc.report import write_training_report
+
+                summary["report"] = str(write_training_report(self.out))
+            except ImportError:
+                pass
+        self._barrier()
+        return summary
+
+
+def _gather_all(t: torch.Tensor) -> list[torch.Tensor]:
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return [t]
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return parts
