@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/xc_scaling.py recipes/xc_synthetic.yaml [--steps 60]
 
-(a) Scaling: the same recipe at a fixed global batch on 1 and on 2 ranks; samples/s from the
+(a) Scaling: the same recipe at a fixed global batch on 1 and on 2 ranks, one thread per rank; samples/s from the
 trainer's metrics (the first logging window, which holds the first graph build, is excluded);
 efficiency = samples/s(2) / (2 * samples/s(1)). (b) Resume: a run on N ranks checkpoints half way;
 its checkpoint is resumed on M ranks (2->2, 2->1, 1->2) and the losses of the second half are
@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     args = p.parse_args()
     half = args.steps // 2
-    sets = list(args.set) + [f"steps={args.steps}", "log_every=1", "eval_every=0", f"checkpoint_every={half}",
+    sets = list(args.set) + ["threads=1", f"steps={args.steps}", "log_every=1", "eval_every=0", f"checkpoint_every={half}",
                              "keep_checkpoints=5"]
     scaling, resume = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
