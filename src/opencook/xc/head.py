@@ -20,7 +20,7 @@ from torch import nn
 
 from opencook.xc.active_set import ActiveSet, select_active
 from opencook.xc.collectives import all_gather_with_grad
-from opencook.xc.dist import all_gather_cat, rank, world_size
+from opencook.xc.dist import all_gather_cat, all_gather_varlen, rank, world_size
 from opencook.xc.head_config import HeadConfig
 from opencook.xc.logits import LogitConfig, class_logits
 from opencook.xc.sharded_ce import sharded_cross_entropy
@@ -63,6 +63,7 @@ class KNNSoftmax(nn.Module):
         self.graph_step = -1
         self.graph_method = ""
         self.last_graph_seconds = 0.0
+        self.last_graph_recall: float | None = None
         self.last: ActiveSet | None = None
 
     @property
@@ -85,8 +86,18 @@ class KNNSoftmax(nn.Module):
             self.graph = build_class_graph(self.weight.detach().float().cpu(), self.shard, cfg).cpu()
             self.graph_method = cfg.resolve_method(self.num_classes)
         self.last_graph_seconds = time.perf_counter() - started
+        self.last_graph_recall = 1.0 if self.graph_method in ("exact", "none") else self._sampled_recall()
         self.graph_step = self.step
         return self.graph
+
+    def _sampled_recall(self) -> float | None:
+        """Recall@k of an approximate graph against exact search on a sample of classes (a collective)."""
+        if not self.config.graph_recall_sample:
+            return None
+        from opencook.xc.graph import sample_recall
+
+        centres = all_gather_varlen(self.weight.detach().float().cpu(), self.group)
+        return sample_recall(self.graph, centres, sample=self.config.graph_recall_sample, seed=self.config.seed)
 
     def _graph_due(self) -> bool:
         return self.graph is None or self.step - self.graph_step >= self.config.refresh_every

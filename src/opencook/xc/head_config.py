@@ -22,6 +22,9 @@ class HeadConfig:
     graph_k: int = 10
     refresh_every: int = 100
     graph_method: str = "auto"
+    graph_recall_sample: int = 1000
+    """After an approximate (faiss) rebuild, measure recall@k against exact search on this many
+    classes (costs 2*sample*C*D FLOPs); 0 = do not measure."""
     logits: LogitConfig = field(default_factory=LogitConfig)
     init_std: float = 0.01
     seed: int = 0
@@ -37,6 +40,8 @@ class HeadConfig:
             raise ValueError(f"active_budget must be >= 1, got {self.active_budget}")
         if self.mode == "random" and self.active_budget is None and self.sample_rate is None:
             raise ValueError("random mode needs active_budget or sample_rate")
+        if self.graph_recall_sample < 0:
+            raise ValueError(f"graph_recall_sample must be >= 0, got {self.graph_recall_sample}")
         if self.graph_k < 1 or self.refresh_every < 1:
             raise ValueError(f"graph_k and refresh_every must be >= 1, got {self.graph_k}, {self.refresh_every}")
 

@@ -153,7 +153,7 @@ class Trainer:
         head_s = time.perf_counter() - t_head
         if self.head.graph_step != graph_before:
             self._log({"kind": "graph", "step": self.step, "build_s": self.head.last_graph_seconds,
-                       "k": int(self.head.graph.shape[1]), "method": self.head.graph_method, "recall": None})
+                       "k": int(self.head.graph.shape[1]), "method": self.head.graph_method, "recall": self.head.last_graph_recall})
         self.backbone_opt.zero_grad(set_to_none=True)
         self.head_opt.zero_grad(set_to_none=True)
         loss.backward()
