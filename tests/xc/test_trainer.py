@@ -110,6 +110,10 @@ def test_config_typos_and_bad_values_fail_before_training(tmp_path):
         parse_train_config({"global_bach": 64})
     with pytest.raises(ConfigError, match="head"):
         parse_train_config({"head": {"mode": "knnn"}})
+    with pytest.raises(ConfigError, match="did you mean 'num_classes'"):
+        parse_train_config({"data": {"kind": "synthetic", "num_clases": 10}})
+    with pytest.raises(ConfigError, match="did you mean 'funcnames'"):
+        parse_train_config({"data": {"kind": "funcname"}})
     with pytest.raises(ConfigError, match="steps"):
         parse_train_config({"steps": 0})
     with pytest.raises(ConfigError, match="no such config"):

@@ -52,7 +52,12 @@ class TrainConfig:
 
 
 def parse_train_config(values: dict[str, Any] | None, where: str = "xc") -> TrainConfig:
-    return build_config(TrainConfig, values, where)
+    """The typed config; the dataset section is checked too, so a typo there fails before launch."""
+    from opencook.xc.data import dataset_config
+
+    cfg = build_config(TrainConfig, values, where)
+    dataset_config(cfg.data, f"{where}.data")
+    return cfg
 
 
 def load_train_config(path: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
