@@ -1,0 +1,141 @@
+"""Where function-name examples come from: .py trees or RefineCode Parquet, and which split each file is in.
+
+A file's split is a hash of its *module path* -- the part after ``lib/python3.X/`` for a CPython
+library, else the path below the source root (or the Parquet ``path`` column) -- so the copies of
+one module across CPython versions, which are near-duplicates, always land in the same split.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opencook.xc.data.funcnames import FunctionNamesConfig
+
+_LIB_ROOT = re.compile(r"(?:^|/)lib/python\d+(?:\.\d+)?/")
+_SPLIT_SCALE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Root:
+    path: Path
+    format: str
+    """``py`` or ``parquet``."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to parse: ``payload`` is a path to read (``py``) or the file's text (``parquet``)."""
+
+    key: str
+    kind: str
+    payload: str
+
+
+def module_key(path: str) -> str:
+    """The split key: ``.../lib/python3.11/json/decoder.py`` -> ``json/decoder.py``."""
+    path = path.replace("\\", "/").removeprefix("./")
+    found = list(_LIB_ROOT.finditer(path))
+    return path[found[-1].end() :] if found else path
+
+
+def is_eval(key: str, eval_fraction: float, split_seed: int) -> bool:
+    digest = hashlib.blake2b(f"{split_seed}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % _SPLIT_SCALE < round(eval_fraction * _SPLIT_SCALE)
+
+
+def resolve_roots(config: FunctionNamesConfig) -> list[Root]:
+    """Expand ``~``, ``$VARS`` and globs; every entry must match an existing file or directory."""
+    if not config.sources:
+        raise ValueError("funcnames: no sources given; set 'sources' to .py directories or Parquet datasets")
+    roots = []
+    for entry in config.sources:
+        expanded = os.path.expanduser(os.path.expandvars(_default_pyenv_root(entry)))
+        matches = sorted(glob.glob(expanded)) if glob.has_magic(expanded) else [expanded]
+        matches = [m for m in matches if os.path.exists(m)]
+        if not matches:
+            raise ValueError(f"funcnames source {entry!r} does not exist (expanded: {expanded!r})")
+        roots.extend(Root(Path(m).resolve(), _format(Path(m), config)) for m in matches)
+    return roots
+
+
+def _default_pyenv_root(entry: str) -> str:
+    """``$PYENV_ROOT`` means ``~/.pyenv`` when the variable is unset (pyenv's own default)."""
+    if "PYENV_ROOT" in os.environ:
+        return entry
+    return entry.replace("${PYENV_ROOT}", "~/.pyenv").replace("$PYENV_ROOT", "~/.pyenv")
+
+
+def _format(path: Path, config: FunctionNamesConfig) -> str:
+    if config.format != "auto":
+        return config.format
+    if path.is_file():
+        return "parquet" if path.suffix == ".parquet" else "py"
+    for _, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in config.exclude_dirs]
+        if any(f.endswith(".parquet") for f in files):
+            return "parquet"
+    return "py"
+
+
+def list_files(root: Root, exclude_dirs: tuple[str, ...]) -> list[Path]:
+    """The root's .py or .parquet files, sorted, skipping directories named in ``exclude_dirs``."""
+    suffix = f".{root.format}"
+    if root.path.is_file():
+        return [root.path]
+    found = []
+    for parent, dirs, files in os.walk(root.path):
+        dirs[:] = sorted(d for d in dirs if d not in exclude_dirs)
+        found.extend(Path(parent, f) for f in sorted(files) if f.endswith(suffix))
+    return found
+
+
+def fingerprint(roots: list[Root], files: list[list[Path]]) -> str:
+    """Changes when any listed file is added, removed, resized or touched."""
+    h = hashlib.sha1()
+    for root, paths in zip(roots, files, strict=True):
+        h.update(f"{root.path}\0{root.format}\n".encode())
+        for p in paths:
+            st = p.stat()
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def count_tasks(root: Root, paths: list[Path]) -> int:
+    """Files (``py``) or rows before the language filter (``parquet``), for the progress bar."""
+    if root.format == "py":
+        return len(paths)
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+
+
+def iter_tasks(root: Root, paths: list[Path], language: str) -> Iterator[Task | None]:
+    """Tasks in a fixed order; ``None`` for a Parquet row of another language (counted, not parsed)."""
+    if root.format == "py":
+        base = root.path.parent if root.path.is_file() else root.path
+        for p in paths:
+            yield Task(module_key(p.relative_to(base).as_posix()), "path", str(p))
+        return
+    import pyarrow.parquet as pq
+
+    for p in paths:
+        pf = pq.ParquetFile(p)
+        columns = [c for c in ("path", "text", "language") if c in pf.schema_arrow.names]
+        if "path" not in columns or "text" not in columns:
+            raise ValueError(
+                f"{p}: a funcnames Parquet source needs 'path' and 'text' columns, has {columns}"
+            )
+        for batch in pf.iter_batches(batch_size=1024, columns=columns):
+            rows = batch.to_pydict()
+            langs = rows.get("language") or [language] * len(rows["path"])
+            for path, text, lang in zip(rows["path"], rows["text"], langs, strict=True):
+                ok = lang == language and text is not None and path is not None
+                yield Task(module_key(path), "text", text) if ok else None
