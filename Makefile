@@ -20,6 +20,7 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/opencook run recipes/demo.yaml --out $(DEMO_OUT) --workers 2
+	$(VENV)/bin/opencook xc train recipes/xc_demo.yaml --nproc 2 --out runs/xc_demo
 
 test: setup
 	$(VENV)/bin/pytest tests

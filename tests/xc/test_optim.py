@@ -19,6 +19,10 @@ def _sparse_grads(seed: int = 0) -> list[torch.Tensor]:
     return grads
 
 
+def _init() -> torch.Tensor:
+    return torch.randn(ROWS, DIM, generator=torch.Generator().manual_seed(7))
+
+
 def _run(make, grads, init):
     p = torch.nn.Parameter(init.clone())
     opt = make([p])
@@ -39,7 +43,7 @@ SETTINGS = [
 
 @pytest.mark.parametrize("ours,theirs,kw", SETTINGS)
 def test_dense_semantics_equal_torch_on_the_zero_filled_gradient(ours, theirs, kw):
-    init, grads = torch.randn(ROWS, DIM), _sparse_grads()
+    init, grads = _init(), _sparse_grads()
     mine, _, _ = _run(lambda ps: ours(ps, inactive_rows="dense", **kw), grads, init)
     ref, _, _ = _run(lambda ps: theirs(ps, **kw), [g.to_dense() for g in grads], init)
     for a, b in zip(mine, ref, strict=True):
@@ -48,7 +52,7 @@ def test_dense_semantics_equal_torch_on_the_zero_filled_gradient(ours, theirs, k
 
 @pytest.mark.parametrize("ours,theirs,kw", SETTINGS)
 def test_dense_gradients_follow_torch(ours, theirs, kw):
-    init, grads = torch.randn(ROWS, DIM), [g.to_dense() for g in _sparse_grads(1)]
+    init, grads = _init(), [g.to_dense() for g in _sparse_grads(1)]
     for lazy in ("lazy", "dense"):
         mine, _, _ = _run(lambda ps: ours(ps, inactive_rows=lazy, **kw), grads, init)  # noqa: B023
         ref, _, _ = _run(lambda ps: theirs(ps, **kw), grads, init)
@@ -57,13 +61,13 @@ def test_dense_gradients_follow_torch(ours, theirs, kw):
 
 @pytest.mark.parametrize("ours,theirs,kw", SETTINGS)
 def test_lazy_rows_follow_torch_on_their_own_active_steps_and_sleep_otherwise(ours, theirs, kw):
-    init, grads = torch.randn(ROWS, DIM), _sparse_grads(2)
+    init, grads = _init(), _sparse_grads(2)
     mine, opt, p = _run(lambda ps: ours(ps, inactive_rows="lazy", **kw), grads, init)
     for row in range(ROWS):
         active_steps = [g.to_dense()[row] for g in grads if row in g.coalesce().indices()[0].tolist()]
         ref, _, _ = _run(lambda ps: theirs(ps, **kw), [s.unsqueeze(0) for s in active_steps], init[row:row + 1])
         final = ref[-1][0] if ref else init[row]
-        torch.testing.assert_close(p.detach()[row], final, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(p.detach()[row], final, rtol=1e-5, atol=1e-5)  # division by sqrt(v) amplifies rounding
     # between its active steps a row does not move at all, momentum and weight decay notwithstanding
     before = init
     for g, after in zip(grads, mine, strict=True):
@@ -74,7 +78,7 @@ def test_lazy_rows_follow_torch_on_their_own_active_steps_and_sleep_otherwise(ou
 
 
 def test_dense_semantics_move_inactive_rows_when_momentum_or_decay_is_on():
-    init, grads = torch.randn(ROWS, DIM), _sparse_grads(3)
+    init, grads = _init(), _sparse_grads(3)
     mine, _, _ = _run(lambda ps: RowSparseSGD(ps, lr=0.1, momentum=0.9, inactive_rows="dense"), grads, init)
     idle = torch.ones(ROWS, dtype=torch.bool)
     idle[grads[1].coalesce().indices()[0]] = False

@@ -94,14 +94,16 @@ class RowSparseAdamW(torch.optim.Optimizer):
 
     @staticmethod
     def _update(p, g, m, v, step, lr, b1, b2, eps, wd):
-        """One AdamW update of ``p`` (rows or all); ``step`` broadcasts (scalar or per-row [R, 1])."""
+        """One AdamW update of ``p`` (rows or all); ``step`` is a float, or per-row counts [R, 1]."""
         p.mul_(1 - lr * wd)
         m.lerp_(g, 1 - b1)
         v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        bias1 = 1 - b1 ** step
-        bias2_sqrt = (1 - b2 ** step).sqrt() if torch.is_tensor(step) else (1 - b2 ** step) ** 0.5
-        denom = (v.sqrt() / bias2_sqrt).add_(eps)
-        p.addcdiv_(m, denom * bias1, value=-lr)
+        if torch.is_tensor(step):
+            denom = v.sqrt().div_((1 - b2 ** step).sqrt()).add_(eps).mul_(1 - b1 ** step)
+            p.addcdiv_(m, denom, value=-lr)
+        else:  # one temporary of p's size, not three: this path runs over every row of dense params
+            denom = v.sqrt().div_((1 - b2 ** step) ** 0.5).add_(eps)
+            p.addcdiv_(m, denom, value=-lr / (1 - b1 ** step))
 
     @torch.no_grad()
     def step(self, closure=None):

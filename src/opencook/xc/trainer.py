@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -172,7 +173,9 @@ class Trainer:
         if self.is_main:
             from tqdm import tqdm
 
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"xc {cfg.head.mode}", unit="step", leave=False)
+            # a bar on a terminal; in a log file, one line per logging window instead of a stream of \r
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"xc {cfg.head.mode}", unit="step", leave=False,
+                       disable=not sys.stderr.isatty(), mininterval=1.0)
         while self.step < cfg.steps:
             window.append(self._train_step())
             if bar is not None:
@@ -196,6 +199,10 @@ class Trainer:
     def _log_window(self, window: list[tuple[float, float, float]]) -> None:
         losses, head_s, step_s = zip(*window, strict=True)
         active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
+        if self.is_main and not sys.stderr.isatty():
+            print(f"step {self.step}/{self.cfg.steps} loss {losses[-1]:.4f} "
+                  f"{self.cfg.global_batch * len(window) / sum(step_s):.0f} samples/s, {active} active classes",
+                  flush=True)
         self._log({
             "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
             "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
