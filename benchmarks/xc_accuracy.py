@@ -81,6 +81,15 @@ def main() -> None:
         delta = f"{100 * (r['top1'] - full['top1']):+.2f} pt" if full else "—"
         lines.append(f"| {mode} | {r['num_classes']:,} | {r['active_classes']:,} | {100 * r['top1']:.2f}% | "
                      f"{100 * r['top5']:.2f}% | {delta} | {r['samples_per_s']:.0f} | {r['wall_s']:.0f} s |")
+    steps_seen = sorted({s for r in rows.values() for s, _ in r["evals"]})
+    if len(steps_seen) > 1:
+        lines += ["", "Top-1 (all classes) during training:", "",
+                  "| mode | " + " | ".join(f"step {s}" for s in steps_seen) + " |",
+                  "| --- | " + " | ".join("---" for _ in steps_seen) + " |"]
+        for mode, r in rows.items():
+            by_step = dict(r["evals"])
+            lines.append(f"| {mode} | " + " | ".join(f"{100 * by_step[s]:.2f}%" if s in by_step else "—"
+                                                    for s in steps_seen) + " |")
     md = "\n".join(lines) + "\n"
     print(md)
     write_results(ROOT / "benchmarks" / "results", args.name, result, md)
