@@ -118,3 +118,13 @@ def test_config_typos_and_bad_values_fail_before_training(tmp_path):
         parse_train_config({"steps": 0})
     with pytest.raises(ConfigError, match="no such config"):
         load_train_config(tmp_path / "missing.yaml")
+
+
+def test_cli_reports_a_config_typo_before_launching_ranks(tmp_path):
+    cfg = _config(tmp_path / "c.yaml")
+    proc = subprocess.run([sys.executable, "-m", "opencook", "xc", "train", str(cfg), "--nproc", "2",
+                           "--set", "head.graph_kk=3", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown key 'graph_kk'; did you mean 'graph_k'?" in proc.stderr
+    assert "torch.distributed" not in proc.stderr and not (tmp_path / "run").exists()

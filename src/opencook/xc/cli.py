@@ -36,12 +36,13 @@ def _relaunch_under_torchrun(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from opencook.xc.train_config import load_train_config
+
+    cfg = load_train_config(Path(args.config), _overrides(args.set or []))  # a typo fails here, once
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch_under_torchrun(args)
-    from opencook.xc.train_config import load_train_config
     from opencook.xc.trainer import Trainer
 
-    cfg = load_train_config(Path(args.config), _overrides(args.set or []))
     out = Path(args.out or f"runs/{cfg.name}")
     summary = Trainer(cfg, out).train()
     if int(os.environ.get("RANK", "0")) == 0:
