@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/xc_memory.py --classes 100000 1000000 --budget-gb 20
 
 Each (mode, C) runs in a fresh single process (one rank holding all C classes: the per-rank figure
-for a shard of that size) for ``--steps`` training steps with momentum SGD; KNN rebuilds its graph on
+for a shard of that size) for ``--steps`` training steps with momentum SGD; KNN builds its graph
 on its first step so the build's transient memory is inside the peak. Peak = ru_maxrss minus the process's
 RSS after importing torch. The frontier is a least-squares line ``peak = a + b*C`` over the measured
 points, solved for ``--budget-gb``; it is marked as a fit, not a measurement.
