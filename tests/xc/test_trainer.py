@@ -128,3 +128,9 @@ def test_cli_reports_a_config_typo_before_launching_ranks(tmp_path):
     assert proc.returncode == 2
     assert "unknown key 'graph_kk'; did you mean 'graph_k'?" in proc.stderr
     assert "torch.distributed" not in proc.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("xc_*.yaml")))
+def test_shipped_xc_recipes_parse(recipe):
+    cfg = load_train_config(recipe)
+    assert cfg.steps >= 1 and cfg.data["kind"] in ("synthetic", "funcnames")
