@@ -38,7 +38,8 @@ from opencook.xc.graph.approx import build_index, search_index  # noqa: E402
 from opencook.xc.graph.build import knn_rows  # noqa: E402
 
 
-def clustered(num_classes: int, dim: int, cluster_size: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def clustered(num_classes: int, dim: int, cluster_size: int, noise: float,
+              seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     mu = F.normalize(torch.randn(max(1, num_classes // cluster_size), dim, generator=g), dim=1)
     assign = torch.randint(0, mu.shape[0], (num_classes,), generator=g)
@@ -55,7 +56,8 @@ def one_size(c: int, noise: float, args: argparse.Namespace) -> list[dict]:
     truth = exact_knn(x[rows], x, k, query_ids=rows, normalize=False).ids
     sample_s = time.perf_counter() - t0
     siblings = round(float((assign[truth] == assign[rows, None]).float().mean()), 3)
-    base = {"classes": c, "dim": args.dim, "k": k, "noise": noise, "exact_neighbours_in_own_cluster": siblings}
+    base = {"classes": c, "dim": args.dim, "k": k, "noise": noise,
+            "exact_neighbours_in_own_cluster": siblings}
     out = []
 
     predicted = sample_s * c / len(rows)
@@ -68,8 +70,8 @@ def one_size(c: int, noise: float, args: argparse.Namespace) -> list[dict]:
             row.update(index_s=0.0, search_s=round(seconds, 2), total_s=round(seconds, 2), extrapolated=False,
                        recall=round(graph_recall(graph[rows], truth), 4))
         else:
-            row.update(index_s=0.0, search_s=round(predicted, 1), total_s=round(predicted, 1), extrapolated=True,
-                       recall=1.0)
+            row.update(index_s=0.0, search_s=round(predicted, 1), total_s=round(predicted, 1),
+                       extrapolated=True, recall=1.0)
         row["gflop_s"] = round(flop / row["total_s"] / 1e9, 1)
         out.append(row)
         report(row)
@@ -95,8 +97,9 @@ def one_size(c: int, noise: float, args: argparse.Namespace) -> list[dict]:
             t0 = time.perf_counter()
             graph = search_index(index, db, 0, c, k).ids
             search_s = time.perf_counter() - t0
-            row = {**base, "method": method, "params": f"{params} {knob}={value}", "index_s": round(index_s, 2),
-                   "search_s": round(search_s, 2), "total_s": round(index_s + search_s, 2), "extrapolated": False,
+            row = {**base, "method": method, "params": f"{params} {knob}={value}",
+                   "index_s": round(index_s, 2), "search_s": round(search_s, 2),
+                   "total_s": round(index_s + search_s, 2), "extrapolated": False,
                    "recall": round(graph_recall(graph[rows], truth), 4),
                    "speedup_vs_exact": round(predicted / (index_s + search_s), 1)}
             out.append(row)
@@ -108,7 +111,8 @@ def one_size(c: int, noise: float, args: argparse.Namespace) -> list[dict]:
 def report(row: dict) -> None:
     extra = " (extrapolated)" if row["extrapolated"] else ""
     print(f"C={row['classes']:>9,} noise={row['noise']} {row['method']:<6} {row['params']:<42} "
-          f"index {row['index_s']:>8.2f} s  search {row['search_s']:>8.2f} s  total {row['total_s']:>8.2f} s{extra}"
+          f"index {row['index_s']:>8.2f} s  search {row['search_s']:>8.2f} s  "
+          f"total {row['total_s']:>8.2f} s{extra}"
           f"  recall@{row['k']} {row['recall']:.4f}  load {os.getloadavg()[0]:.2f}", flush=True)
 
 
@@ -117,13 +121,16 @@ def render_md(r: dict) -> str:
     lines = [
         "# B7: class-graph build time and recall@k vs C (exact vs faiss IVF-Flat vs HNSW, one run)", "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, Python {m['python']}; torch "
-        f"{r['versions']['torch']}, faiss {r['versions']['faiss']}, {r['threads']} threads. Commit {r['commit']}"
+        f"{r['versions']['torch']}, faiss {r['versions']['faiss']}, {r['threads']} threads. "
+        f"Commit {r['commit']}"
         f"{' (graph package with uncommitted edits)' if r['graph_package_dirty'] else ''}.", "",
-        f"**Load average (1/5/15 min): start {r['loadavg_1_5_15']['start']}, end {r['loadavg_1_5_15']['end']}** "
+        f"**Load average (1/5/15 min): start {r['loadavg_1_5_15']['start']}, "
+        f"end {r['loadavg_1_5_15']['end']}** "
         "— a shared machine; a load above the core count means other jobs took CPU. "
         f"Whole run: {r['total_seconds']} s.", "",
-        f"Centres: D={r['dim']}, clusters of ~{r['cluster_size']} classes, noise {r['noise']}; recall@{r['k']} on "
-        f"{r['sample']} random classes against exact search. One process: build = index + search of all C rows "
+        f"Centres: D={r['dim']}, clusters of ~{r['cluster_size']} classes, noise {r['noise']}; "
+        f"recall@{r['k']} on {r['sample']} random classes against exact search. One process: "
+        "build = index + search of all C rows "
         "(on N ranks each rank builds the whole index but searches C/N rows). Exact rows marked * are "
         "extrapolated from the exact search of the sample (2·C²·D FLOPs at the measured rate).", "",
         f"Command: `{r['command']}`", "",
@@ -133,7 +140,8 @@ def render_md(r: dict) -> str:
     ]
     for x in r["rows"]:
         star = "*" if x["extrapolated"] else ""
-        lines.append(f"| {x['classes']:,} | {x['noise']} | {x['exact_neighbours_in_own_cluster']} | {x['method']} | "
+        lines.append(f"| {x['classes']:,} | {x['noise']} | {x['exact_neighbours_in_own_cluster']} | "
+                     f"{x['method']} | "
                      f"{x['params']} | {x['index_s']} | {x['search_s']}{star} | {x['total_s']}{star} | "
                      f"{x['recall']} | {x.get('speedup_vs_exact', '–')} |")
     return "\n".join(lines) + "\n"
@@ -146,7 +154,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--cluster-size", type=int, default=50)
     ap.add_argument("--noise", type=float, nargs="+", default=[1.0, 1.5])
-    ap.add_argument("--methods", nargs="+", default=["exact", "ivf", "hnsw"], choices=["exact", "ivf", "hnsw"])
+    ap.add_argument("--methods", nargs="+", default=["exact", "ivf", "hnsw"],
+                    choices=["exact", "ivf", "hnsw"])
     ap.add_argument("--nprobe", type=int, nargs="+", default=[GraphConfig.nprobe, 128])
     ap.add_argument("--ef-search", type=int, nargs="+", default=[GraphConfig.hnsw_ef_search, 128])
     ap.add_argument("--sweep-max", type=int, default=100_000,
@@ -164,7 +173,8 @@ def main() -> None:
     t_start = time.perf_counter()
     rows = [row for noise in args.noise for c in args.sizes for row in one_size(c, noise, args)]
     commit, dirty = git_commit(ROOT, "src/opencook/xc/graph")
-    result = {"benchmark": "xc_graph", "commit": commit, "graph_package_dirty": dirty, "machine": machine_info(),
+    result = {"benchmark": "xc_graph", "commit": commit, "graph_package_dirty": dirty,
+              "machine": machine_info(),
               "versions": {"torch": torch.__version__, "faiss": faiss.__version__}, "threads": args.threads,
               "loadavg_1_5_15": {"start": load_before, "end": [round(v, 2) for v in os.getloadavg()]},
               "total_seconds": round(time.perf_counter() - t_start, 1), "dim": args.dim, "k": args.k,

@@ -9,7 +9,8 @@ from opencook.xc.sharding import shard_range
 
 
 def clustered(num_classes: int, dim: int, cluster_size: int = 50, noise: float = 1.0, seed: int = 0):
-    """Normalised centres around num_classes/cluster_size random directions: neighbours are mostly siblings."""
+    """Normalised centres around num_classes/cluster_size random directions: neighbours are mostly
+    siblings."""
     g = torch.Generator().manual_seed(seed)
     mu = F.normalize(torch.randn(max(1, num_classes // cluster_size), dim, generator=g), dim=1)
     assign = torch.randint(0, mu.shape[0], (num_classes,), generator=g)

@@ -69,6 +69,7 @@ def search_index(index: faiss.Index, database: np.ndarray, start: int, end: int,
     return Neighbours(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(sims))
 
 
-def faiss_knn(database: np.ndarray, start: int, end: int, k: int, method: str, cfg: GraphConfig) -> Neighbours:
+def faiss_knn(database: np.ndarray, start: int, end: int, k: int, method: str,
+              cfg: GraphConfig) -> Neighbours:
     """Build the index over all of ``database``, then query rows [start, end)."""
     return search_index(build_index(database, method, cfg), database, start, end, k)

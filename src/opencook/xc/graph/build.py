@@ -28,24 +28,26 @@ def knn_rows(centres: torch.Tensor, start: int, end: int, cfg: GraphConfig) -> t
     return faiss_knn(database, start, end, cfg.k, method, cfg).ids.to(centres.device)
 
 
-def build_class_graph(local_centres: torch.Tensor, shard: ClassShard, cfg: GraphConfig) -> torch.Tensor:
+def build_class_graph(local_centres: torch.Tensor, shard: ClassShard, cfg: GraphConfig,
+                      group=None) -> torch.Tensor:
     """The full [C, k] int64 neighbour graph, identical on every rank, from this rank's rows of W.
 
-    Works without a process group when ``shard.world_size == 1``. Centres are checked after the
-    gather so that every rank raises together instead of leaving the others blocked in a collective.
+    Works without a process group when ``shard.world_size == 1``; ``group`` picks a sub-group.
+    Centres are checked after the gather so that every rank raises together instead of leaving the
+    others blocked in a collective.
     """
     if local_centres.ndim != 2 or local_centres.shape[0] != shard.size:
         raise ValueError(f"local_centres {tuple(local_centres.shape)} must be [{shard.size}, D]: the rows "
                          f"[{shard.start}, {shard.end}) that rank {shard.rank} owns")
-    if shard.world_size != dist.world_size():
+    if shard.world_size != dist.world_size(group):
         raise ValueError(f"shard is for a world of {shard.world_size} ranks but the process group has "
-                         f"{dist.world_size()}: build it with shard_range(C, rank(), world_size())")
+                         f"{dist.world_size(group)}: build it with shard_range(C, rank(), world_size())")
     cfg.check_classes(shard.num_classes)
     local = F.normalize(local_centres.detach().float(), dim=1)
-    centres = dist.all_gather_varlen(local).contiguous()
+    centres = dist.all_gather_varlen(local, group).contiguous()
     bad = (~torch.isfinite(centres).all(1)).nonzero().squeeze(1)
     if len(bad):
         raise ValueError(f"{len(bad)} class centres are not finite (NaN/inf), e.g. classes "
                          f"{bad[:5].tolist()}: the classifier diverged or was loaded wrong")
     graph = knn_rows(centres, shard.start, shard.end, cfg)
-    return dist.all_gather_varlen(graph.to(local.device))
+    return dist.all_gather_varlen(graph.to(local.device), group)

@@ -13,9 +13,9 @@ METHODS = ("auto", "exact", "ivf", "hnsw")
 class GraphConfig:
     """``k`` OTHER classes per class; ``auto`` is exact up to ``exact_max_classes``, IVF above.
 
-    Exact costs 2·C²·D FLOPs (50K classes at D=128: ~0.6 TFLOP, seconds on a GPU, ~10 s on 2 CPU
-    cores), so past that IVF-Flat is used: its search splits across ranks and its k-means runs on a
-    sample. HNSW is offered but its index must be built whole on every rank.
+    Exact costs 2·C²·D FLOPs (50K classes at D=128: 0.64 TFLOP, 15-25 s on 2 CPU cores), so past
+    that IVF-Flat is used: its search splits across ranks and its k-means runs on a sample. HNSW kept
+    far higher recall at 1M classes in B7 (docs/xc_graph.md), but its index is built on every rank.
     """
 
     k: int = 10
@@ -43,8 +43,9 @@ class GraphConfig:
             near = difflib.get_close_matches(str(self.method).lower(), METHODS, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ValueError(f"GraphConfig.method={self.method!r} is not one of {', '.join(METHODS)}{hint}")
-        positive = {"k": self.k, "exact_max_classes": self.exact_max_classes, "refresh_every": self.refresh_every,
-                    "chunk_rows": self.chunk_rows, "chunk_cols": self.chunk_cols, "nprobe": self.nprobe,
+        positive = {"k": self.k, "exact_max_classes": self.exact_max_classes,
+                    "refresh_every": self.refresh_every, "chunk_rows": self.chunk_rows,
+                    "chunk_cols": self.chunk_cols, "nprobe": self.nprobe,
                     "hnsw_ef_construction": self.hnsw_ef_construction, "hnsw_ef_search": self.hnsw_ef_search}
         if self.nlist is not None:
             positive["nlist"] = self.nlist

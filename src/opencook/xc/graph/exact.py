@@ -45,7 +45,8 @@ def exact_knn(queries: torch.Tensor, database: torch.Tensor, k: int, *, query_of
                 mine = ((qid >= c0) & (qid < c0 + block.shape[1])).nonzero().squeeze(1)
                 block[mine, qid[mine] - c0] = float("-inf")
             sims, idx = block.topk(min(k, block.shape[1]), dim=1)
-            sims, pick = torch.cat([best_sims, sims], 1).topk(min(k, best_sims.shape[1] + sims.shape[1]), dim=1)
+            merged = torch.cat([best_sims, sims], 1)
+            sims, pick = merged.topk(min(k, merged.shape[1]), dim=1)
             best_ids = torch.cat([best_ids, idx + c0], 1).gather(1, pick)
             best_sims = sims
         out_ids.append(best_ids)
