@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[data,dev,ray,xc]"
+	$(PIP) install --quiet -e ".[data,dev,ray,xc,lm]"
 	touch $@
 
 setup: $(VENV)/.installed
