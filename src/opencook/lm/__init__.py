@@ -1,0 +1,1 @@
+"""Language-model training stack: tokenizer first (issue 5), model and trainer to follow."""
