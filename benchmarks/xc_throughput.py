@@ -45,7 +45,7 @@ def main() -> None:
     budget = args.budget or max(1, args.classes // 100)
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc}",
-               "--master-addr=127.0.0.1", "--master-port=29633", str(Path(__file__).parent / "xc" / "throughput_worker.py"),
+               "--standalone", str(Path(__file__).parent / "xc" / "throughput_worker.py"),
                "--classes", str(args.classes), "--dim", str(args.dim), "--batch", str(args.batch), "--budget", str(budget),
                "--graph-k", str(args.graph_k), "--steps", str(args.steps), "--modes", args.modes, "--out", out]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}

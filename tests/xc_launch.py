@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 WORKERS = Path(__file__).parent / "xc" / "workers"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def torchrun(script: str | Path, nproc: int, out: Path, *args: str, timeout: float = 240) -> list[dict]:
@@ -30,7 +23,7 @@ def torchrun(script: str | Path, nproc: int, out: Path, *args: str, timeout: flo
         script = WORKERS / script
     env = {**os.environ, "XC_OUT": str(out), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
-           "--master-addr=127.0.0.1", f"--master-port={free_port()}", str(script), *args]
+           "--standalone", str(script), *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"torchrun {script.name} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"

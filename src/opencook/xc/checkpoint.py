@@ -22,14 +22,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from opencook.xc.dist import is_distributed, rank, world_size
+from opencook.xc.dist import barrier, rank, world_size
 
 FORMAT = 1
-
-
-def _barrier(group=None) -> None:
-    if is_distributed(group):
-        torch.distributed.barrier(group)
 
 
 def _row_state(head, head_opt) -> dict[str, torch.Tensor]:
@@ -52,14 +47,14 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
     if rank(group) == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-    _barrier(group)
+    barrier(group)
     s = head.shard
+    row_state = _row_state(head, head_opt)
     tensors = {"weight": head.weight.detach().cpu().contiguous()}
-    tensors.update({f"optim.{k}": v.detach().cpu().contiguous() for k, v in _row_state(head, head_opt).items()})
+    tensors.update({f"optim.{k}": v.detach().cpu().contiguous() for k, v in row_state.items()})
     save_file(tensors, str(tmp / f"head_{s.start:012d}-{s.end:012d}.safetensors"))
     if rank(group) == 0:
-        row_keys = set(_row_state(head, head_opt))
-        head_scalars = {k: v for k, v in head_opt.state.get(head.weight, {}).items() if k not in row_keys}
+        head_scalars = {k: v for k, v in head_opt.state.get(head.weight, {}).items() if k not in row_state}
         torch.save({
             "step": step,
             "backbone": model.state_dict(),
@@ -70,14 +65,14 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
         meta = {"format": FORMAT, "step": step, "world_size": world_size(group), "num_classes": head.num_classes,
                 "embedding_dim": head.embedding_dim, "mode": head.mode}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    _barrier(group)
+    barrier(group)
     if rank(group) == 0:
         (tmp / "COMPLETE").write_text("ok\n")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in checkpoint_dirs(root)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
-    _barrier(group)
+    barrier(group)
     return final
 
 

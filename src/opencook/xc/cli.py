@@ -21,14 +21,12 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
-def _relaunch_under_torchrun(args: argparse.Namespace) -> int:
+def _relaunch_under_torchrun(args: argparse.Namespace, out: Path) -> int:
     """``--nproc N`` outside torchrun: start N local ranks of this same command (a convenience;
     on a cluster, call ``torchrun --nnodes ... -m opencook xc train`` directly)."""
-    from opencook.xc.launch import free_port
-
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc}",
-           "--master-addr=127.0.0.1", f"--master-port={free_port()}", "-m", "opencook", "xc", "train",
-           args.config, "--out", str(args.out)]
+           "--standalone", "-m", "opencook", "xc", "train",
+           args.config, "--out", str(out)]
     for pair in args.set or []:
         cmd += ["--set", pair]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -39,11 +37,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from opencook.xc.train_config import load_train_config
 
     cfg = load_train_config(Path(args.config), _overrides(args.set or []))  # a typo fails here, once
+    out = Path(args.out or f"runs/{cfg.name}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _relaunch_under_torchrun(args)
+        return _relaunch_under_torchrun(args, out)
     from opencook.xc.trainer import Trainer
 
-    out = Path(args.out or f"runs/{cfg.name}")
     summary = Trainer(cfg, out).train()
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"xc run '{cfg.name}': {summary['steps']} steps on {summary['world_size']} rank(s), "

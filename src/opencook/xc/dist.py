@@ -18,6 +18,12 @@ def rank(group=None) -> int:
     return dist.get_rank(group) if dist.is_available() and dist.is_initialized() else 0
 
 
+def barrier(group=None) -> None:
+    """Wait for every rank; a no-op on one process."""
+    if is_distributed(group):
+        dist.barrier(group)
+
+
 def all_reduce_(tensor: torch.Tensor, op=dist.ReduceOp.SUM, group=None) -> torch.Tensor:
     """In-place all-reduce; a no-op on one process."""
     if is_distributed(group):

@@ -24,7 +24,7 @@ from opencook.core.config import to_plain
 from opencook.core.versions import collect_versions
 from opencook.xc.backbone import make_backbone
 from opencook.xc.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
-from opencook.xc.dist import rank, world_size
+from opencook.xc.dist import all_gather_cat, barrier, rank, world_size
 from opencook.xc.head import KNNSoftmax
 from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
 from opencook.xc.train_config import OptimConfig, TrainConfig
@@ -71,7 +71,7 @@ class Trainer:
 
         if self.is_main:  # builds any cache once; the other ranks then read it
             self.data = make_dataset(cfg.data)
-        self._barrier()
+        barrier()
         if not self.is_main:
             self.data = make_dataset(cfg.data)
         torch.manual_seed(cfg.seed)
@@ -84,10 +84,6 @@ class Trainer:
                                        cfg.optim.inactive_rows)
         self.step = 0
         self.metrics = None
-
-    def _barrier(self) -> None:
-        if dist.is_initialized():
-            dist.barrier()
 
     def _log(self, record: dict) -> None:
         if self.metrics is not None:
@@ -102,11 +98,11 @@ class Trainer:
             (self.out / "versions.json").write_text(json.dumps(collect_versions(), indent=2))
             (self.out / "dataset.json").write_text(json.dumps(self.data.describe(), indent=2))
             path = self.out / "metrics.jsonl"
-            torn = path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
+            torn = path.is_file() and path.stat().st_size and not _ends_with_newline(path)
             self.metrics = path.open("a")
             if torn:  # a crash cut the last record: end it, so the next record starts on its own line
                 self.metrics.write("\n")
-        self._barrier()
+        barrier()
 
     def _resume(self) -> None:
         found = checkpoint_dirs(self.out / "ckpt")
@@ -127,7 +123,7 @@ class Trainer:
         hits1 = hits5 = seen = 0
         for x, y in self.data.eval_batches(self.cfg.eval_batch, self.rank, self.world):
             top = self.head.predict_topk(self.backbone(x.to(self.device)), k=5).cpu()
-            labels = torch.cat(_gather_all(y.to(self.device))).cpu()
+            labels = all_gather_cat(y.to(self.device)).cpu()
             valid = labels >= 0
             hits1 += int((top[valid, 0] == labels[valid]).sum())
             hits5 += int((top[valid] == labels[valid].unsqueeze(1)).any(dim=1).sum())
@@ -227,13 +223,12 @@ class Trainer:
                 summary["report"] = str(write_training_report(self.out))
             except ImportError:
                 pass
-        self._barrier()
+        barrier()
         return summary
 
 
-def _gather_all(t: torch.Tensor) -> list[torch.Tensor]:
-    if not dist.is_initialized() or dist.get_world_size() == 1:
-        return [t]
-    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, t.contiguous())
-    return parts
+def _ends_with_newline(path: Path) -> bool:
+    """Read only the last byte: metrics.jsonl grows with the run and is checked at every start."""
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
