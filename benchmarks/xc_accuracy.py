@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,20 +25,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
+from xc.runs import metrics, train  # noqa: E402
 
 
-def train(recipe: Path, out: Path, nproc: int, sets: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "opencook", "xc", "train", str(recipe), "--out", str(out), "--nproc", str(nproc)]
-    for s in sets:
-        cmd += ["--set", s]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    subprocess.run(cmd, check=True, env=env)
+def train_and_summarise(recipe: Path, out: Path, nproc: int, sets: list[str]) -> dict:
+    train(recipe, out, nproc, sets)
     summary = json.loads((out / "summary.json").read_text())
-    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train_rows = [m for m in metrics if m["kind"] == "train"]
+    records = metrics(out)
+    train_rows = [m for m in records if m["kind"] == "train"]
     summary["samples_per_s"] = sum(m["samples_per_s"] for m in train_rows) / max(len(train_rows), 1)
     summary["active_classes"] = train_rows[-1]["active_classes"] if train_rows else None
-    summary["evals"] = [(m["step"], m["top1"]) for m in metrics if m["kind"] == "eval"]
+    summary["evals"] = [(m["step"], m["top1"]) for m in records if m["kind"] == "eval"]
     return summary
 
 
@@ -63,7 +59,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             sets = common + [f"head.mode={mode}"]
             sets += [f"head.active_budget={budget if mode != 'full' else 'null'}"]
-            rows[mode] = train(args.recipe, base / mode, args.nproc, sets)
+            rows[mode] = train_and_summarise(args.recipe, base / mode, args.nproc, sets)
             print(f"{mode}: top-1 {100 * rows[mode]['top1']:.2f}%  top-5 {100 * rows[mode]['top5']:.2f}%  "
                   f"({rows[mode]['wall_s']:.0f} s)", flush=True)
     full = rows.get("full")

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,21 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-
-
-def train(recipe: Path, out: Path, nproc: int, sets: list[str]) -> None:
-    cmd = [sys.executable, "-m", "opencook", "xc", "train", str(recipe), "--out", str(out), "--nproc", str(nproc)]
-    for s in sets:
-        cmd += ["--set", s]
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-
-
-def metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-
-
-def losses(run: Path) -> dict[int, float]:
-    return {m["step"]: m["loss"] for m in metrics(run) if m["kind"] == "train"}
+from xc.runs import losses, metrics, train  # noqa: E402
 
 
 def main() -> None:
