@@ -1,4 +1,4 @@
-"""``opencook lm ...``: language-model tooling; for now ``lm tokenizer train``."""
+"""``opencook lm ...``: language-model tooling. Each subpackage registers its own subcommands."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ def add_parser(sub) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_tokenizer_train)
+
+    from opencook.lm.data.cli import add_parser as add_data
+    from opencook.lm.generate.cli import add_parser as add_generate
+    from opencook.lm.hf.cli import add_parser as add_hf
+    from opencook.lm.train.cli import add_parser as add_train
+
+    for add in (add_data, add_train, add_hf, add_generate):
+        add(lm)

@@ -1,0 +1,1 @@
+"""KV-cache generation and an OpenAI-compatible server."""

@@ -1,0 +1,1 @@
+"""Hugging Face interop: LLaMA-architecture directories (and GGUF files) in and out."""
