@@ -4,6 +4,9 @@ Parameter names mirror ``transformers.LlamaForCausalLM`` so a checkpoint convert
 (``model.`` on everything except ``lm_head``). RoPE tables are computed in each forward rather than
 kept as buffers, so a model built on the ``meta`` device needs nothing but ``to_empty`` +
 ``reset_parameters`` to materialise.
+
+Generation passes a ``KVCache`` (and, for left-padded batches, ``positions`` and ``key_mask``) to the
+same ``forward``; without them ``forward`` runs the training path unchanged.
 """
 
 from __future__ import annotations
@@ -56,6 +59,55 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + _rotate_half(x) * sin
 
 
+class KVCache:
+    """Preallocated keys/values for incremental decoding, per layer ``[B, kv_heads, max_len, head_dim]``.
+
+    Writing each step into a fixed buffer copies only the new token, where ``torch.cat`` would copy the
+    whole past. ``length`` positions are filled, the same number in every row (batches are left-padded,
+    with ``key_mask`` marking the padding). The RoPE tables for every position it can hold are computed once.
+    """
+
+    def __init__(self, cfg: ModelConfig, batch: int, max_len: int, *, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str = "cpu") -> None:
+        if max_len > cfg.max_seq_len:
+            raise ValueError(f"KV cache of {max_len} positions exceeds max_seq_len {cfg.max_seq_len}")
+        shape = (batch, cfg.n_kv_heads, max_len, cfg.head_size)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        self.max_len = max_len
+        self.length = 0
+        self.cos, self.sin = rope_cos_sin(cfg.head_size, cfg.rope_theta,
+                                          torch.arange(max_len, device=device), dtype)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new keys/values at ``length`` and return views of everything filled so far."""
+        end = self.length + k.shape[2]
+        self.k[layer][:, :, self.length:end] = k
+        self.v[layer][:, :, self.length:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only batch rows ``rows`` (finished sequences stop costing compute)."""
+        self.k = [k.index_select(0, rows) for k in self.k]
+        self.v = [v.index_select(0, rows) for v in self.v]
+
+
+def attention_mask(key_mask: torch.Tensor | None, past: int, t: int) -> torch.Tensor | None:
+    """Boolean ``[B|1, 1, t, past + t]`` mask (True = attend), or None when plain causal SDPA is exact.
+
+    A query sees earlier real keys and always itself, so a padding query never has an all-masked row
+    (which gives NaN in SDPA and would leak into real rows through the cache)."""
+    if key_mask is None and (past == 0 or t == 1):
+        return None
+    device = key_mask.device if key_mask is not None else None
+    q_pos = torch.arange(past, past + t, device=device)[:, None]
+    k_pos = torch.arange(past + t, device=device)[None, :]
+    mask = (k_pos <= q_pos)[None, None]
+    if key_mask is not None:
+        mask = mask & (key_mask[:, None, None, : past + t] | (k_pos == q_pos))
+    return mask
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -65,15 +117,20 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(cfg.n_heads * self.head_dim, cfg.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None,
+                layer: int = 0, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
         # enable_gqa maps query head h to KV head h // group, the same grouping as HF's repeat_kv.
+        # Without a mask, a single query (a decode step) attends to every cached key: no causal mask needed.
         out = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, enable_gqa=self.n_heads != self.n_kv_heads
+            q, k, v, attn_mask=mask, is_causal=mask is None and t > 1,
+            enable_gqa=self.n_heads != self.n_kv_heads,
         )
         return self.o_proj(out.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim))
 
@@ -99,13 +156,17 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None,
+                layer: int = 0, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
 class Llama(nn.Module):
-    """Decoder-only LM: ``forward(tokens [B, T] int64) -> float32 logits [B, T, vocab]``."""
+    """Decoder-only LM: ``forward(tokens [B, T] int64) -> float32 logits [B, T, vocab]``.
+
+    For generation, ``forward(new_tokens, cache, positions=, key_mask=, last_only=)`` appends to the cache
+    and returns logits for the new tokens only (or the last one)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -129,7 +190,13 @@ class Llama(nn.Module):
             elif isinstance(module, RMSNorm):
                 module.reset_parameters()
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, *, positions: torch.Tensor | None = None,
+                key_mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """Logits for ``tokens``. With ``cache``, ``tokens`` follow the ``cache.length`` cached positions and
+        are appended to it. ``positions`` [B, T] are the RoPE positions (default: their index);
+        ``key_mask`` [B, past + T] is True at real tokens, False at left padding."""
+        if cache is not None or positions is not None or key_mask is not None:
+            return self._forward_incremental(tokens, cache, positions, key_mask, last_only)
         t = tokens.shape[1]
         if t > self.cfg.max_seq_len:
             raise ValueError(f"sequence length {t} exceeds max_seq_len {self.cfg.max_seq_len}")
@@ -138,6 +205,35 @@ class Llama(nn.Module):
         cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions, h.dtype)
         for layer in self.layers:
             h = layer(h, cos, sin)
+        if last_only:
+            h = h[:, -1:]
+        return self.lm_head(self.norm(h)).float()
+
+    def _forward_incremental(self, tokens: torch.Tensor, cache: KVCache | None, positions: torch.Tensor | None,
+                             key_mask: torch.Tensor | None, last_only: bool) -> torch.Tensor:
+        b, t = tokens.shape
+        past = cache.length if cache is not None else 0
+        limit = cache.max_len if cache is not None else self.cfg.max_seq_len
+        if past + t > limit:
+            raise ValueError(f"{past} cached + {t} new positions exceed the {limit} the cache/model can hold")
+        if key_mask is not None and key_mask.shape != (b, past + t):
+            raise ValueError(f"key_mask must be [B, past + T] = {[b, past + t]}, got {list(key_mask.shape)}")
+        h = self.embed_tokens(tokens)
+        if positions is None:
+            positions = torch.arange(past, past + t, device=tokens.device).expand(b, t)
+        if cache is not None:
+            cos, sin = cache.cos[positions], cache.sin[positions]
+        else:
+            cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions.reshape(-1), h.dtype)
+            cos, sin = cos.view(b, t, -1), sin.view(b, t, -1)
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        mask = attention_mask(key_mask, past, t)
+        for i, layer in enumerate(self.layers):
+            h = layer(h, cos, sin, cache, i, mask)
+        if cache is not None:
+            cache.length += t
+        if last_only:
+            h = h[:, -1:]
         return self.lm_head(self.norm(h)).float()
 
 
