@@ -1,7 +1,110 @@
-"""``opencook lm ...`` subcommands of this subpackage (filled in by its owner)."""
+"""``opencook lm pretrain|anneal|sft CONFIG``: one trainer, three phases, locally or under torchrun."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-def add_parser(lm_sub) -> None:  # noqa: ARG001 - filled in as the subpackage lands
-    """Register this subpackage's ``lm`` subcommands on ``lm_sub`` (an argparse subparsers object)."""
+import yaml
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"opencook: --set expects KEY=VALUE, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _relaunch_under_torchrun(args: argparse.Namespace, out: Path) -> int:
+    """``--nproc N`` outside torchrun starts N local ranks of this same command; on a cluster call
+    ``torchrun --nnodes ... -m opencook lm pretrain ...`` directly."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc-per-node={args.nproc}",
+        "--standalone",
+        "-m",
+        "opencook",
+        "lm",
+        args.phase,
+        args.config,
+        "--out",
+        str(out),
+    ]
+    for pair in args.set or []:
+        cmd += ["--set", pair]
+    if args.reset_data_position:
+        cmd.append("--reset-data-position")
+    if args.until_step:
+        cmd += ["--until-step", str(args.until_step)]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(cmd, env=env).returncode
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from opencook.lm.train.config import load_lm_config
+
+    cfg = load_lm_config(Path(args.config), args.phase, _overrides(args.set or []))  # a typo fails here, once
+    out = Path(args.out or f"runs/{cfg.name}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _relaunch_under_torchrun(args, out)
+    from opencook.lm.train.trainer import LMTrainer
+
+    summary = LMTrainer(
+        cfg, out, reset_data_position=args.reset_data_position, until_step=args.until_step
+    ).train()
+    if int(os.environ.get("RANK", "0")) == 0:
+        state = "finished" if summary["finished"] else f"stopped at step {summary['steps']}"
+        tps = summary["tokens_per_s_per_device"]
+        print(
+            f"lm {cfg.phase} '{cfg.name}': {state} of {summary['total_steps']} on {summary['world_size']} "
+            f"rank(s) ({summary['parallel']}, grad accum {summary['grad_accum']}), {summary['params']:,} params"
+        )
+        print(
+            f"  final loss {summary['final_loss']:.4f}, {summary['tokens_seen']:,} target tokens"
+            + (f", {tps:,.0f} tokens/s per device" if tps else "")
+            + f", wall {summary['wall_s']:.1f} s"
+        )
+        print(f"run directory: {out}")
+        if "report" in summary:
+            print(f"report:        {summary['report']}")
+    return 0
+
+
+def add_parser(lm_sub) -> None:
+    for phase, text in (
+        ("pretrain", "pretrain from scratch (WSD: warmup, then constant LR)"),
+        ("anneal", "anneal a pretraining checkpoint on a new mixture (exponential LR decay)"),
+        ("sft", "supervised fine-tuning on ChatML examples (loss on answers only)"),
+    ):
+        p = lm_sub.add_parser(phase, help=text)
+        p.add_argument("config", help="training recipe (YAML)")
+        p.add_argument(
+            "--out", help="run directory (default runs/<name>); a rerun resumes its newest checkpoint"
+        )
+        p.add_argument("--nproc", type=int, default=1, help="start this many local ranks via torchrun")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a config value by dotted key, e.g. --set optim.lr=1e-3",
+        )
+        p.add_argument(
+            "--reset-data-position",
+            action="store_true",
+            help="resume model and optimizer but restart the data when the data layout changed",
+        )
+        p.add_argument(
+            "--until-step",
+            type=int,
+            default=None,
+            help="stop (with a checkpoint) after this step; a rerun continues the same schedule",
+        )
+        p.set_defaults(func=cmd_train, phase=phase)

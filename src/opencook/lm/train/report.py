@@ -1,0 +1,115 @@
+"""The LM training report: one self-contained HTML page per run (loss, LR, throughput, memory, resumes).
+
+Built from the run directory alone (``summary.json``, ``model.json``, ``data.json``, ``metrics.jsonl``,
+``config.yaml``, ``versions.json``), so it also renders for a crashed or still-running run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opencook.core.report import page as P
+from opencook.core.report import plots, training
+from opencook.core.report.training import by_step, ema, kv, plot_or_notice, read_json, xy
+
+KINDS = ("train", "resume")
+
+
+def _summary(run_dir: Path, problems: list[str]) -> str:
+    out = [P.table(["run directory"], [[P.mono(str(run_dir.resolve()))]])]
+    summary = read_json(run_dir / "summary.json", problems)
+    model = read_json(run_dir / "model.json", problems)
+    data = read_json(run_dir / "data.json", problems)
+    out += [P.notice(p) for p in problems]
+    out.append(P.heading(3, "Final figures"))
+    out.append(
+        kv(summary) if summary else P.notice("summary.json is missing: the run crashed or is still running.")
+    )
+    out.append(P.heading(3, "Model"))
+    out.append(kv(model) if model else P.notice("model.json is missing."))
+    out.append(P.heading(3, "Data"))
+    out.append(kv(data) if data else P.notice("data.json is missing."))
+    return "".join(out)
+
+
+def _curves(run_dir: Path) -> str:
+    m = training.load_metrics(run_dir / "metrics.jsonl", KINDS)
+    if m is None:
+        return P.notice("metrics.jsonl is missing: the run has not finished a step.")
+    train = by_step(m.records["train"])
+    resumes = [(float(r["step"]), "resume") for r in by_step(m.records["resume"])]
+    out = []
+    if m.truncated_tail:
+        out.append(P.notice("The last line of metrics.jsonl is cut off (a crash mid-write); it is skipped."))
+    xs, ys = xy(train, "loss")
+    out.append(
+        plot_or_notice(
+            plots.lines(
+                [("loss", xs, ys), ("smoothed", xs, ema(ys))],
+                "training loss",
+                "step",
+                "cross-entropy (nats/token)",
+                faint=["loss"],
+                marks=resumes,
+            ),
+            "training loss",
+            "No train record carries a finite loss.",
+        )
+    )
+    out.append(
+        plot_or_notice(
+            plots.lines(
+                [("learning rate", *xy(train, "lr"))],
+                "learning rate",
+                "step",
+                "LR",
+                right=[("grad norm", *xy(train, "grad_norm"))],
+                right_label="grad norm",
+                marks=resumes,
+            ),
+            "learning rate",
+            "No train record carries lr.",
+        )
+    )
+    out.append(
+        plot_or_notice(
+            plots.lines(
+                [("tokens/s per device", *xy(train, "tokens_per_s_per_device"))],
+                "throughput",
+                "step",
+                "tokens/s",
+                right=[("MFU %", *xy(train, "mfu", 100))],
+                right_label="MFU (%)",
+                marks=resumes,
+            ),
+            "throughput",
+            "No train record carries tokens_per_s_per_device.",
+        )
+    )
+    out.append(
+        plot_or_notice(
+            plots.lines(
+                [("peak memory", *xy(train, "memory_mib"))], "peak memory", "step", "MiB", marks=resumes
+            ),
+            "memory",
+            "No train record carries memory_mib.",
+        )
+    )
+    return "".join(out)
+
+
+def render_lm_report(run_dir: Path) -> str:
+    run_dir = Path(run_dir)
+    problems: list[str] = []
+    sections = [
+        ("summary", "Summary", lambda: _summary(run_dir, problems)),
+        ("curves", "Curves", lambda: _curves(run_dir)),
+        ("config", "Config and versions", lambda: training.section_config(run_dir)),
+    ]
+    body = "".join(P.heading(2, title, anchor) + fn() for anchor, title, fn in sections)
+    return P.document(f"opencook lm training run: {run_dir.name}", [(a, t) for a, t, _ in sections], body)
+
+
+def write_training_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` and return its path."""
+    return training.write_report(Path(run_dir), render_lm_report)

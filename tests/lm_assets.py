@@ -1,0 +1,132 @@
+"""Small real inputs for the LM trainer tests: a tokenizer, packed pretraining data and SFT data.
+
+Everything is built with the project's own commands' functions from real code (a few stdlib modules),
+so the trainer is tested on what a user would feed it, only smaller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import yaml
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+MODULES = (
+    "textwrap.py",
+    "string.py",
+    "bisect.py",
+    "heapq.py",
+    "shlex.py",
+    "fnmatch.py",
+    "colorsys.py",
+    "glob.py",
+    "keyword.py",
+    "numbers.py",
+)
+ANNEAL_MODULES = ("queue.py", "sched.py", "base64.py")
+
+SFT_EXAMPLES = [
+    {
+        "instruction": "Write a function that adds two numbers.",
+        "output": "def add(a, b):\n    return a + b\n",
+    },
+    {"instruction": "Reverse a string in Python.", "output": "def rev(s):\n    return s[::-1]\n"},
+    {
+        "messages": [
+            {"role": "user", "content": "Square a number."},
+            {"role": "assistant", "content": "def sq(x):\n    return x * x\n"},
+            {"role": "user", "content": "And cube it?"},
+            {"role": "assistant", "content": "def cube(x):\n    return x ** 3\n"},
+        ]
+    },
+    {"instruction": "Return the maximum of a list.", "output": "def biggest(xs):\n    return max(xs)\n"},
+]
+
+
+def build_assets(root: Path) -> dict[str, Path]:
+    """Tokenizer (vocab 512), two packed datasets (pretrain, anneal) and one SFT set under ``root``."""
+    from opencook.lm.data import build_packed, build_sft
+    from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+
+    code = root / "code"
+    code.mkdir(parents=True)
+    for name in MODULES:
+        (code / name).write_text((STDLIB / name).read_text(encoding="utf-8"), encoding="utf-8")
+    anneal_code = root / "anneal_code"
+    anneal_code.mkdir()
+    for name in ANNEAL_MODULES:
+        (anneal_code / name).write_text((STDLIB / name).read_text(encoding="utf-8"), encoding="utf-8")
+    tok = train_tokenizer([code], TokenizerConfig(vocab_size=512), progress=False)
+    tok_dir = save_tokenizer(tok, root / "tokenizer")
+    build_packed([code], tok_dir, root / "packed", progress=False)
+    build_packed([anneal_code], tok_dir, root / "packed_anneal", progress=False)
+    sft_file = root / "sft.jsonl"
+    sft_file.write_text("".join(json.dumps(e) + "\n" for e in SFT_EXAMPLES))
+    build_sft([sft_file], tok_dir, root / "sft", max_len=128, progress=False)
+    return {
+        "tokenizer": tok_dir,
+        "packed": root / "packed",
+        "packed_anneal": root / "packed_anneal",
+        "sft": root / "sft",
+    }
+
+
+def recipe(path: Path, assets: dict[str, Path], **extra) -> Path:
+    """A tiny pretraining recipe (2 layers, dim 32, seq 32, global batch 4) plus ``extra`` top-level keys."""
+    values = {
+        "name": "t",
+        "tokenizer": str(assets["tokenizer"]),
+        "model": {
+            "preset": "tiny",
+            "overrides": {"dim": 32, "n_layers": 2, "ffn_dim": 64, "max_seq_len": 128},
+        },
+        "data": {
+            "sources": [{"path": str(assets["packed"]), "weight": 1.0}],
+            "seq_len": 32,
+            "global_batch": 4,
+        },
+        "optim": {"lr": 3e-3, "final_lr": 1e-4},
+        "schedule": {"warmup_steps": 2},
+        "steps": 6,
+        "micro_batch": 2,
+        "checkpoint_every": 2,
+        "keep_checkpoints": 5,
+        "tensorboard": False,
+        "threads": 1,
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(values.get(key), dict):
+            values[key] = {**values[key], **value}
+        else:
+            values[key] = value
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def run_cli(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+    """``python -m opencook ARGS`` in a real subprocess (``--nproc N`` relaunches under torchrun)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "opencook", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"opencook {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+            f"{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    """Step -> loss from a run's metrics.jsonl."""
+    out = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("kind") == "train":
+            out[rec["step"]] = rec["loss"]
+    return out
