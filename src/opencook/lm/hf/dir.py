@@ -9,6 +9,7 @@ without them would produce plausible but wrong logits.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from opencook.lm.model import Llama, ModelConfig, from_hf_state_dict, hf_config_dict, to_hf_state_dict
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 _LLAMA_ARCHS = {"LlamaForCausalLM"}
 _REQUIRED = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
 
@@ -78,7 +79,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _special_ids(tok_dir: Path, eos_tokens: list[str] | None) -> dict[str, int | list[int]]:
+def special_ids(tok_dir: Path, eos_tokens: list[str] | None) -> dict[str, int | list[int]]:
     """bos/eos/pad ids as named in the tokenizer's config, resolved through its vocabulary."""
     from tokenizers import Tokenizer
 
@@ -117,6 +118,15 @@ def _copy_tokenizer(src: Path, dst: Path, *, chat: bool) -> None:
                 (dst / name).write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
 
 
+def _publishable(tmp: Path) -> None:
+    """Give the temp dir (created 0700) and its files the permissions a normal mkdir/open would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    for f in tmp.iterdir():
+        f.chmod(0o666 & ~umask)
+
+
 def _replace_dir(tmp: Path, out: Path) -> None:
     """Move ``tmp`` to ``out``; an earlier export at ``out`` is replaced only after the new one is complete."""
     if out.exists():
@@ -145,6 +155,7 @@ def write_hf_dir(out: str | Path, config: dict[str, object], tensors: Mapping[st
         (tmp / "generation_config.json").write_text(json.dumps(dict(generation), indent=2) + "\n")
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "model.safetensors"),
                   metadata={"format": "pt"})
+        _publishable(tmp)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -180,7 +191,7 @@ def save_hf_dir(model: Llama, out: str | Path, *, tokenizer: str | Path | None =
         if tok_dir is None:
             return
         _copy_tokenizer(tok_dir, tmp, chat=chat)
-        ids = _special_ids(tmp, ["<|im_end|>", "<|endoftext|>"] if chat else None)
+        ids = special_ids(tmp, ["<|im_end|>", "<|endoftext|>"] if chat else None)
         generation.update(ids)
         config.update(ids)
 
@@ -216,7 +227,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     raise FileNotFoundError(f"{path} has neither model.safetensors nor model.safetensors.index.json{hint}")
 
 
-def _check_names(cfg: ModelConfig, sd: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+def check_hf_names(cfg: ModelConfig, sd: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in to_hf_state_dict(Llama(cfg)).items()}
     got = {k: v for k, v in sd.items() if not k.endswith("rotary_emb.inv_freq")}
@@ -240,7 +251,7 @@ def load_hf_dir(path: str | Path, *, dtype: torch.dtype | None = None) -> tuple[
     """Our Llama from an HF LLaMA directory; ``dtype=None`` keeps the stored dtype (of the embedding)."""
     path = Path(path)
     cfg = config_from_hf(read_hf_config(path))
-    sd = _check_names(cfg, _read_tensors(path), path)
+    sd = check_hf_names(cfg, _read_tensors(path), path)
     target = dtype or sd["model.embed_tokens.weight"].dtype
     model = from_hf_state_dict(cfg, {k: v.to(target) for k, v in sd.items()})
     return model.eval(), cfg
