@@ -46,3 +46,13 @@ def test_bool_is_not_an_int_and_ints_become_floats():
     assert cfg.ratios == {"HTML": 1.0} and isinstance(cfg.ratios["HTML"], float)
     assert isinstance(cfg.inner, Inner) and cfg.inner.ratio == 1.0
     assert to_plain(cfg)["inner"] == {"ratio": 1.0}
+
+
+def test_exponent_floats_that_yaml_reads_as_strings_are_numbers():
+    import yaml
+
+    values = yaml.safe_load("inner: {ratio: 3e-4}")
+    assert values["inner"]["ratio"] == "3e-4"  # PyYAML's YAML 1.1 quirk, the reason for the rule
+    assert build_config(Example, values, "x").inner.ratio == 3e-4
+    with pytest.raises(ConfigError, match="expected a number"):
+        build_config(Example, {"inner": {"ratio": "3e"}}, "x")
