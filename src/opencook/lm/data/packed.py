@@ -122,13 +122,14 @@ def build_packed(sources: Sequence[str | Path], tokenizer: str | Path, out: str 
         texts = tqdm(texts, desc="packing", unit="doc", total=max_docs)
     writer = _ShardWriter(out, shard_tokens, dtype)
     n_tokens = 0
+    encode_batch = getattr(tok, "encode_batch_fast", tok.encode_batch)  # no offsets: ~25% faster where available
     previous = tok.encode_special_tokens
     tok.encode_special_tokens = True
     try:
         for batch in _batches(texts, ENCODE_BATCH_DOCS):
             flat: list[int] = []
             starts = np.empty(len(batch), np.int64)
-            for i, enc in enumerate(tok.encode_batch(batch, add_special_tokens=False)):
+            for i, enc in enumerate(encode_batch(batch, add_special_tokens=False)):
                 starts[i] = len(flat)
                 flat.extend(enc.ids)
                 flat.append(eos)
