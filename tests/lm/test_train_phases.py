@@ -20,7 +20,13 @@ def assets(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory, assets):
     root = tmp_path_factory.mktemp("pre")
-    run_cli("lm", "pretrain", str(recipe(root / "r.yaml", assets, steps=8)), "--out", str(root / "run"))
+    run_cli(
+        "lm",
+        "pretrain",
+        str(recipe(root / "r.yaml", assets, steps=20, optim={"lr": 1e-2, "final_lr": 1e-4})),
+        "--out",
+        str(root / "run"),
+    )
     return root / "run"
 
 
@@ -34,14 +40,14 @@ def _records(run_dir, kind="train"):
 def test_pretraining_learns_and_writes_its_run_directory(pretrained):
     curve = losses(pretrained)
     assert (
-        len(curve) == 8 and curve[8] < curve[1] - 0.3
+        len(curve) == 20 and curve[20] < curve[1] - 0.5
     )  # byte-level BPE at vocab 512 starts near ln(512)=6.2
     for name in ("config.yaml", "versions.json", "model.json", "data.json", "summary.json", "report.html"):
         assert (pretrained / name).is_file(), name
     recs = _records(pretrained)
-    assert [r["lr"] for r in recs][:3] == pytest.approx([1.5e-3, 3e-3, 3e-3])  # warmup 2, then constant
+    assert [r["lr"] for r in recs][:3] == pytest.approx([5e-3, 1e-2, 1e-2])  # warmup 2, then constant
     assert all(r["tokens_per_s_per_device"] > 0 and r["memory_mib"] > 0 for r in recs)
-    assert recs[-1]["tokens_seen"] == 8 * 4 * 32
+    assert recs[-1]["tokens_seen"] == 20 * 4 * 32
     html = (pretrained / "report.html").read_text()
     assert html.count("<img") >= 4 and "training loss" in html
 
