@@ -80,6 +80,7 @@ class LMTrainConfig:
     epochs: float | None = None
     micro_batch: int = 4
     parallel: Literal["ddp", "fsdp"] = "ddp"
+    compile: bool = False
     dtype: Literal["float32", "bfloat16"] = "bfloat16"
     seed: int = 0
     threads: int | None = None
