@@ -23,7 +23,7 @@ def pretrained(tmp_path_factory, assets):
     run_cli(
         "lm",
         "pretrain",
-        str(recipe(root / "r.yaml", assets, steps=20, optim={"lr": 1e-2, "final_lr": 1e-4})),
+        str(recipe(root / "r.yaml", assets, steps=20, optim={"lr": 1e-2, "final_lr": 1e-4}, tensorboard=True, log_every=5)),
         "--out",
         str(root / "run"),
     )
@@ -48,6 +48,13 @@ def test_pretraining_learns_and_writes_its_run_directory(pretrained):
     assert [r["lr"] for r in recs][:3] == pytest.approx([5e-3, 1e-2, 1e-2])  # warmup 2, then constant
     assert all(r["tokens_per_s_per_device"] > 0 and r["memory_mib"] > 0 for r in recs)
     assert recs[-1]["tokens_seen"] == 20 * 4 * 32
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(pretrained / "tb"))
+    events.Reload()
+    logged = events.Scalars("train/loss")
+    assert [e.step for e in logged] == [5, 10, 15, 20]
+    assert [e.value for e in logged] == pytest.approx([curve[s] for s in (5, 10, 15, 20)], rel=1e-6)
     html = (pretrained / "report.html").read_text()
     assert html.count("<img") >= 4 and "training loss" in html
 
