@@ -175,6 +175,7 @@ def test_transformers_tokenizer_is_accepted(tok):
         ([], {}, "non-empty list"),
         ([""], {}, "prompt 0 is empty"),
         ([[1, 2, 10**6]], {}, "token ids in [0, 400)"),
+        ([1, 2, 3], {}, "a single token-id prompt is [[id, id, ...]]"),
         (["x"], {"max_new_tokens": 0}, "max_new_tokens must be an int >= 1"),
         (["x"], {"temperature": -1.0}, "temperature must be a number >= 0"),
         (["x"], {"top_p": 0.0}, "top_p must be in (0, 1]"),

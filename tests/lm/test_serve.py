@@ -43,7 +43,7 @@ def setup(tmp_path_factory):
         line = proc.stdout.readline()
         match = re.search(r"http://[\d.]+:(\d+)/v1", line)
         assert match, f"no URL in the server's first line {line!r}; log: {(tmp / 'server.log').read_text()}"
-        yield {"url": match.group(0), "model": model, "tok": tok, "proc": proc}
+        yield {"url": match.group(0), "model": model, "tok": tok, "proc": proc, "model_dir": model_dir}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -171,3 +171,15 @@ def test_get_on_post_endpoint_and_client_errors(setup):
     with pytest.raises(ValueError, match="exactly one of prompt"):
         complete(setup["url"])
     assert setup["proc"].poll() is None, "the server must survive bad requests"
+
+
+def test_cli_errors_name_the_problem(setup, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "opencook", "lm", "serve", str(tmp_path / "missing")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 2 and "does not exist" in run.stderr
+    port = setup["url"].rsplit(":", 1)[1].split("/")[0]
+    model_dir = Path(setup["model_dir"])
+    run = subprocess.run([sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", port],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in run.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -13,7 +14,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
     served = load_served_model(args.model_dir, name=args.model_name, dtype=dtype)
-    server = make_server(served, args.host, args.port)
+    try:
+        server = make_server(served, args.host, args.port)
+    except OSError as e:
+        print(f"opencook: cannot listen on {args.host}:{args.port} ({e.strerror}): choose another --port, "
+              "or --port 0 for a free one", file=sys.stderr)
+        return 2
     host, port = server.server_address[:2]
     print(f"serving {served.name!r} at http://{host}:{port}/v1  "
           "(POST /v1/completions, /v1/chat/completions; GET /v1/models, /health)", flush=True)

@@ -56,6 +56,9 @@ def _prompt_ids(tokenizer: Tokenizer, prompts: Sequence[str] | Sequence[Sequence
                          f"(got {type(prompts).__name__}); wrap a single prompt in a list")
     out = []
     for i, p in enumerate(prompts):
+        if not isinstance(p, str | Sequence):
+            raise ValueError(f"prompt {i} must be a string or a list of int token ids, got {type(p).__name__}; "
+                             "a single token-id prompt is [[id, id, ...]]")
         ids = encode(tokenizer, p, special=True) if isinstance(p, str) else list(p)
         if not ids:
             raise ValueError(f"prompt {i} is empty: give at least one token")
