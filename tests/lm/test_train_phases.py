@@ -23,7 +23,16 @@ def pretrained(tmp_path_factory, assets):
     run_cli(
         "lm",
         "pretrain",
-        str(recipe(root / "r.yaml", assets, steps=20, optim={"lr": 1e-2, "final_lr": 1e-4}, tensorboard=True, log_every=5)),
+        str(
+            recipe(
+                root / "r.yaml",
+                assets,
+                steps=20,
+                optim={"lr": 1e-2, "final_lr": 1e-4},
+                tensorboard=True,
+                log_every=5,
+            )
+        ),
         "--out",
         str(root / "run"),
     )
@@ -128,3 +137,16 @@ def test_fsdp_matches_ddp_and_its_checkpoint_loads_on_one_process(tmp_path, asse
     b, _ = load_model_for_export(tmp_path / "fsdp")
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.slow
+def test_export_hf_of_a_run_loads_in_transformers_with_our_logits(tmp_path, pretrained):
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    out = tmp_path / "hf"
+    run_cli("lm", "export-hf", str(pretrained), "--out", str(out))
+    ours, _ = load_model_for_export(pretrained)
+    theirs = LlamaForCausalLM.from_pretrained(out).eval()
+    tokens = torch.tensor([AutoTokenizer.from_pretrained(out).encode("def add(a, b):\n    return a + b\n")])
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(tokens).logits, ours.eval()(tokens), rtol=1e-5, atol=1e-5)

@@ -103,7 +103,9 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
 
 def loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Summed next-token cross-entropy over targets that are not -100 (prompt, padding)."""
-    return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    return F.cross_entropy(
+        logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum"
+    )
 
 
 def compile_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -246,7 +248,7 @@ class LMTrainer:
             "data": self.loader.state_dict(),
             "phase": self.cfg.phase,
             "model_config": ckpt_io.model_config_dict(self.mcfg),
-            "tokenizer": self.cfg.tokenizer,
+            "tokenizer": str(Path(self.cfg.tokenizer).resolve()) if self.cfg.tokenizer else None,
             "total_steps": self.total_steps,
         }
         ckpt_io.save_checkpoint(
