@@ -240,3 +240,26 @@ def test_missing_tokenizer_dir_is_refused_before_writing(tmp_path: Path) -> None
     with pytest.raises(FileNotFoundError, match="tokenizer .*does not exist"):
         save_hf_dir(make_model(CONFIGS["tied"]), tmp_path / "hf", tokenizer=tmp_path / "no-tok")
     assert not (tmp_path / "hf").exists()
+
+
+@pytest.mark.slow
+def test_cli_export_of_a_training_run_loads_in_transformers(tmp_path: Path) -> None:
+    """`opencook lm pretrain` then `export-hf RUN`: the trainer's checkpoint reader, the run's own tokenizer."""
+    checkpoint = pytest.importorskip("opencook.lm.train.checkpoint")
+    from lm_assets import build_assets, recipe, run_cli
+
+    assets = build_assets(tmp_path / "assets")
+    run_cli("lm", "pretrain", str(recipe(tmp_path / "r.yaml", assets, steps=2)), "--out", str(tmp_path / "run"))
+    proc = run_cli("lm", "export-hf", str(tmp_path / "run"), "--out", str(tmp_path / "hf"), "--dtype",
+                   "bfloat16", "--chat")
+    assert f"tokenizer: {assets['tokenizer']}" in proc.stdout
+    trained, _ = checkpoint.load_model_for_export(tmp_path / "run")
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    assert tok.eos_token == "<|im_end|>"
+    ids = tok("def add(a, b):\n    return a + b\n", return_tensors="pt")["input_ids"]
+    hf = transformers.LlamaForCausalLM.from_pretrained(str(tmp_path / "hf")).eval()
+    assert hf.dtype == torch.bfloat16
+    with torch.no_grad():
+        torch.testing.assert_close(hf(ids).logits.float(), trained.eval()(ids), atol=5e-2, rtol=0)
+    proc = run_cli("lm", "export-hf", str(tmp_path / "assets"), "--out", str(tmp_path / "x"), check=False)
+    assert proc.returncode != 0 and "assets" in proc.stderr
