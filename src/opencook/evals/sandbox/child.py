@@ -1,0 +1,82 @@
+"""The first code the sandboxed interpreter runs: drop privileges, set limits, then run ``main.py``.
+
+This file is not imported by the parent; its text is passed to ``python -I -S -c`` so that no
+``preexec_fn`` is needed (subprocess can then use vfork) and nothing depends on this file's permissions.
+argv: uid gid cpu_s data_bytes nproc fsize_bytes nofile purelib. uid < 0 keeps the current user.
+The exit code tells the parent how the program ended (see ``EXIT_CODES`` in runner.py).
+"""
+
+import os
+import resource
+import sys
+
+
+def _main() -> None:
+    uid, gid, cpu, data, nproc, fsize, nofile = (int(a) for a in sys.argv[1:8])
+    purelib = sys.argv[8]
+    paths = [p for p in (*sys.path, purelib) if p and os.path.isdir(p)]
+    if uid >= 0:
+        # The interpreter may live where the throwaway uid cannot search (pyenv under /root): keep each
+        # import dir open and import through /proc/self/fd, which skips the search checks on its parents.
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        moved = {p: f"/proc/self/fd/{os.open(p, flags)}" for p in paths}
+        paths = list(moved.values())
+        for module in list(sys.modules.values()):  # packages imported at startup (encodings) look there too
+            path = getattr(module, "__path__", None)
+            if isinstance(path, list):
+                for i, entry in enumerate(path):
+                    parent, _, rest = entry.rpartition("/")
+                    if parent in moved:
+                        path[i] = f"{moved[parent]}/{rest}"
+        sys.path_importer_cache.clear()
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    sys.path[:] = paths
+    for which, soft, hard in ((resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_DATA, data, data),
+                              (resource.RLIMIT_NPROC, nproc, nproc), (resource.RLIMIT_FSIZE, fsize, fsize),
+                              (resource.RLIMIT_NOFILE, nofile, nofile), (resource.RLIMIT_CORE, 0, 0)):
+        resource.setrlimit(which, (soft, hard))
+    sys.argv[:] = ["main.py"]
+    with open("main.py", "rb") as f:
+        source = f.read()
+    try:
+        code = compile(source, "main.py", "exec")
+    except (SyntaxError, ValueError) as e:
+        _report(e, 4)
+    del source
+    try:
+        exec(code, {"__name__": "__sandbox__", "__builtins__": __builtins__})
+    except AssertionError as e:
+        _report(e, 3)
+    except MemoryError:
+        os.write(2, b"MemoryError\n")
+        os._exit(6)
+    except BaseException as e:  # SystemExit and KeyboardInterrupt fail too, as in the reference harness
+        _report(e, 1)
+    _flush()
+    os._exit(0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _report(error: BaseException, code: int) -> None:
+    _flush()
+    try:
+        import traceback
+
+        tb = error.__traceback__.tb_next if error.__traceback__ else None
+        traceback.print_exception(type(error), error, tb)
+    except BaseException:
+        os.write(2, f"{type(error).__name__}\n".encode())
+    _flush()
+    os._exit(code)
+
+
+_main()
