@@ -158,6 +158,11 @@ def test_cached_logits_equal_uncached_forward(tok):
         torch.testing.assert_close(got[0], full[0], rtol=0, atol=1e-5)
         torch.testing.assert_close(got[1, 5:], model(x[1:, 5:])[0], rtol=0, atol=1e-5)
         assert torch.isfinite(got).all()
+        # one row with the transposed head copy generate uses on CPU for one- and two-row batches
+        cache = KVCache(model.cfg, 1, 24)
+        cache.head_t = model.lm_head.weight.t().contiguous()
+        parts = [model(x[:1, :10], cache)] + [model(x[:1, i : i + 1], cache) for i in range(10, 20)]
+        torch.testing.assert_close(torch.cat(parts, 1), full[:1], rtol=0, atol=1e-5)
 
 
 def test_transformers_tokenizer_is_accepted(tok):

@@ -108,6 +108,8 @@ def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[
     tokens, key_mask = tokens.to(device), key_mask.to(device)
     padded = min(lens) < t
     cache = KVCache(cfg, b, t + max_new_tokens, dtype=weight.dtype, device=device)
+    if device.type == "cpu" and b <= 2 and max_new_tokens >= 8:  # the copy pays for itself within a few steps
+        cache.head_t = model.lm_head.weight.t().contiguous()
     positions = (key_mask[:, :t].long().cumsum(-1) - 1).clamp(min=0) if padded else None
     logits = model(tokens, cache, positions=positions, key_mask=key_mask[:, :t] if padded else None,
                    last_only=True)[:, -1]
