@@ -52,6 +52,8 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("filter", "map", "opencook.data.filter.step:QualityFilterConfig",
                   "opencook.data.filter.step:QualityFilter"),
         StageSpec("sample", "map", "opencook.data.sample:SampleConfig", "opencook.data.sample:Sample"),
+        StageSpec("decontaminate", "map", "opencook.data.decontaminate:DecontaminateConfig",
+                  "opencook.data.decontaminate:Decontaminate"),
         StageSpec("write", "sink", "opencook.data.write:WriteConfig", "opencook.data.write"),
     )
 }
