@@ -27,6 +27,10 @@ class Isolation:
     network_cut: bool
     pid_namespace: bool
 
+    def wrapper(self, network: bool) -> tuple[str, ...]:
+        """The wrapping command; ``network=True`` keeps the host's network (no ``--net``)."""
+        return tuple(a for a in self.prefix if a != "--net") if network else self.prefix
+
 
 def slot_uid(slot: int) -> int:
     """The uid (and gid) of worker slot ``slot`` of this process."""

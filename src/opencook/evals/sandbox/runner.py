@@ -72,7 +72,7 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
         Path(workdir, "main.py").write_text(program.source, encoding="utf-8", errors="surrogatepass")
         if uid >= 0:
             os.chown(workdir, uid, uid)
-        cmd = [*iso.prefix, sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, str(uid), str(uid),
+        cmd = [*iso.wrapper(limits.network), sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, str(uid), str(uid),
                str(int(limits.timeout_s) + 1), str(limits.memory_mb << 20), str(limits.max_procs),
                str(FILE_SIZE_LIMIT), str(OPEN_FILES_LIMIT), purelib]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
