@@ -198,3 +198,14 @@ def test_bad_input_is_named(tok, prompts, kw, message):
 def test_wrong_tokenizer_type_is_named(tok):
     with pytest.raises(TypeError, match="tokenizers.Tokenizer"):
         generate(_model(tok), "gpt2", ["x"], max_new_tokens=2)
+
+
+def test_transposed_head_copy_follows_weight_updates(tok):
+    model = _model(tok)
+    before = generate(model, tok, PROMPTS[:1], max_new_tokens=8, eos_ids=[])[0]
+    with torch.no_grad():  # an in-place update (as an optimizer step makes) must not reuse the stale copy
+        model.lm_head.weight.mul_(-1.0)
+    after = generate(model, tok, PROMPTS[:1], max_new_tokens=8, eos_ids=[])[0]
+    ids = encode(tok, PROMPTS[0], special=True)
+    assert after.token_ids == _hf_generate(_hf(model), [ids], 8)[0]
+    assert after.token_ids != before.token_ids

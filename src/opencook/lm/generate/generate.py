@@ -8,6 +8,7 @@ from the batch and the cache, so they stop costing compute.
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -68,6 +69,20 @@ def _prompt_ids(tokenizer: Tokenizer, prompts: Sequence[str] | Sequence[Sequence
     return out
 
 
+_HEAD_T: weakref.WeakKeyDictionary[Llama, tuple[int, int, torch.Tensor]] = weakref.WeakKeyDictionary()
+
+
+def _transposed_head(model: Llama) -> torch.Tensor:
+    """``lm_head.weight.t().contiguous()``, kept per model (one extra copy of the head, freed with the model)
+    so a server does not copy it per request; rebuilt when the weight is replaced or updated in place."""
+    weight = model.lm_head.weight
+    key = (weight.data_ptr(), weight._version)
+    cached = _HEAD_T.get(model)
+    if cached is None or cached[:2] != key:
+        _HEAD_T[model] = (*key, weight.detach().t().contiguous())
+    return _HEAD_T[model][2]
+
+
 def _first_stop(text: str, stop: Sequence[str]) -> int | None:
     hits = [i for i in (text.find(s) for s in stop) if i >= 0]
     return min(hits) if hits else None
@@ -109,7 +124,7 @@ def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[
     padded = min(lens) < t
     cache = KVCache(cfg, b, t + max_new_tokens, dtype=weight.dtype, device=device)
     if device.type == "cpu" and b <= 2 and max_new_tokens >= 8:  # the copy pays for itself within a few steps
-        cache.head_t = model.lm_head.weight.t().contiguous()
+        cache.head_t = _transposed_head(model)
     positions = (key_mask[:, :t].long().cumsum(-1) - 1).clamp(min=0) if padded else None
     logits = model(tokens, cache, positions=positions, key_mask=key_mask[:, :t] if padded else None,
                    last_only=True)[:, -1]
