@@ -1,10 +1,11 @@
 """Which isolation this machine allows, probed once per process.
 
-As root: ``unshare --net --pid --fork`` (no network; every process the program starts dies with it, even one
-that called setsid) and a throwaway uid per worker slot (so RLIMIT_NPROC is enforced per program, system
-and project files are read-only to it, and it cannot signal the harness). Not root but user namespaces
-allowed: ``unshare --user --map-root-user --net --pid --fork`` (same, minus the uid drop). Otherwise: plain
-subprocess in its own process group, network not cut; ``isolation_report`` says so.
+As root (CI): each program runs as a throwaway uid per worker slot (RLIMIT_NPROC then counts that program
+alone, system and project files are read-only to it, it cannot signal the harness), joins an empty network
+namespace made once per harness process, and runs as pid 1 of its own pid namespace (everything it starts
+dies with it, even after setsid). Not root but user namespaces allowed: ``unshare --user --map-root-user
+--net --pid --fork`` wraps each program (no uid drop). Otherwise: a plain subprocess in its own process
+group, network not cut. ``isolation_report`` says which applies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 # Throwaway uids: 256 slots per harness process, spread by pid so two harnesses rarely share one.
@@ -22,10 +25,18 @@ _UID_SLOTS = 256
 
 @dataclass(frozen=True)
 class Isolation:
-    prefix: tuple[str, ...]  # command that wraps the interpreter (the unshare call), or ()
-    drop_uid: bool  # run each program as a throwaway uid (needs root)
-    network_cut: bool
-    pid_namespace: bool
+    prefix: tuple[str, ...] = ()  # command that wraps the interpreter (an unshare call), or ()
+    drop_uid: bool = False  # run each program as a throwaway uid (needs root)
+    netns_fd: int = -1  # an open fd of an empty network namespace the program joins (needs root)
+    pidns_in_child: bool = False  # the program runs as pid 1 of a new pid namespace (needs root)
+
+    @property
+    def network_cut(self) -> bool:
+        return self.netns_fd >= 0 or "--net" in self.prefix
+
+    @property
+    def pid_namespace(self) -> bool:
+        return self.pidns_in_child or "--pid" in self.prefix
 
     def wrapper(self, network: bool) -> tuple[str, ...]:
         """The wrapping command; ``network=True`` keeps the host's network (no ``--net``)."""
@@ -35,6 +46,26 @@ class Isolation:
 def slot_uid(slot: int) -> int:
     """The uid (and gid) of worker slot ``slot`` of this process."""
     return _UID_BASE + (os.getpid() % 100_000) * _UID_SLOTS + slot % _UID_SLOTS
+
+
+def _empty_netns(unshare: str) -> int:
+    """An fd holding a fresh network namespace (only a down loopback), shared by this process's programs."""
+    own = os.stat("/proc/self/ns/net").st_ino
+    holder = subprocess.Popen([unshare, "--net", "sleep", "30"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and holder.poll() is None:
+            path = f"/proc/{holder.pid}/ns/net"
+            if os.stat(path).st_ino != own:
+                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            time.sleep(0.002)
+        return -1
+    except OSError:
+        return -1
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _works(iso: Isolation) -> bool:
@@ -52,17 +83,20 @@ def _works(iso: Isolation) -> bool:
 @functools.cache
 def probe_isolation() -> Isolation:
     unshare = shutil.which("unshare") or ("/usr/bin/unshare" if os.path.exists("/usr/bin/unshare") else None)
-    root = os.geteuid() == 0
-    prefixes: list[tuple[str, ...]] = []
-    if unshare:
-        prefixes.append((unshare, "--net", "--pid", "--fork", "--kill-child"))
-        if not root:
-            prefixes.insert(0, (unshare, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"))
-    for prefix in [*prefixes, ()]:
-        for drop in (True, False) if root else (False,):
-            iso = Isolation(prefix=prefix, drop_uid=drop, network_cut=bool(prefix), pid_namespace=bool(prefix))
-            if _works(iso):
-                return iso
+    candidates: list[Isolation] = []
+    if os.geteuid() == 0:
+        netns = _empty_netns(unshare) if unshare else -1
+        candidates.append(Isolation(drop_uid=True, netns_fd=netns, pidns_in_child=True))
+        if unshare:
+            candidates.append(Isolation(prefix=(unshare, "--net", "--pid", "--fork", "--kill-child"), drop_uid=True))
+        candidates.append(Isolation(drop_uid=True))
+    elif unshare:
+        candidates.append(Isolation(prefix=(unshare, "--user", "--map-root-user", "--net", "--pid", "--fork",
+                                            "--kill-child")))
+    candidates.append(Isolation())
+    for iso in candidates:
+        if _works(iso):
+            return iso
     raise RuntimeError(f"the sandbox cannot run {sys.executable} -I -S at all (not even without isolation): "
                        "check that this interpreter starts and imports json/socket")
 

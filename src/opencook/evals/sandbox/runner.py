@@ -72,18 +72,22 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
         Path(workdir, "main.py").write_text(program.source, encoding="utf-8", errors="surrogatepass")
         if uid >= 0:
             os.chown(workdir, uid, uid)
+        netns_fd = -1 if limits.network else iso.netns_fd
         cmd = [*iso.wrapper(limits.network), sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, str(uid), str(uid),
                str(int(limits.timeout_s) + 1), str(limits.memory_mb << 20), str(limits.max_procs),
-               str(FILE_SIZE_LIMIT), str(OPEN_FILES_LIMIT), purelib]
+               str(FILE_SIZE_LIMIT), str(OPEN_FILES_LIMIT), purelib, str(netns_fd), str(int(iso.pidns_in_child))]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1"}
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                pass_fds=(netns_fd,) if netns_fd >= 0 else ())
         try:
             out, err, timed_out = _collect(proc, start + limits.timeout_s, limits.max_output_bytes)
         finally:
             _kill_group(proc)
+            if uid >= 0:
+                _kill_uid(uid)
             proc.stdout.close()
             proc.stderr.close()
         code = proc.wait()
@@ -167,3 +171,20 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL whatever still runs as the slot's throwaway uid (a program that left its group and namespace)."""
+    for _ in range(10):
+        found = False
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == uid:
+                        found = True
+                        os.kill(int(entry), signal.SIGKILL)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+        if not found:
+            return
+        time.sleep(0.001)
