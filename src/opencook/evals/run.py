@@ -1,0 +1,133 @@
+"""One evaluation run: tasks -> batches -> completions -> sandboxed programs -> verdicts -> scores.
+
+Batches are formed here, not in the backends, so every backend sees the same rows in the same order:
+tasks sorted by prompt length (longest first, ties by position), each repeated n times, and
+``max(1, batch_size // n)`` tasks per batch. Batch b is sampled with seed ``seed + b``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opencook.evals.backends import Backend, Batch, Decoding, Sample
+from opencook.evals.datasets import Benchmark
+from opencook.evals.passk import summarize
+from opencook.evals.protocol import Protocol, Task
+
+
+@dataclass
+class Results:
+    """Everything a run produced: the record written as results.json, and one row per problem."""
+
+    record: dict
+    problems: list[dict]
+
+
+def _length(task: Task) -> int:
+    return len(task.prompt) if task.prompt is not None else sum(len(m["content"]) for m in task.messages)
+
+
+def make_batches(tasks: Sequence[Task], decoding: Decoding) -> list[tuple[Batch, list[tuple[int, int]]]]:
+    """The batches, each with the (task index, sample index) of its rows."""
+    order = sorted(range(len(tasks)), key=lambda i: (-_length(tasks[i]), i))
+    per = max(1, decoding.batch_size // decoding.n)
+    out = []
+    for b, start in enumerate(range(0, len(order), per)):
+        chunk = order[start:start + per]
+        rows = [(i, j) for i in chunk for j in range(decoding.n)]
+        first = tasks[chunk[0]]
+        stop = first.stop
+        if first.prompt is not None:
+            batch = Batch(b, tuple(tasks[i].prompt for i, _ in rows), None, stop, decoding.seed + b)
+        else:
+            batch = Batch(b, None, tuple(tasks[i].messages for i, _ in rows), stop, decoding.seed + b)
+        out.append((batch, rows))
+    return out
+
+
+def generate_samples(tasks: Sequence[Task], backend: Backend, decoding: Decoding,
+                     progress: bool = False) -> list[list[Sample]]:
+    """``decoding.n`` samples for every task, in task order."""
+    samples: list[list[Sample | None]] = [[None] * decoding.n for _ in tasks]
+    batches = make_batches(tasks, decoding)
+    start, done = time.perf_counter(), 0
+    for batch, rows in batches:
+        got = backend.run(batch, decoding)
+        if len(got) != len(rows):
+            raise RuntimeError(f"the backend returned {len(got)} completions for a batch of {len(rows)} rows")
+        for (i, j), s in zip(rows, got, strict=True):
+            samples[i][j] = s
+        done += len({i for i, _ in rows})
+        if progress:
+            print(f"  generated {done}/{len(tasks)} problems ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
+    return samples  # type: ignore[return-value]
+
+
+def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], limits, workers: int,
+                  progress: bool = False) -> list[dict]:
+    """Run every sample's program in the sandbox; one row per problem with its samples and verdicts."""
+    from opencook.evals.sandbox import Program, run_programs
+
+    programs = [Program(f"{t.task_id}#{j}", t.build_program(s.text))
+                for t, row in zip(tasks, samples, strict=True) for j, s in enumerate(row)]
+    outcomes = iter(run_programs(programs, limits, workers=workers, progress=progress))
+    problems = []
+    for t, row in zip(tasks, samples, strict=True):
+        entries = []
+        for s in row:
+            o = next(outcomes)
+            entries.append({"completion": s.text, "finish_reason": s.finish_reason, "code": t.extract(s.text),
+                            "kind": o.kind, "passed": o.passed, "exit_code": o.exit_code,
+                            "duration_s": round(o.duration_s, 4), "stderr_tail": o.stderr[-1000:]})
+        problems.append({"task_id": t.task_id, "prompt": t.prompt, "messages": list(t.messages or []) or None,
+                         "n": len(row), "passed": sum(e["passed"] for e in entries), "samples": entries})
+    return problems
+
+
+def evaluate(benchmark: Benchmark, kind: str, backend: Backend, decoding: Decoding, *, ks: Sequence[int],
+             limits=None, workers: int = 2, limit: int | None = None, progress: bool = False) -> Results:
+    """Evaluate ``backend`` on ``benchmark`` under protocol ``kind`` (base or chat)."""
+    from opencook.core.versions import collect_versions
+    from opencook.evals.report import extra_versions
+    from opencook.evals.sandbox import Limits, isolation_report
+
+    limits = limits or Limits()
+    protocol = Protocol(benchmark, kind)
+    tasks = protocol.tasks()
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {limit}")
+        tasks = tasks[:limit]
+    t0 = time.perf_counter()
+    samples = generate_samples(tasks, backend, decoding, progress)
+    t1 = time.perf_counter()
+    problems = score_samples(tasks, samples, limits, workers, progress)
+    t2 = time.perf_counter()
+    scores = summarize([[s["kind"] for s in p["samples"]] for p in problems], ks)
+    versions = collect_versions()
+    versions["packages"].update(extra_versions())
+    record = {
+        "benchmark": benchmark.record(),
+        "protocol": protocol.record(),
+        "decoding": {**dataclasses.asdict(decoding), "greedy": decoding.temperature == 0.0,
+                     "batching": "tasks sorted by prompt length (longest first), n rows per task, "
+                                 "max(1, batch_size // n) tasks per batch, batch b seeded seed + b"},
+        "n": decoding.n,
+        "k": list(ks),
+        "limit": limit,
+        "problems_evaluated": len(tasks),
+        "problems_in_benchmark": len(protocol.problems()),
+        "sandbox": {"limits": dataclasses.asdict(limits), "workers": workers, "isolation": isolation_report()},
+        "backend": backend.record(),
+        "scores": scores,
+        "wall_time_s": {"generation": round(t1 - t0, 3), "execution": round(t2 - t1, 3),
+                        "total": round(t2 - t0, 3)},
+        "versions": versions,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - (t2 - t0))),
+    }
+    return Results(record=record, problems=problems)
