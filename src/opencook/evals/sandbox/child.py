@@ -120,11 +120,9 @@ def _flush() -> None:
 
 def _report(error: BaseException, code: int) -> None:
     _flush()
-    try:
-        import traceback
-
+    try:  # the C excepthook: importing ``traceback`` would double the cost of a failing program
         tb = error.__traceback__.tb_next if error.__traceback__ else None
-        traceback.print_exception(type(error), error, tb)
+        sys.__excepthook__(type(error), error.with_traceback(tb), tb)
     except BaseException:
         os.write(2, f"{type(error).__name__}\n".encode())
     _flush()
