@@ -200,12 +200,12 @@ def test_killing_the_parent_does_not_kill_the_harness():
     me = os.getpid()
     outcome = run1(f"""
         import os, signal
-        for pid in (os.getppid(), {me}):
+        for pid in ({me}, os.getppid()):  # the harness by its host pid, then whatever the parent is
             try:
                 os.kill(pid, signal.SIGKILL)
-                print("sent", pid)
+                print("sent", pid, flush=True)
             except (PermissionError, ProcessLookupError) as e:
-                print("refused", pid, type(e).__name__)
+                print("refused", pid, type(e).__name__, flush=True)
     """)
     assert os.getpid() == me  # still here
     assert outcome.kind in ("passed", "killed"), outcome.stderr
