@@ -1,12 +1,14 @@
 """Greedy decoding speed: opencook's KV-cache ``generate`` vs ``transformers`` ``generate`` on the same weights.
 
     .venv/bin/python benchmarks/lm_generate.py                  # batch 1 and 8, 128 new tokens, 2 threads
+    .venv/bin/python benchmarks/lm_generate.py --threads 2 1    # the same at 2, then 1 torch threads
     .venv/bin/python benchmarks/lm_generate.py --batches 1 --new-tokens 32 --reps 1
 
 Two models, random weights (speed does not depend on them), both with a 32768-token vocabulary:
 ``tiny32k`` is the ``tiny`` preset with that vocabulary (9.1M parameters, 4 layers of dim 128), and
-``scaled`` is the preset scaled up to 22.7M parameters (8 layers of dim 256, 8/4 heads, ffn 704). Prompts are random token ids; the batch-8 prompts have
-different lengths (24..31 tokens), so both sides decode a left-padded batch. EOS is disabled on both
+``scaled`` is the preset scaled up to 22.7M parameters (8 layers of dim 256, 8/4 heads, ffn 704).
+Prompts are random token ids; the batch-8 prompts have different lengths (24..31 tokens), so both
+sides decode a left-padded batch. EOS is disabled on both
 sides so every row decodes exactly ``--new-tokens`` tokens, and the token ids are checked to be equal.
 Writes ``benchmarks/results/lm_generate.{json,md}``. The goal from issue 5: >= 2x transformers at batch 1 and 8.
 """
@@ -63,18 +65,18 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--new-tokens", type=int, default=128)
     p.add_argument("--reps", type=int, default=2, help="timed runs per side (best is kept)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, nargs="+", default=[2], help="torch threads, one pass each")
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--name", default="lm_generate")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
     import transformers
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
 
     load0 = os.getloadavg()[0]
     rows = []
-    for name in args.configs:
+    for threads, name in [(th, n) for th in args.threads for n in args.configs]:
+        torch.set_num_threads(threads)
         cfg = CONFIGS[name]
         torch.manual_seed(0)
         model = Llama(cfg).eval()
@@ -97,13 +99,15 @@ def main() -> None:
                 raise SystemExit(f"{name} batch {b}: token ids differ from transformers: unequal work")
             tokens = b * args.new_tokens
             lens = [len(x) for x in prompts]
-            row = {"model": name, "params": num_params(cfg), "batch": b, "prompt_tokens": lens,
+            row = {"threads": threads, "model": name, "params": num_params(cfg), "batch": b,
+                   "prompt_tokens": lens,
                    "new_tokens": args.new_tokens, "ours_s": ours_s, "hf_s": hf_s,
                    "ours_tok_s": tokens / min(ours_s), "hf_tok_s": tokens / min(hf_s),
                    "speedup": min(hf_s) / min(ours_s), "ours_cpu_s": ours_cpu, "hf_cpu_s": hf_cpu,
                    "speedup_cpu": min(hf_cpu) / min(ours_cpu), "identical_ids": True}
             rows.append(row)
-            print(f"{name} ({row['params'] / 1e6:.1f}M) batch {b}: ours {row['ours_tok_s']:.0f} tok/s, "
+            print(f"{threads} thread(s), {name} ({row['params'] / 1e6:.1f}M) batch {b}: "
+                  f"ours {row['ours_tok_s']:.0f} tok/s, "
                   f"transformers {row['hf_tok_s']:.0f} tok/s, x{row['speedup']:.2f} wall, "
                   f"x{row['speedup_cpu']:.2f} CPU time (identical greedy ids)",
                   flush=True)
@@ -114,7 +118,7 @@ def main() -> None:
               "torch": torch.__version__, "transformers": transformers.__version__,
               "models": {n: {**CONFIGS[n].__dict__, "params": num_params(CONFIGS[n])} for n in args.configs},
               "reps": args.reps, "rows": rows}
-    md = [f"# LM generate: opencook vs transformers greedy decoding (torch threads: {args.threads})", "",
+    md = ["# LM generate: opencook vs transformers greedy decoding", "",
           f"`{result['command']}` at commit {commit}{' (dirty)' if dirty else ''}; torch {torch.__version__}, "
           f"transformers {transformers.__version__}; {result['machine']['cpu']}, "
           f"{result['machine']['cores']} cores, shared with other jobs: 1-minute load average "
@@ -124,13 +128,14 @@ def main() -> None:
           f"{args.new_tokens} new tokens per row, fp32; best of {args.reps} interleaved runs per side; "
           "the token ids of both sides are checked to be identical. The CPU-time ratio (process time, all "
           "threads) is less sensitive to the other jobs on the machine than the wall-clock one.", "",
-          "| model | params | batch | prompt tokens | ours tok/s | transformers tok/s | speedup (wall) "
-          "| speedup (CPU time) |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "| torch threads | model | params | batch | prompt tokens | ours tok/s | transformers tok/s "
+          "| speedup (wall) | speedup (CPU time) |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lens = r["prompt_tokens"]
         span = str(lens[0]) if len(set(lens)) == 1 else f"{min(lens)}..{max(lens)} (left-padded)"
-        md.append(f"| {r['model']} | {r['params'] / 1e6:.1f}M | {r['batch']} | {span} | {r['ours_tok_s']:.0f} | "
+        md.append(f"| {r['threads']} | {r['model']} | {r['params'] / 1e6:.1f}M | {r['batch']} | {span} | "
+                  f"{r['ours_tok_s']:.0f} | "
                   f"{r['hf_tok_s']:.0f} | {r['speedup']:.2f}x | {r['speedup_cpu']:.2f}x |")
     write_results(ROOT / "benchmarks" / "results", args.name, result, "\n".join(md) + "\n")
 
