@@ -102,6 +102,9 @@ class InProcessBackend:
                                     "(config.json + model.safetensors + tokenizer.json) or a training run")
         if (self.path / "config.json").is_file():
             self.served = load_served_model(self.path, dtype=dtype)
+            jinja = self.path / "chat_template.jinja"  # transformers >= 4.43 may keep the template in its own file
+            if self.served.chat_template is None and jinja.is_file():
+                self.served.chat_template = jinja.read_text(encoding="utf-8")
         else:
             self.served = _served_from_checkpoint(self.path, dtype)
 
