@@ -36,6 +36,16 @@ CONFIGS = {
                            max_seq_len=512),
 }
 
+NOTES = """\
+- Both sides run the same fp32 matmuls; ours saves transformers' per-step Python (logits processors,
+  stopping criteria, mask and cache bookkeeping), writes into a preallocated cache, and computes the
+  decode step's output head in the operand layout MKL runs fastest on this CPU (a transposed copy of the
+  head for one or two rows, `(W @ h^T)^T` for more). The rest of a step is the same GEMMs as
+  transformers' (most of its time), which caps the ratio at these sizes (see docs/lm_generate.md).
+- On a 2-core machine shared with other jobs, 2 torch threads oversubscribe the cores: OpenMP threads
+  wait on each other and 2-thread figures swing by several times from one run to the next (even between
+  batch sizes of one run). The 1-thread rows are the steadier comparison."""
+
 
 def _prompts(vocab: int, batch: int, seed: int = 0) -> list[list[int]]:
     g = torch.Generator().manual_seed(seed)
@@ -137,6 +147,7 @@ def main() -> None:
         md.append(f"| {r['threads']} | {r['model']} | {r['params'] / 1e6:.1f}M | {r['batch']} | {span} | "
                   f"{r['ours_tok_s']:.0f} | "
                   f"{r['hf_tok_s']:.0f} | {r['speedup']:.2f}x | {r['speedup_cpu']:.2f}x |")
+    md += ["", NOTES]
     write_results(ROOT / "benchmarks" / "results", args.name, result, "\n".join(md) + "\n")
 
 
