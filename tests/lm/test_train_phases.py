@@ -150,3 +150,25 @@ def test_export_hf_of_a_run_loads_in_transformers_with_our_logits(tmp_path, pret
     tokens = torch.tensor([AutoTokenizer.from_pretrained(out).encode("def add(a, b):\n    return a + b\n")])
     with torch.no_grad():
         torch.testing.assert_close(theirs(tokens).logits, ours.eval()(tokens), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_generate_command_answers_like_in_process_generation(tmp_path, pretrained):
+    from opencook.lm.generate import generate
+    from opencook.lm.tokenizer import load_tokenizer, render_chat
+
+    out = tmp_path / "hf"
+    run_cli("lm", "export-hf", str(pretrained), "--out", str(out), "--chat")
+    model, state = load_model_for_export(pretrained)
+    tok = load_tokenizer(state["tokenizer"])
+    prompt = "def add(a, b):"
+    completion = run_cli("lm", "generate", str(out), prompt, "--max-new-tokens", "12").stdout
+    (expected,) = generate(model.eval(), tok, [prompt], max_new_tokens=12)
+    assert completion == prompt + expected.text + "\n"
+    chat = run_cli("lm", "generate", str(out), "--chat", "Add two numbers.", "--max-new-tokens", "12")
+    ids = tok.encode(
+        render_chat([{"role": "user", "content": "Add two numbers."}], add_generation_prompt=True)
+    ).ids
+    (answer,) = generate(model.eval(), tok, [ids], max_new_tokens=12)
+    assert chat.stdout == f"user: Add two numbers.\nassistant: {answer.text}\n"
+    assert "12 generated tokens" in chat.stderr or "finish: stop" in chat.stderr

@@ -1,4 +1,4 @@
-"""``opencook lm serve MODEL_DIR``: an OpenAI-compatible server for a Hugging Face LLaMA directory."""
+"""``opencook lm serve MODEL_DIR`` (an OpenAI-compatible server) and ``opencook lm generate`` (one answer, no server)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server = make_server(served, args.host, args.port)
     except OSError as e:
-        print(f"opencook: cannot listen on {args.host}:{args.port} ({e.strerror}): choose another --port, "
-              "or --port 0 for a free one", file=sys.stderr)
+        print(
+            f"opencook: cannot listen on {args.host}:{args.port} ({e.strerror}): choose another --port, "
+            "or --port 0 for a free one",
+            file=sys.stderr,
+        )
         return 2
     host, port = server.server_address[:2]
-    print(f"serving {served.name!r} at http://{host}:{port}/v1  "
-          "(POST /v1/completions, /v1/chat/completions; GET /v1/models, /health)", flush=True)
+    print(
+        f"serving {served.name!r} at http://{host}:{port}/v1  "
+        "(POST /v1/completions, /v1/chat/completions; GET /v1/models, /health)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -32,15 +38,66 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    """One completion or chat answer, through the same request handlers as the server, so the command line and
+    HTTP give the same text for the same knobs."""
+    from opencook.lm.generate.served import load_served_model
+    from opencook.lm.generate.server import handle_chat, handle_completions
+
+    served = load_served_model(args.model_dir)
+    knobs = {
+        "max_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "stop": args.stop or None,
+        "seed": args.seed,
+    }
+    knobs = {k: v for k, v in knobs.items() if v is not None}
+    if args.chat is not None:
+        reply = handle_chat(served, {"messages": [{"role": "user", "content": args.chat}], **knobs})
+        text, finish = reply["choices"][0]["message"]["content"], reply["choices"][0]["finish_reason"]
+        print(f"user: {args.chat}\nassistant: {text}")
+    else:
+        reply = handle_completions(served, {"prompt": args.prompt, **knobs})
+        text, finish = reply["choices"][0]["text"], reply["choices"][0]["finish_reason"]
+        print(args.prompt + text)
+    usage = reply["usage"]
+    print(
+        f"[{usage['prompt_tokens']} prompt + {usage['completion_tokens']} generated tokens, finish: {finish}]",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def add_parser(lm_sub) -> None:
     """Register ``opencook lm serve`` on ``lm_sub`` (an argparse subparsers object)."""
     serve = lm_sub.add_parser("serve", help="serve a model directory over an OpenAI-compatible HTTP API")
-    serve.add_argument("model_dir", help="Hugging Face LLaMA directory: config.json, model.safetensors, "
-                                         "tokenizer.json (as save_hf_dir writes it)")
+    serve.add_argument(
+        "model_dir",
+        help="Hugging Face LLaMA directory: config.json, model.safetensors, "
+        "tokenizer.json (as save_hf_dir writes it)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
-    serve.add_argument("--model-name", default=None, help="the id clients send as 'model' (default: the "
-                                                          "directory's name)")
-    serve.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                       help="weights dtype (auto: as stored)")
+    serve.add_argument(
+        "--model-name", default=None, help="the id clients send as 'model' (default: the directory's name)"
+    )
+    serve.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="weights dtype (auto: as stored)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    gen = lm_sub.add_parser("generate", help="complete a prompt or answer one chat message (no server)")
+    gen.add_argument("model_dir", help="Hugging Face LLaMA directory (as export-hf or import-hf writes it)")
+    what = gen.add_mutually_exclusive_group(required=True)
+    what.add_argument("prompt", nargs="?", help="text to complete")
+    what.add_argument("--chat", metavar="MESSAGE", help="one user message, rendered with the chat template")
+    gen.add_argument("--max-new-tokens", type=int, default=128)
+    gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--stop", action="append", help="a stop string (repeatable)")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.set_defaults(func=cmd_generate)
