@@ -122,7 +122,12 @@ def _markdown(r: dict) -> str:
               "Finish reasons: " + "; ".join(f"{x['run']}: " + ", ".join(f"{k} {v}" for k, v in x["finish_reasons"].items())
                                              for x in r["runs"]), "",
               "Only the first problems of HumanEval were run (see the table): generation dominates the wall time, "
-              "and pass@1 on a subset is not comparable with a full-benchmark score.", ""]
+              "and pass@1 on a subset is not comparable with a full-benchmark score."]
+    n1 = next((x for x in r["runs"] if x["run"] == "n1"), None)
+    if n1 and n1["problems"] < 164:
+        lines.append(f"At the measured {n1['s_per_problem']:.1f} s per problem, all 164 problems at n=1 would take "
+                     f"about {164 * n1['s_per_problem'] / 60:.0f} min here (an extrapolation, not a measurement).")
+    lines.append("")
     return "\n".join(lines)
 
 
