@@ -183,3 +183,21 @@ def test_cli_errors_name_the_problem(setup, tmp_path):
     run = subprocess.run([sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", port],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in run.stderr
+
+
+def test_chat_template_in_its_own_file_is_used(setup, tmp_path):
+    """Newer transformers save the template as chat_template.jinja (an imported SmolLM2 does): it must win
+    over the ChatML fallback, or served chat and in-process chat disagree."""
+    import json
+    import shutil
+
+    from opencook.lm.generate.served import load_served_model
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(setup["model_dir"], model_dir)
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    del cfg["chat_template"]
+    (model_dir / "tokenizer_config.json").write_text(json.dumps(cfg))
+    (model_dir / "chat_template.jinja").write_text("{% for m in messages %}<<{{ m['content'] }}>>{% endfor %}")
+    served = load_served_model(model_dir)
+    assert served.chat_template.startswith("{% for m in messages %}<<")

@@ -4,14 +4,18 @@ Build once (``build_packed`` / ``build_sft``, or ``opencook lm data build|sft``)
 ``PretrainLoader`` / ``SFTLoader``: both give every rank its slice of one global batch and carry a data
 position in ``state_dict`` that resumes exactly, on any number of ranks."""
 
-from opencook.lm.data.chat import encode_chat_prompt, render_sft_example
-from opencook.lm.data.mixture import PretrainLoader
-from opencook.lm.data.packed import PackedDataset, build_packed
-from opencook.lm.data.position import DataPositionError
-from opencook.lm.data.sft import SFTDataset, build_sft
-from opencook.lm.data.sft_loader import IGNORE_INDEX, SFTLoader
+import importlib
 
-__all__ = [
-    "IGNORE_INDEX", "DataPositionError", "PackedDataset", "PretrainLoader", "SFTDataset", "SFTLoader",
-    "build_packed", "build_sft", "encode_chat_prompt", "render_sft_example",
-]
+# Names resolve on first use, so `opencook --help` (which builds this package's CLI) does not import torch.
+_WHERE = {
+    "encode_chat_prompt": "chat", "render_sft_example": "chat", "PretrainLoader": "mixture",
+    "PackedDataset": "packed", "build_packed": "packed", "DataPositionError": "position",
+    "SFTDataset": "sft", "build_sft": "sft", "IGNORE_INDEX": "sft_loader", "SFTLoader": "sft_loader",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

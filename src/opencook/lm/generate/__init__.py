@@ -1,12 +1,17 @@
 """KV-cache generation and an OpenAI-compatible server (``opencook lm serve``) with a matching client."""
 
-from opencook.lm.generate.client import Reply, ServerError, complete, list_models
-from opencook.lm.generate.generate import Completion, as_tokenizer, default_eos_ids, generate
-from opencook.lm.generate.sampling import next_tokens
-from opencook.lm.generate.served import ServedModel, load_served_model
-from opencook.lm.generate.server import make_server
+import importlib
 
-__all__ = [
-    "Completion", "Reply", "ServedModel", "ServerError", "as_tokenizer", "complete", "default_eos_ids",
-    "generate", "list_models", "load_served_model", "make_server", "next_tokens",
-]
+# Names resolve on first use, so `opencook --help` (which builds this package's CLI) does not import torch.
+_WHERE = {
+    "Reply": "client", "ServerError": "client", "complete": "client", "list_models": "client",
+    "Completion": "generate", "as_tokenizer": "generate", "default_eos_ids": "generate", "generate": "generate",
+    "next_tokens": "sampling", "ServedModel": "served", "load_served_model": "served", "make_server": "server",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

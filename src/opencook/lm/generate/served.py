@@ -64,6 +64,9 @@ def load_served_model(model_dir: str | Path, *, name: str | None = None,
     tokenizer = Tokenizer.from_file(str(tok_file))
     tok_cfg = _read_json(path / "tokenizer_config.json")
     template = tok_cfg.get("chat_template")
+    jinja_file = path / "chat_template.jinja"  # where newer transformers save it (e.g. an imported SmolLM2)
+    if not isinstance(template, str) and jinja_file.is_file():
+        template = jinja_file.read_text(encoding="utf-8")
     names = {k: tok_cfg[k] for k in ("bos_token", "eos_token", "pad_token") if isinstance(tok_cfg.get(k), str)}
     return ServedModel(model=model.eval(), tokenizer=tokenizer, name=name or path.resolve().name,
                        chat_template=template if isinstance(template, str) else None,

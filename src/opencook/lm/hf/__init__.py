@@ -1,6 +1,14 @@
 """Hugging Face interop: LLaMA-architecture directories (and GGUF files) in and out."""
 
-from opencook.lm.hf.dir import config_from_hf, load_hf_dir, read_hf_config, save_hf_dir
-from opencook.lm.hf.importer import import_hf
+import importlib
 
-__all__ = ["config_from_hf", "import_hf", "load_hf_dir", "read_hf_config", "save_hf_dir"]
+# Names resolve on first use, so `opencook --help` (which builds this package's CLI) does not import torch.
+_WHERE = {"config_from_hf": "dir", "load_hf_dir": "dir", "read_hf_config": "dir", "save_hf_dir": "dir",
+          "import_hf": "importer"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
