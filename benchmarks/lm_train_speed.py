@@ -21,8 +21,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-
-from opencook.lm.model import Llama, hf_config_dict, model_config, num_params, to_hf_state_dict  # noqa: E402
+from opencook.lm.model import (  # noqa: E402
+    Llama,
+    flops_per_token,
+    hf_config_dict,
+    model_config,
+    num_params,
+    to_hf_state_dict,
+)
 from opencook.lm.train.trainer import _param_groups, compile_model, loss_sum  # noqa: E402
 
 
@@ -75,6 +81,18 @@ def _time(step, batches, warmup: int) -> list[float]:
     return times
 
 
+def matmul_peak(threads: int) -> float:
+    """This CPU's fp32 GEMM FLOP/s at the output head's shape: the ceiling any fp32 training loop shares."""
+    torch.set_num_threads(threads)
+    a, w = torch.randn(2048, 256), torch.randn(8192, 256)
+    for _ in range(3):
+        a @ w.T
+    t0 = time.perf_counter()
+    for _ in range(10):
+        a @ w.T
+    return 10 * 2 * 2048 * 256 * 8192 / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=8)
@@ -104,6 +122,8 @@ def main() -> None:
             print(f"round {r + 1}: {name:18s} {args.batch * args.seq / statistics.median(t):8,.0f} tokens/s")
     tokens = args.batch * args.seq
     rates = {k: tokens / statistics.median(v) for k, v in times.items()}
+    peak = matmul_peak(args.threads)
+    fpt = flops_per_token(cfg, args.seq)
     commit, dirty = git_commit(ROOT, "src")
     result = {
         "benchmark": "lm_train_speed", "command": command_line("lm_train_speed.py"), "machine": machine_info(),
@@ -114,16 +134,21 @@ def main() -> None:
                                                   "ffn_dim")}},
         "batch": args.batch, "seq_len": args.seq, "threads": args.threads, "timed_steps": len(times["opencook"]),
         "tokens_per_s": rates,
+        "flops_per_token": fpt, "matmul_peak_flops": peak,
+        "share_of_matmul_peak": {k: v * fpt / peak for k, v in rates.items()},
         "ratio_eager": rates["opencook"] / rates["transformers"],
     }
     if "opencook+compile" in rates:
         result["ratio_compiled"] = rates["opencook+compile"] / rates["transformers"]
-    rows = "\n".join(f"| {k} | {v:,.0f} | {v / rates['transformers']:.2f}× |" for k, v in rates.items())
+    rows = "\n".join(f"| {k} | {v:,.0f} | {v / rates['transformers']:.2f}× | {100 * v * fpt / peak:.0f}% |"
+                     for k, v in rates.items())
     md = (f"# LM training throughput vs transformers (fp32, CPU)\n\n`{result['command']}` — commit {commit}"
           f"{' (dirty)' if dirty else ''}; {result['machine']['cpu']}, {args.threads} threads; "
           f"{num_params(cfg):,}-parameter LLaMA, batch {args.batch} × {args.seq} tokens; median of "
           f"{len(times['opencook'])} steps per variant, runs interleaved.\n\n"
-          f"| loop | tokens/s | vs transformers |\n| --- | ---: | ---: |\n{rows}\n")
+          f"| loop | tokens/s | vs transformers | of fp32 GEMM peak |\n| --- | ---: | ---: | ---: |\n{rows}\n\n"
+          f"The GEMM peak ({peak / 1e9:.0f} GFLOP/s) is one matmul at the output head's shape on the same threads; "
+          f"training FLOPs per token are 6N + 12·L·H·Q·T = {fpt / 1e6:.1f} M.\n")
     write_results(Path(args.out), "lm_train_speed", result, md)
     print(md)
 
