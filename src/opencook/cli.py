@@ -132,11 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.set_defaults(func=_cmd_data_dedup)
     from opencook.evals.cli import add_parser as add_eval_parser
     from opencook.lm.cli import add_parser as add_lm_parser
+    from opencook.synth.cli import add_parser as add_synth_parser
     from opencook.xc.cli import add_parser as add_xc_parser
 
     add_lm_parser(sub)
     add_xc_parser(sub)
     add_eval_parser(sub)
+    add_synth_parser(sub)
     return parser
 
 
