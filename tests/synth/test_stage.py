@@ -43,7 +43,7 @@ def test_every_kind_of_reply_is_counted_and_only_passing_samples_are_kept(tmp_pa
     config = TeacherConfig(endpoint=_dead_endpoint(), model="teacher", retries=0)
     items = make_items(seeds)
     with open(tmp_path / "teacher.jsonl", "w") as fh:
-        for item, (name, (text, reason)) in zip(items, REPLIES.items(), strict=True):
+        for item, (text, reason) in zip(items, REPLIES.values(), strict=True):
             key = request_key("teacher", item.messages, config.knobs())
             fh.write(json.dumps({"id": item.id, "model": "teacher", "key": key, "text": text,
                                  "finish_reason": reason}) + "\n")

@@ -112,14 +112,16 @@ class Teacher:
         self.stats = TeacherStats()
         self._limit = _RateLimit(config.rps)
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._model = config.model
 
     @property
     def model(self) -> str:
         """The model name (asked of the server once when not configured)."""
-        if self._model is None:
-            self._model = self._with_retries(lambda: list_models(self.config.endpoint, api_key=self.config.api_key,
-                                                                 timeout=self.config.timeout_s)[0])
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._with_retries(lambda: list_models(self.config.endpoint, api_key=self.config.api_key,
+                                                                     timeout=self.config.timeout_s)[0])
         return self._model
 
     def _count(self, name: str, n: int = 1) -> None:
