@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-from opencook.lm.generate.generate import generate  # noqa: E402
+from opencook.lm.generate.decoding import generate  # noqa: E402
 from opencook.lm.model import Llama, hf_config_dict, model_config, num_params, to_hf_state_dict  # noqa: E402
 
 PAD = 7

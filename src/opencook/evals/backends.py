@@ -68,7 +68,7 @@ def _sha256(text: str | None) -> str | None:
 
 def _served_from_checkpoint(path: Path, dtype):
     """A training run or checkpoint, with the tokenizer (and chat template) its ``trainer.json`` names."""
-    from opencook.lm.generate.generate import default_eos_ids
+    from opencook.lm.generate.decoding import default_eos_ids
     from opencook.lm.generate.served import ServedModel
     from opencook.lm.tokenizer import load_tokenizer
     from opencook.lm.train.checkpoint import load_model_for_export
@@ -119,7 +119,7 @@ class InProcessBackend:
                 for c in batch.conversations]
 
     def run(self, batch: Batch, decoding: Decoding) -> list[Sample]:
-        from opencook.lm.generate.generate import generate
+        from opencook.lm.generate.decoding import generate
         from opencook.lm.tokenizer import encode
 
         s = self.served

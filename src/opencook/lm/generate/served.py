@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from opencook.lm.generate.generate import default_eos_ids
+from opencook.lm.generate.decoding import default_eos_ids
 from opencook.lm.model.llama import Llama
 
 CHAT_END = "<|im_end|>"

@@ -13,7 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opencook.lm.generate.chat import render_messages
-from opencook.lm.generate.generate import generate
+from opencook.lm.generate.decoding import generate
 from opencook.lm.generate.openai_api import (
     COMPLETIONS_DEFAULT_MAX_TOKENS,
     RequestError,
