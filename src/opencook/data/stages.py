@@ -54,6 +54,9 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("sample", "map", "opencook.data.sample:SampleConfig", "opencook.data.sample:Sample"),
         StageSpec("decontaminate", "map", "opencook.data.decontaminate:DecontaminateConfig",
                   "opencook.data.decontaminate:Decontaminate"),
+        StageSpec("web_ingest", "source", "opencook.data.recall.source:WebIngestConfig", "opencook.data.recall.source"),
+        StageSpec("recall_score", "map", "opencook.data.recall.score:RecallScoreConfig",
+                  "opencook.data.recall.score:RecallScore"),
         StageSpec("write", "sink", "opencook.data.write:WriteConfig", "opencook.data.write"),
     )
 }

@@ -1,0 +1,71 @@
+"""The ``recall_score`` stage: keep pages the code-text classifier scores at or above a threshold.
+
+A page below the threshold is dropped as ``recall:below_threshold``. Every scored page is counted in a
+score bin (``recall_score_bin:0.9`` holds scores in [0.9, 1.0)), so the run's stats show the score
+distribution on both sides of the threshold. The score itself goes into the record's ``recall_score``
+field when the pipeline schema has one. The classifier loads once per worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+from typing import ClassVar
+
+from opencook.core.stats import StageStats
+from opencook.data.recall.classifier import CodeClassifier
+from opencook.data.schema import FIELD_NAMES
+from opencook.data.step import Record
+
+SCORE_FIELD = "recall_score"
+
+
+@dataclass
+class RecallScoreConfig:
+    """``model``: a directory from ``CodeClassifier.save`` (each recall round writes one);
+    ``tokenizer``: override the tokenizer path recorded with the model; ``batch``: pages per predict call."""
+
+    model: str
+    threshold: float = 0.5
+    tokenizer: str | None = None
+    batch: int = 256
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"recall_score threshold={self.threshold} must be in [0, 1]")
+        if self.batch < 1:
+            raise ValueError("recall_score batch must be >= 1")
+
+
+@lru_cache(maxsize=4)
+def shared_classifier(model: str, tokenizer: str | None) -> CodeClassifier:
+    return CodeClassifier.load(model, tokenizer)
+
+
+def score_bin(p: float) -> str:
+    return f"{min(int(p * 10), 9) / 10:.1f}"
+
+
+class RecallScore:
+    name: ClassVar[str] = "recall_score"
+
+    def __init__(self, config: RecallScoreConfig) -> None:
+        self.config = config
+
+    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
+        clf = shared_classifier(self.config.model, self.config.tokenizer)
+        keep_field = SCORE_FIELD in FIELD_NAMES
+        it = iter(records)
+        while batch := list(islice(it, self.config.batch)):
+            for record, p in zip(batch, clf.score([r["text"] for r in batch]), strict=True):
+                nbytes = record.get("size_bytes") or len(record["text"].encode("utf-8", "surrogatepass"))
+                stats.add(f"recall_score_bin:{score_bin(p)}")
+                if p < self.config.threshold:
+                    stats.drop("recall:below_threshold", nbytes)
+                    continue
+                if keep_field:
+                    record[SCORE_FIELD] = round(p, 6)
+                stats.kept(record.get("language") or "unknown", nbytes)
+                yield record

@@ -1,0 +1,102 @@
+"""The ``web_ingest`` source stage: web-text files (WARC/WET, Parquet, JSONL) -> records.
+
+Ingest proper reads repositories and names files by language; web pages have a URL instead of a path
+and no file extension, so they get their own small source stage with the same contract
+(``plan_ingest(config)`` in the driver, ``read_task(task, config, stats)`` in the workers).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from opencook.core.stats import StageStats
+from opencook.data.recall.pages import iter_pages, page_format
+from opencook.data.step import Record
+
+
+class WebIngestError(ValueError):
+    """An input path that cannot be planned; the message names it and the fix."""
+
+
+@dataclass
+class WebIngestConfig:
+    """``paths``: files or glob patterns; ``rows_per_task`` cuts Parquet files into tasks of about that many
+    rows (a WARC/WET/JSONL file is one task); pages over ``max_page_bytes`` of text are dropped (``too_large``)."""
+
+    paths: list[str]
+    rows_per_task: int = 10_000
+    max_page_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.paths, str):
+            self.paths = [self.paths]
+        if self.rows_per_task < 1 or self.max_page_bytes < 1:
+            raise WebIngestError("web_ingest rows_per_task and max_page_bytes must be >= 1")
+
+
+@dataclass(frozen=True)
+class WebTask:
+    source: str
+    row_groups: tuple[int, ...] | None = None
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files named by ``paths`` (globs and folders expanded), sorted, each checked for a known format."""
+    out: list[str] = []
+    for p in paths:
+        p = os.path.expanduser(p)
+        if glob.has_magic(p):
+            found = sorted(glob.glob(p))
+            if not found:
+                raise WebIngestError(f"web-text pattern {p!r} matches nothing: fix the pattern")
+        elif os.path.isdir(p):
+            found = sorted(os.path.join(p, n) for n in os.listdir(p) if not n.startswith((".", "_")))
+        elif os.path.exists(p):
+            found = [p]
+        else:
+            raise WebIngestError(f"web-text path {p} does not exist: fix the path in the config")
+        for f in found:
+            page_format(f)
+        out.extend(found)
+    if not out:
+        raise WebIngestError(f"no web-text files under {', '.join(paths)}: give WARC/WET, Parquet or JSONL files")
+    return sorted(set(out))
+
+
+def plan_ingest(config: WebIngestConfig) -> list[WebTask]:
+    tasks: list[WebTask] = []
+    for path in expand_paths(config.paths):
+        if page_format(path) != "parquet":
+            tasks.append(WebTask(path))
+            continue
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except (OSError, pa.ArrowException) as exc:
+            raise WebIngestError(f"Parquet file {path} is truncated or not Parquet ({exc}): regenerate it") from None
+        group: list[int] = []
+        rows = 0
+        for i in range(meta.num_row_groups):
+            group.append(i)
+            rows += meta.row_group(i).num_rows
+            if rows >= config.rows_per_task:
+                tasks.append(WebTask(path, tuple(group)))
+                group, rows = [], 0
+        if group:
+            tasks.append(WebTask(path, tuple(group)))
+    return tasks
+
+
+def read_task(task: WebTask, config: WebIngestConfig, stats: StageStats) -> Iterator[Record]:
+    for record in iter_pages(task.source, stats, task.row_groups):
+        stats.add("in")
+        if record["size_bytes"] > config.max_page_bytes:
+            stats.drop("too_large", record["size_bytes"])
+            continue
+        stats.kept(record["language"], record["size_bytes"])
+        yield record
