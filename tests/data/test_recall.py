@@ -274,3 +274,24 @@ def test_derived_patterns_follow_the_recalled_path_segments():
     assert derive_patterns("so.example", urls, hits, share=0.1) == ["%so.example/questions/%", "%so.example/users/%"]
     assert derive_patterns("so.example", urls, hits, share=0.5, min_pages=1) == [
         "%so.example/", "%so.example/questions/%", "%so.example/tags/%"]
+
+
+def test_cli_runs_a_yaml_config_and_names_a_typo(world, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    (tmp_path / "bad.yaml").write_text(f"corpus: {world['files']}\nseeds: [x.jsonl]\ntokenizer: t\nout: o\nroundz: 2\n")
+    from opencook.data.recall.cli import main
+
+    assert main([str(tmp_path / "bad.yaml")]) == 2
+    assert "did you mean 'rounds'" in capsys.readouterr().err
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text(f"corpus: {json.dumps(world['files'])}\nseeds: [{world['dir'] / 'seeds.jsonl'}]\n"
+                   f"tokenizer: {world['tok']}\nout: out\n")
+    proc = subprocess.run([sys.executable, "-m", "opencook.data.recall.cli", str(cfg), "--rounds", "1"],
+                          capture_output=True, text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"round 1: scored {len(world['corpus'])},")
+    saved = json.loads((tmp_path / "out" / "recall.json").read_text())
+    assert len(saved["rounds"]) == 1
+    assert f"recalled {saved['output']['pages']} pages" in proc.stdout

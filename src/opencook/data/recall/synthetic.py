@@ -14,6 +14,7 @@ import importlib
 import inspect
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 MODULES = ("json", "textwrap", "shutil", "argparse", "csv", "difflib", "heapq", "bisect", "fractions", "statistics",
            "calendar", "random", "string", "functools", "pathlib", "tempfile", "glob", "fnmatch", "base64", "gzip",
@@ -157,3 +158,49 @@ def make_corpus(seed: int = 0, *, scale: int = 1) -> tuple[list[Page], list[Page
             + planted(10) + other("dailynews.example", "news", 15, "world") + other("recipes.example", "recipes", 15, "recipe")
             + other("sportsdesk.example", "sport", 10, "match") + other("travelnotes.example", "travel", 10, "trip"))
     return corpus, seeds, held
+
+
+def write_demo(out_dir: str | Path, seed: int = 0, scale: int = 1) -> Path:
+    """A ready-to-run recall demo: the corpus as a WET file, a Parquet and a JSONL file; seeds; a labelled
+    held-out sample; a small BPE tokenizer trained on the corpus; ``recall.yaml``. Returns the YAML path."""
+    import gzip
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus, seeds, held = make_corpus(seed, scale=scale)
+    third = len(corpus) // 3
+    with open(out / "cc.warc.wet.gz", "wb") as fh:
+        for p in corpus[:third]:
+            body = p.text.encode()
+            head = (f"WARC/1.0\r\nWARC-Type: conversion\r\nWARC-Target-URI: {p.url}\r\n"
+                    f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            fh.write(gzip.compress(head + body + b"\r\n\r\n"))
+    part = corpus[third : 2 * third]
+    pq.write_table(pa.table({"url": [p.url for p in part], "text": [p.text for p in part]}), out / "fineweb.parquet")
+    for name, pages, labelled in (("web.jsonl", corpus[2 * third :], False), ("seeds.jsonl", seeds, False),
+                                  ("heldout.jsonl", held, True)):
+        with open(out / name, "w") as fh:
+            for p in pages:
+                fh.write(json.dumps({"url": p.url, "text": p.text} | ({"label": int(p.code)} if labelled else {})) + "\n")
+    with open(out / "labels.jsonl", "w") as fh:
+        for p in corpus:
+            fh.write(json.dumps({"url": p.url, "label": int(p.code), "kind": p.kind}) + "\n")
+    tok = train_tokenizer([out / "web.jsonl", out / "seeds.jsonl"], TokenizerConfig(vocab_size=1200), progress=False)
+    save_tokenizer(tok, out / "tokenizer")
+    (out / "recall.yaml").write_text(
+        "# code-related web text recall on the self-made demo corpus (python -m opencook.data.recall.synthetic)\n"
+        "corpus: [cc.warc.wet.gz, fineweb.parquet, web.jsonl]\nseeds: [seeds.jsonl]\nheldout: heldout.jsonl\n"
+        "tokenizer: tokenizer\nout: recall_out\nrounds: 3\nthreshold: 0.5\ndomain_share: 0.10\nseed: 0\n")
+    return out / "recall.yaml"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(write_demo(sys.argv[1] if len(sys.argv) > 1 else "recall_demo"))
