@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,7 @@ def make_corpus(seed: int = 0, *, scale: int = 1) -> tuple[list[Page], list[Page
     fns = _functions()
     rng.shuffle(fns)
     seed_fns, corpus_fns = fns[: len(fns) // 3], fns[len(fns) // 3 :]
-    qid = iter(range(10_000_000, 99_999_999, 7919))
+    qid = itertools.count(10_000_000, 7919)
 
     def code(domain: str, style: str, n: int, pool: list) -> list[Page]:
         pages = []
