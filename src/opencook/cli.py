@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
     ddp.add_argument("--workers", type=int, default=2)
     ddp.set_defaults(func=_cmd_data_dedup)
+
+    from opencook.data.recall.cli import add_parser as add_recall_parser
+
+    add_recall_parser(data)
     from opencook.evals.cli import add_parser as add_eval_parser
     from opencook.lm.cli import add_parser as add_lm_parser
     from opencook.synth.cli import add_parser as add_synth_parser

@@ -20,6 +20,7 @@ RECORD_SCHEMA = pa.schema(
         pa.field("dup_count", pa.int64()),
         pa.field("cluster_id", pa.string()),
         pa.field("cluster_size", pa.int64()),
+        pa.field("recall_score", pa.float64()),
         pa.field("text", pa.large_string()),
     ]
 )
