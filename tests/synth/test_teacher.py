@@ -26,6 +26,9 @@ NAME = "tiny-teacher"
 ITEMS = [(f"q{i}", [{"role": "user", "content": f"Write a function number {i}."}]) for i in range(3)]
 
 
+SERVED: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("teacher")
@@ -43,6 +46,7 @@ def server(tmp_path_factory):
     try:
         match = re.search(r"http://[\d.]+:(\d+)/v1", proc.stdout.readline())
         assert match, (tmp / "server.log").read_text()
+        SERVED["model_dir"] = model_dir
         yield match.group(0)
     finally:
         proc.terminate()
@@ -140,3 +144,23 @@ def test_cli_algorithmic(tmp_path, capsys):
     assert main(["synth", "algorithmic", str(data), "--out", str(tmp_path / "alg")]) == 0
     out = capsys.readouterr().out
     assert "1 of 2 files kept" in out and "marker:leetcode" in out
+
+
+def test_serve_starts_a_local_teacher_for_one_command_and_stops_it(server, tmp_path, capsys):
+    import urllib.error
+    import urllib.request
+
+    from opencook.synth.local_teacher import local_endpoint
+
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps({"id": f"s{i}", "text": f"def g{i}(x):\n    return x * {i}\n"}) + "\n"
+                             for i in range(2)))
+    argv = ["synth", "edu-instruct", str(seeds), "--serve", str(SERVED["model_dir"]), "--out", str(tmp_path / "e"),
+            "--max-tokens", "16", "--no-decontam"]
+    assert main(argv) == 0
+    counts = json.loads((tmp_path / "e" / "counts.json").read_text())
+    assert counts["generated"] == 2 and counts["failed_to_parse"] == 2 and counts["teacher_errors"] == 0
+    with local_endpoint(SERVED["model_dir"]) as url:
+        assert json.load(urllib.request.urlopen(f"{url}/models", timeout=30))["data"]
+    with pytest.raises(urllib.error.URLError):  # stopped with the command: nothing listens there any more
+        urllib.request.urlopen(f"{url}/models", timeout=5)

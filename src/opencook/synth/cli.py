@@ -32,6 +32,21 @@ def cmd_algorithmic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_teacher(run):
+    """Run ``run(args)`` against ``--endpoint``, or against a server started for ``--serve`` and stopped after."""
+
+    def cmd(args: argparse.Namespace) -> int:
+        if args.serve is None:
+            return run(args)
+        from opencook.synth.local_teacher import local_endpoint
+
+        with local_endpoint(args.serve) as url:
+            args.endpoint = url
+            return run(args)
+
+    return cmd
+
+
 def _teacher(args: argparse.Namespace):
     from opencook.synth.teacher import Teacher, TeacherConfig
 
@@ -92,8 +107,11 @@ def cmd_snippets(args: argparse.Namespace) -> int:
 
 
 def _teacher_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--endpoint", required=True, help="OpenAI-compatible base URL ending in /v1 "
-                                                     "(`opencook lm serve`, vLLM, a hosted API)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--endpoint", help="OpenAI-compatible base URL ending in /v1 (vLLM, a hosted API, "
+                                          "opencook lm serve)")
+    where.add_argument("--serve", metavar="MODEL_DIR", help="start `opencook lm serve MODEL_DIR` on a free "
+                                                            "local port for this command (e.g. an imported SmolLM2)")
     p.add_argument("--out", required=True, help="output folder (journal, cache, counts.json and the data)")
     p.add_argument("--model", help="model name sent to the endpoint (default: the server's first model)")
     p.add_argument("--max-tokens", type=int, default=768, help="reply length bound (ends endless replies)")
@@ -127,17 +145,17 @@ def add_parser(sub) -> None:
     edu = ss.add_parser("edu-instruct", help="seed code -> problem, solution, tests; keep those that pass")
     _seed_args(edu)
     _teacher_args(edu)
-    edu.set_defaults(func=cmd_edu)
+    edu.set_defaults(func=_with_teacher(cmd_edu))
 
     pkg = ss.add_parser("package-instruct", help="API docs of installed modules -> QA; keep answers whose code runs")
     pkg.add_argument("--modules", required=True, help="comma-separated importable modules, e.g. json,re")
     pkg.add_argument("--per-module", type=int, default=10, help="APIs per module")
     pkg.add_argument("--allow-no-code", action="store_true", help="keep answers without a code block")
     _teacher_args(pkg)
-    pkg.set_defaults(func=cmd_package)
+    pkg.set_defaults(func=_with_teacher(cmd_package))
 
     snip = ss.add_parser("snippets", help="annealing data: tested snippets or textbook sections from seeds")
     _seed_args(snip)
     snip.add_argument("--kind", default="snippets", choices=["snippets", "textbook"])
     _teacher_args(snip)
-    snip.set_defaults(func=cmd_snippets)
+    snip.set_defaults(func=_with_teacher(cmd_snippets))
