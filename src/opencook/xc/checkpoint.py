@@ -3,7 +3,8 @@
 Layout of ``ckpt/step_00000100/``:
   ``meta.json``               step, world size, C, D and each old rank's class range
   ``head_<start>-<end>.safetensors``  rows [start, end) of W and of its row-shaped optimizer state
-  ``trainer.pt``              backbone + its optimizer, the head's scalar optimizer state, graph, step
+  ``trainer.pt``              backbone + its optimizer, the head's scalar optimizer state, graph, step,
+                              and ``extra`` (trainer-level state such as the LR plateau rule; absent in old ones)
   ``COMPLETE``                written last, by rank 0, after every rank has finished writing
 
 Because shards are contiguous row ranges, a new rank reads exactly the slices of old shards that
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -40,7 +41,8 @@ def checkpoint_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("step_*") if (p / "COMPLETE").is_file())
 
 
-def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, keep: int, group=None) -> Path:
+def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, keep: int, group=None,
+                    extra: dict | None = None) -> Path:
     """Collective: every rank writes its rows, rank 0 the rest, then marks the directory complete."""
     final = root / f"step_{step:08d}"
     tmp = root / f"step_{step:08d}.tmp"
@@ -61,6 +63,7 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
             "backbone_optim": backbone_opt.state_dict(),
             "head_optim_scalars": head_scalars,
             "head_extra": head.get_extra_state(),
+            "extra": extra or {},
         }, tmp / "trainer.pt")
         meta = {"format": FORMAT, "step": step, "world_size": world_size(group), "num_classes": head.num_classes,
                 "embedding_dim": head.embedding_dim, "mode": head.mode}
@@ -81,6 +84,7 @@ class LoadedCheckpoint:
     path: Path
     step: int
     from_world_size: int
+    extra: dict = field(default_factory=dict)  # trainer-level state; {} for checkpoints written before it existed
 
 
 def _read_rows(path: Path, start: int, end: int, num_classes: int) -> dict[str, torch.Tensor]:
@@ -122,4 +126,4 @@ def load_checkpoint(path: Path, model, backbone_opt, head, head_opt) -> LoadedCh
     if state:
         head_opt.state[head.weight] = state
     head.set_extra_state(trainer["head_extra"])
-    return LoadedCheckpoint(path, int(meta["step"]), int(meta["world_size"]))
+    return LoadedCheckpoint(path, int(meta["step"]), int(meta["world_size"]), trainer.get("extra", {}))

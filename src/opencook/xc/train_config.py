@@ -11,19 +11,35 @@ import yaml
 from opencook.core.config import ConfigError, build_config
 from opencook.xc.backbone import BackboneConfig
 from opencook.xc.head_config import HeadConfig
+from opencook.xc.lr_rules import PlateauConfig
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """One optimizer family for backbone and head; the head may use its own learning rate."""
+    """One optimizer family for backbone and head; the head may use its own learning rate.
 
-    name: Literal["sgd", "adamw"] = "sgd"
+    ``lars``/``lamb`` apply to the backbone only (layer-wise trust ratio, ``opencook.xc.large_batch``);
+    the class-sharded head keeps its row-sparse optimizer: momentum SGD under ``lars``, AdamW under ``lamb``.
+    ``trust_coefficient`` is their eta (None: 0.001 for LARS, 1.0 for LAMB). ``plateau`` decays every LR
+    when the eval metric stops improving (off by default).
+    """
+
+    name: Literal["sgd", "adamw", "lars", "lamb"] = "sgd"
     lr: float = 0.1
     head_lr: float | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
     inactive_rows: Literal["lazy", "dense"] = "lazy"
     warmup_steps: int = 0
+    trust_coefficient: float | None = None
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+
+    def __post_init__(self) -> None:
+        if self.trust_coefficient is not None and self.trust_coefficient <= 0:
+            raise ValueError(f"optim.trust_coefficient must be > 0 (or null for the optimizer's default), "
+                             f"got {self.trust_coefficient}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"optim.warmup_steps must be >= 0, got {self.warmup_steps}")
 
 
 @dataclass(frozen=True)

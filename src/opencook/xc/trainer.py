@@ -26,6 +26,8 @@ from opencook.xc.backbone import make_backbone
 from opencook.xc.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
 from opencook.xc.dist import all_gather_cat, barrier, rank, world_size
 from opencook.xc.head import KNNSoftmax
+from opencook.xc.large_batch import DEFAULT_TRUST, LAMB, LARS, split_decay_groups
+from opencook.xc.lr_rules import PlateauRule, warmup_scale
 from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
 from opencook.xc.train_config import OptimConfig, TrainConfig
 
@@ -42,15 +44,22 @@ def init_distributed() -> torch.device:
     return torch.device("cpu")
 
 
-def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "lazy"):
-    if cfg.name == "sgd":
+def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "lazy", *, head: bool = False):
+    """The backbone's (``head=False``) or the head's optimizer for ``cfg.name``.
+
+    LARS/LAMB are for the dense backbone only; the head keeps its row-sparse optimizer (momentum SGD
+    under ``lars``, AdamW under ``lamb``), whose lazy rows a per-tensor trust ratio would not respect.
+    """
+    if cfg.name in ("lars", "lamb") and not head:
+        eta = cfg.trust_coefficient or DEFAULT_TRUST[cfg.name]
+        groups = split_decay_groups(params)
+        if cfg.name == "lars":
+            return LARS(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, trust_coefficient=eta)
+        return LAMB(groups, lr=lr, weight_decay=cfg.weight_decay, trust_coefficient=eta)
+    if cfg.name in ("sgd", "lars"):
         return RowSparseSGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                             inactive_rows=inactive_rows)
     return RowSparseAdamW(params, lr=lr, weight_decay=cfg.weight_decay, inactive_rows=inactive_rows)
-
-
-def _warmup(step: int, warmup_steps: int) -> float:
-    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -81,7 +90,8 @@ class Trainer:
         self.head = KNNSoftmax(cfg.backbone.embedding_dim, self.data.num_classes, config=head_cfg, device=self.device)
         self.backbone_opt = make_optimizer(self.backbone.parameters(), cfg.optim, cfg.optim.lr)
         self.head_opt = make_optimizer(self.head.parameters(), cfg.optim, cfg.optim.head_lr or cfg.optim.lr,
-                                       cfg.optim.inactive_rows)
+                                       cfg.optim.inactive_rows, head=True)
+        self.plateau = PlateauRule.from_config(cfg.optim.plateau, cfg.optim.lr) if cfg.optim.plateau.enabled else None
         self.step = 0
         self.metrics = None
 
@@ -110,6 +120,8 @@ class Trainer:
             return
         loaded = load_checkpoint(found[-1], self.backbone, self.backbone_opt, self.head, self.head_opt)
         self.step = loaded.step
+        if self.plateau is not None and "plateau" in loaded.extra:  # absent: an older run, or plateau just enabled
+            self.plateau.load_state_dict(loaded.extra["plateau"])
         self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
                    "world_size": self.world})
         if self.is_main:
@@ -138,7 +150,7 @@ class Trainer:
     def _train_step(self) -> tuple[float, float, float]:
         x, y = self.data.train_batch(self.step, self.cfg.global_batch, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
-        scale = _warmup(self.step, self.cfg.optim.warmup_steps)
+        scale = warmup_scale(self.step, self.cfg.optim.warmup_steps) * (self.plateau.scale if self.plateau else 1.0)
         for opt, base in ((self.backbone_opt, self.cfg.optim.lr), (self.head_opt, self.cfg.optim.head_lr or self.cfg.optim.lr)):
             for group in opt.param_groups:
                 group["lr"] = base * scale
@@ -181,16 +193,26 @@ class Trainer:
                 self._log_window(window)
                 window = []
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
-                self.evaluate()
+                self._observe(self.evaluate())
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
                 save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head,
-                                self.head_opt, cfg.keep_checkpoints)
+                                self.head_opt, cfg.keep_checkpoints, extra=self._extra_state())
         if bar is not None:
             bar.close()
         last_eval = self.evaluate()
+        self._observe(last_eval)
         save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head, self.head_opt,
-                        cfg.keep_checkpoints)
+                        cfg.keep_checkpoints, extra=self._extra_state())
         return self._finish(last_eval, time.perf_counter() - t_start, start_step)
+
+    def _observe(self, record: dict) -> None:
+        """Feed the plateau rule one eval; the new LR takes effect from the next step."""
+        if self.plateau is not None and self.plateau.observe(record[self.cfg.optim.plateau.metric]):
+            self._log({"kind": "lr_decay", "step": self.step, "lr": self.plateau.lr, "decays": self.plateau.decays,
+                       "best": self.plateau.best})
+
+    def _extra_state(self) -> dict:
+        return {"plateau": self.plateau.state_dict()} if self.plateau is not None else {}
 
     def _log_window(self, window: list[tuple[float, float, float]]) -> None:
         losses, head_s, step_s = zip(*window, strict=True)
