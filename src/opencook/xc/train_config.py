@@ -12,6 +12,7 @@ from opencook.core.config import ConfigError, build_config
 from opencook.xc.backbone import BackboneConfig
 from opencook.xc.head_config import HeadConfig
 from opencook.xc.lr_rules import PlateauConfig
+from opencook.xc.sparsify import SparsifyConfig
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    sparsify: SparsifyConfig = field(default_factory=SparsifyConfig)
     steps: int = 200
     global_batch: int = 512
     eval_every: int = 100

@@ -29,6 +29,7 @@ from opencook.xc.head import KNNSoftmax
 from opencook.xc.large_batch import DEFAULT_TRUST, LAMB, LARS, split_decay_groups
 from opencook.xc.lr_rules import PlateauRule, warmup_scale
 from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
+from opencook.xc.sparsify import attach_sparsify
 from opencook.xc.train_config import OptimConfig, TrainConfig
 
 
@@ -92,6 +93,13 @@ class Trainer:
         self.head_opt = make_optimizer(self.head.parameters(), cfg.optim, cfg.optim.head_lr or cfg.optim.lr,
                                        cfg.optim.inactive_rows, head=True)
         self.plateau = PlateauRule.from_config(cfg.optim.plateau, cfg.optim.lr) if cfg.optim.plateau.enabled else None
+        self.sparsify = None  # one process has no all-reduce to sparsify: the flag is then a no-op
+        if cfg.sparsify.enabled and self.world > 1:
+            momentum = cfg.optim.momentum if cfg.optim.name == "sgd" else 0.0
+            self.sparsify = attach_sparsify(self.model, cfg.sparsify, momentum=momentum)
+            if self.sparsify.momentum:  # DGC: the hook now applies the momentum; SGD must not apply it twice
+                for group in self.backbone_opt.param_groups:
+                    group["momentum"] = 0.0
         self.step = 0
         self.metrics = None
 
@@ -174,6 +182,8 @@ class Trainer:
     def train(self) -> dict:
         self._prepare_out()
         self._resume()
+        if self.sparsify is not None:  # a resumed run does not repeat the dense warm-up
+            self.sparsify.step = self.step
         cfg, start_step, t_start = self.cfg, self.step, time.perf_counter()
         self.t_start = t_start
         window: list[tuple[float, float, float]] = []
@@ -229,6 +239,7 @@ class Trainer:
             "active_classes": active, "active_fraction": active / self.head.num_classes,
             "graph_age": self.head.step - self.head.graph_step if self.head.graph is not None else None,
             "peak_mem_mb": _peak_memory_mb(self.device),
+            **(self.sparsify.window_metrics() if self.sparsify is not None else {}),
         })
 
     def _finish(self, last_eval: dict, wall_s: float, start_step: int) -> dict:
