@@ -13,7 +13,10 @@ Per DDP bucket and step, on every rank:
    zero bucket and divide by the world size: the averaged sparse gradient DDP writes into ``.grad``.
 
 The first ``warmup_steps`` steps, and every step with ``dense_fallback``, are the plain averaging
-all-reduce. Bytes each rank puts on the wire as payload are counted per step (sparse pairs vs the
+all-reduce; with momentum correction the hook then returns ``u = m*u + mean(g)``, so with the
+optimizer's momentum set to 0 those steps are exactly momentum SGD on dense DDP gradients, and the
+velocity carries over into the sparse steps. (Masking makes a sparse step at ratio 1.0 plain SGD:
+every entry is sent, so every entry's velocity is reset -- DGC's own behaviour.) Bytes each rank puts on the wire as payload are counted per step (sparse pairs vs the
 dense bucket) so the trainer can log them. Residual and velocity live per parameter, not per bucket
 index, because DDP rebuilds its buckets after the first step. They are not checkpointed: a resumed
 run restarts them from zero (at most one step's withheld mass is dropped).
@@ -107,6 +110,12 @@ def _done(value: torch.Tensor) -> torch.futures.Future:
     return fut
 
 
+def _dense_velocity(state: SparsifyState, params: list[torch.Tensor], avg: torch.Tensor) -> torch.Tensor:
+    u = state._flat(state.velocity, params, avg).mul_(state.momentum).add_(avg)
+    state._unflat(state.velocity, params, u)
+    return u.clone()  # DDP copies the result into .grad; the velocity must stay ours
+
+
 def sparsify_hook(state: SparsifyState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
     """DDP comm hook: dense average during warm-up/fallback, else top-k (index, value) exchange."""
     buf = bucket.buffer()
@@ -116,7 +125,11 @@ def sparsify_hook(state: SparsifyState, bucket: dist.GradBucket) -> torch.future
         state.bytes_sent += n * elem
         state.buckets.append({"index": bucket.index(), "numel": n, "k": n, "pairs_received": 0})
         work = dist.all_reduce(buf.div_(state.world), group=state.group, async_op=True)
-        fut = work.get_future().then(lambda f: f.value()[0])
+        if state.momentum > 0:  # the optimizer's momentum is off: apply it here, as momentum SGD would
+            params = list(bucket.parameters())
+            fut = work.get_future().then(lambda f: _dense_velocity(state, params, f.value()[0]))
+        else:
+            fut = work.get_future().then(lambda f: f.value()[0])
         if bucket.is_last():
             state._finish_step()
         return fut

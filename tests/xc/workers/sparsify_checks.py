@@ -42,20 +42,22 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item()
 
 
-def versus_dense(cfg: SparsifyConfig, momentum: float, steps: int, bucket_cap_mb: float) -> list[float]:
-    """Per step: max |grad(hooked) - grad(plain DDP)|, both trained by the same SGD (momentum 0)."""
+def versus_dense(cfg: SparsifyConfig, momentum: float, ref_momentum: float, steps: int, bucket_cap_mb: float) -> dict:
+    """Per step: max |grad| and max |weight| difference, hooked DDP + SGD without momentum (the hook
+    owns ``momentum``) vs plain DDP + SGD(``ref_momentum``); no weight decay (see docs/xc_sparsify.md)."""
     hooked, plain = DDP(net(), bucket_cap_mb=bucket_cap_mb), DDP(net(), bucket_cap_mb=bucket_cap_mb)
     attach_sparsify(hooked, cfg, momentum=momentum)
-    opts = [torch.optim.SGD(m.parameters(), lr=0.05) for m in (hooked, plain)]
-    diffs = []
+    opts = [torch.optim.SGD(hooked.parameters(), lr=0.05), torch.optim.SGD(plain.parameters(), lr=0.05,
+                                                                            momentum=ref_momentum)]
+    grad, weight = [], []
     for step in range(steps):
         for model, opt in zip((hooked, plain), opts, strict=True):
             opt.zero_grad()
             loss_of(model, step).backward()
-        diffs.append(max_diff(flat_grads(hooked), flat_grads(plain)))
-        for opt in opts:
             opt.step()
-    return diffs
+        grad.append(max_diff(flat_grads(hooked), flat_grads(plain)))
+        weight.append(max(max_diff(a, b) for a, b in zip(hooked.parameters(), plain.parameters(), strict=True)))
+    return {"grad": grad, "weight": weight}
 
 
 def error_feedback(steps: int = 6, ratio: float = 0.05) -> dict:
@@ -104,10 +106,13 @@ def counts(ratio: float, bucket_cap_mb: float, steps: int) -> dict:
 
 
 result = {
-    "ratio1_plain": versus_dense(SparsifyConfig(enabled=True, ratio=1.0), 0.0, 3, 0.004),
-    "ratio1_momentum": versus_dense(SparsifyConfig(enabled=True, ratio=1.0), 0.9, 3, 0.004),
-    "warmup": versus_dense(SparsifyConfig(enabled=True, ratio=0.01, warmup_steps=2), 0.9, 4, 0.004),
-    "fallback": versus_dense(SparsifyConfig(enabled=True, ratio=0.01, dense_fallback=True), 0.9, 2, 0.004),
+    "ratio1_plain": versus_dense(SparsifyConfig(enabled=True, ratio=1.0), 0.0, 0.0, 3, 0.004),
+    # momentum-factor masking: at ratio 1 every entry is sent, so every velocity is reset -> SGD without momentum
+    "ratio1_momentum": versus_dense(SparsifyConfig(enabled=True, ratio=1.0), 0.9, 0.0, 3, 0.004),
+    # dense steps: the hook applies the momentum, so they match momentum SGD on plain DDP
+    "warmup": versus_dense(SparsifyConfig(enabled=True, ratio=0.01, warmup_steps=2), 0.9, 0.9, 4, 0.004),
+    "warmup_plain": versus_dense(SparsifyConfig(enabled=True, ratio=0.01, warmup_steps=2), 0.0, 0.0, 4, 0.004),
+    "fallback": versus_dense(SparsifyConfig(enabled=True, ratio=0.01, dense_fallback=True), 0.9, 0.9, 3, 0.004),
     **error_feedback(),
     "multi": counts(0.01, 0.004, steps=3),
     "single": counts(0.01, 25.0, steps=1),
