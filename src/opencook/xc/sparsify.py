@@ -105,7 +105,8 @@ class SparsifyState:
 
 
 def _done(value: torch.Tensor) -> torch.futures.Future:
-    fut: torch.futures.Future = torch.futures.Future()
+    # a CUDA result must name its device, so that DDP's stream waits on it (NCCL runs the same code)
+    fut: torch.futures.Future = torch.futures.Future(devices=[value.device] if value.is_cuda else None)
     fut.set_result(value)
     return fut
 
