@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from mbpp_data import needs_mbpp
 from opencook.evals.datasets import MBPP_ENV, DatasetError, default_mbpp_dir, load_humaneval, load_mbpp
 
 
@@ -19,6 +20,7 @@ def test_humaneval_from_package():
         assert bench.sha256 == hashlib.sha256(f.read()).hexdigest()
 
 
+@needs_mbpp
 @pytest.mark.parametrize(("split", "count", "first_words"), [("full", 974, "Write a function to find the minimum"),
                                                              ("sanitized", 427, "Write a function to find the shared")])
 def test_mbpp_splits(split, count, first_words):
@@ -28,6 +30,7 @@ def test_mbpp_splits(split, count, first_words):
     assert all(p.test_list for p in bench.problems)
 
 
+@needs_mbpp
 def test_mbpp_dir_from_env_and_copy(monkeypatch, tmp_path):
     shutil.copy(default_mbpp_dir() / "mbpp_sanitized.jsonl", tmp_path / "mbpp_sanitized.jsonl")
     monkeypatch.setenv(MBPP_ENV, str(tmp_path))
@@ -39,6 +42,7 @@ def test_mbpp_dir_from_env_and_copy(monkeypatch, tmp_path):
         load_mbpp("train")
 
 
+@needs_mbpp
 def test_truncated_file_is_refused(tmp_path):
     lines = (default_mbpp_dir() / "mbpp.jsonl").read_text().splitlines(keepends=True)
     (tmp_path / "mbpp.jsonl").write_text("".join(lines[:100]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mbpp_data import HAVE_MBPP, MBPP_DIR, needs_mbpp
 from opencook.evals.datasets import load_humaneval, load_mbpp
 from opencook.evals.protocol import Protocol, extract_code, truncate_at_stop
 
@@ -20,6 +21,8 @@ def humaneval():
 
 @pytest.fixture(scope="module")
 def mbpp_full():
+    if not HAVE_MBPP:
+        pytest.skip(f"MBPP data not at {MBPP_DIR}; set OPENCOOK_MBPP_DIR")
     return load_mbpp("full")
 
 
@@ -66,6 +69,7 @@ def test_mbpp_3shot_prompt_byte_exact(mbpp_full):
     assert task11.extract("def remove_Occ(s, ch):\n    return s\n```\n\nYou are") == "def remove_Occ(s, ch):\n    return s\n"
 
 
+@needs_mbpp
 def test_mbpp_sanitized_uses_prompt_field_and_test_ids():
     bench = load_mbpp("sanitized")
     tasks = Protocol(bench, "base").tasks()

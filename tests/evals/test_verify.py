@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from mbpp_data import needs_mbpp
 from opencook.evals.datasets import load_humaneval, load_mbpp
 from opencook.evals.passk import summarize
 from opencook.evals.sandbox import Limits
@@ -32,11 +33,13 @@ def test_humaneval_canonical_all_pass_and_wrong_answers_score_zero():
     assert kinds["kinds"].get("wrong_answer", 0) > 100  # mostly failed asserts, not crashes
 
 
+@needs_mbpp
 def test_mbpp_sanitized_canonical_all_pass():
     outcomes = verify(load_mbpp("sanitized"), limits=LIMITS, workers=WORKERS)
     assert len(outcomes) == 427 and _failed(outcomes) == {}
 
 
+@needs_mbpp
 @pytest.mark.slow
 def test_mbpp_full_canonical_fails_exactly_367_and_927():
     bench = load_mbpp("full")

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from mbpp_data import BENCHMARKS
+from opencook.evals.decontam import DecontamConfig
 from opencook.evals.sandbox import Program, run_programs
 from opencook.synth.edu_instruct import edu_instruct
 from opencook.synth.stage import RunConfig
@@ -51,7 +53,7 @@ def smollm2(tmp_path_factory):
 def test_real_teacher_round_accounts_for_every_sample(smollm2, tmp_path):
     teacher = Teacher(TeacherConfig(endpoint=smollm2, model="smollm2", max_tokens=32, concurrency=2),
                       cache_dir=tmp_path / "cache")
-    path, counts = edu_instruct(SEEDS, teacher, tmp_path / "edu", RunConfig(timeout_s=3.0))
+    path, counts = edu_instruct(SEEDS, teacher, tmp_path / "edu", RunConfig(timeout_s=3.0, decontam=DecontamConfig(benchmarks=BENCHMARKS)))
     assert teacher.stats.requests == 2 and teacher.stats.completion_tokens > 0
     assert counts.requested == 2 == counts.generated + counts.teacher_errors
     assert counts.generated == (counts.kept + counts.failed_to_parse + counts.failed_tests + counts.timeouts

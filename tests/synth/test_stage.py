@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import socket
 
+from mbpp_data import BENCHMARKS
+from opencook.evals.decontam import DecontamConfig
 from opencook.synth.cache import request_key
 from opencook.synth.edu_instruct import edu_instruct, make_items
 from opencook.synth.stage import RunConfig
@@ -49,7 +51,7 @@ def test_every_kind_of_reply_is_counted_and_only_passing_samples_are_kept(tmp_pa
                                  "finish_reason": reason}) + "\n")
         fh.write('{"id": "torn line of a killed ru')
     teacher = Teacher(config, cache_dir=tmp_path / "cache")
-    path, counts = edu_instruct(seeds, teacher, tmp_path, RunConfig(timeout_s=1.0))
+    path, counts = edu_instruct(seeds, teacher, tmp_path, RunConfig(timeout_s=1.0, decontam=DecontamConfig(benchmarks=BENCHMARKS)))
     assert teacher.stats.requests == 0 and teacher.stats.resumed == len(REPLIES)
     assert (counts.requested, counts.generated, counts.teacher_errors) == (7, 7, 0)
     assert (counts.kept, counts.failed_tests, counts.timeouts, counts.failed_to_parse, counts.contaminated) == \

@@ -147,12 +147,16 @@ def load_humaneval(path: str | Path | None = None) -> Benchmark:
                      problems=problems)
 
 
+WORKPLACE_MBPP_DIR = Path("/work/shared/data/mbpp")
+
+
 def default_mbpp_dir() -> Path:
-    """``$OPENCOOK_MBPP_DIR``, else ``<repo>/../shared/data/mbpp``."""
+    """``$OPENCOOK_MBPP_DIR``, else ``<repo>/../shared/data/mbpp`` beside the checkout, else the workplace copy."""
     env = os.environ.get(MBPP_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mbpp"
+    beside = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mbpp"
+    return beside if beside.is_dir() or not WORKPLACE_MBPP_DIR.is_dir() else WORKPLACE_MBPP_DIR
 
 
 def download_mbpp(split: str, mbpp_dir: Path, timeout: float = 60.0) -> Path:

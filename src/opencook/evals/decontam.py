@@ -35,11 +35,12 @@ from __future__ import annotations
 import gzip
 import json
 import keyword
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from opencook.evals.datasets import default_mbpp_dir  # noqa: F401 - re-exported for callers
 
 BENCHMARKS = ("humaneval", "mbpp")
 _TOKEN = re.compile(r"\w+")
@@ -49,14 +50,6 @@ _CALL = re.compile(r"\b(\w+)\s*\(")
 UNINFORMATIVE = frozenset({k.lower() for k in keyword.kwlist}) | frozenset(
     ["self", "cls", "range", "len", "int", "str", "float", "list", "dict", "set", "tuple", "print", "append", "bool"]
 )
-
-
-def default_mbpp_dir() -> Path:
-    """``$OPENCOOK_MBPP_DIR``, else ``<repo>/../shared/data/mbpp`` (where the tests find MBPP)."""
-    env = os.environ.get("OPENCOOK_MBPP_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mbpp"
 
 
 @dataclass
