@@ -273,7 +273,10 @@ class LMTrainer:
                 },
                 to_tensorboard=False,
             )
-            self._note(f"resumed at step {self.step} from {self.resumed_from}")
+            if self.resumed_from.startswith("init_from"):
+                self._note(f"initialised from {self.resumed_from.removeprefix('init_from ')}")
+            else:
+                self._note(f"resumed at step {self.step} from {self.resumed_from}")
         stop_at = min(self.total_steps, self.until_step) if self.until_step else self.total_steps
         peak = device_peak_flops(self.device)
         fpt = flops_per_token(self.mcfg, self.cfg.data.seq_len)
