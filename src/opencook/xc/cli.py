@@ -63,3 +63,6 @@ def add_parser(sub) -> None:
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value by dotted key, e.g. --set head.mode=full")
     train.set_defaults(func=cmd_train)
+    from opencook.xc.plan import add_plan_parser
+
+    add_plan_parser(xc)
