@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -115,3 +116,39 @@ def to_plain(config: Any) -> Any:
     if isinstance(config, list | tuple):
         return [to_plain(v) for v in config]
     return config
+
+
+def parse_set_pairs(pairs: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` arguments as ``{dotted key: YAML value}`` (``--set optim.lr=1e-3``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"opencook: --set expects KEY=VALUE, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A YAML config file as a mapping, with dotted ``overrides`` (``{"head.mode": "full"}``) set on top."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    for dotted, value in (overrides or {}).items():
+        node = values
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted}: '{key}' is not a section")
+        node[leaf] = value
+    return values

@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import yaml
-
-
-def _overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"opencook: --set expects KEY=VALUE, got {pair!r}")
-        out[key] = yaml.safe_load(value)
-    return out
-
-
-def _relaunch_under_torchrun(args: argparse.Namespace, out: Path) -> int:
-    """``--nproc N`` outside torchrun: start N local ranks of this same command (a convenience;
-    on a cluster, call ``torchrun --nnodes ... -m opencook xc train`` directly)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc}",
-           "--standalone", "-m", "opencook", "xc", "train",
-           args.config, "--out", str(out)]
-    for pair in args.set or []:
-        cmd += ["--set", pair]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.run(cmd, env=env).returncode
+from opencook.core.config import parse_set_pairs
+from opencook.core.torchrun import relaunch_under_torchrun
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from opencook.xc.train_config import load_train_config
 
-    cfg = load_train_config(Path(args.config), _overrides(args.set or []))  # a typo fails here, once
+    cfg = load_train_config(Path(args.config), parse_set_pairs(args.set))  # a typo fails here, once
     out = Path(args.out or f"runs/{cfg.name}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _relaunch_under_torchrun(args, out)
+        return relaunch_under_torchrun(args.nproc, ["xc", "train", args.config, "--out", str(out)], args.set)
     from opencook.xc.trainer import Trainer
 
     summary = Trainer(cfg, out).train()

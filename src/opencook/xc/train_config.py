@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from opencook.core.config import ConfigError, build_config
+from opencook.core.config import build_config, read_yaml_config
 from opencook.xc.backbone import BackboneConfig
 from opencook.xc.head_config import HeadConfig
 from opencook.xc.lr_rules import PlateauConfig
@@ -80,18 +78,5 @@ def parse_train_config(values: dict[str, Any] | None, where: str = "xc") -> Trai
 
 def load_train_config(path: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a YAML config; ``overrides`` are dotted keys (``{"head.mode": "full"}``) applied on top."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    for dotted, value in (overrides or {}).items():
-        node = values
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {dotted}: '{key}' is not a section")
-        node[leaf] = value
+    values = read_yaml_config(path, overrides)
     return parse_train_config(values, str(path))

@@ -4,57 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import yaml
+from opencook.core.config import parse_set_pairs
+from opencook.core.torchrun import relaunch_under_torchrun
 
 
-def _overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"opencook: --set expects KEY=VALUE, got {pair!r}")
-        out[key] = yaml.safe_load(value)
-    return out
-
-
-def _relaunch_under_torchrun(args: argparse.Namespace, out: Path) -> int:
-    """``--nproc N`` outside torchrun starts N local ranks of this same command; on a cluster call
-    ``torchrun --nnodes ... -m opencook lm pretrain ...`` directly."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc-per-node={args.nproc}",
-        "--standalone",
-        "-m",
-        "opencook",
-        "lm",
-        args.phase,
-        args.config,
-        "--out",
-        str(out),
-    ]
-    for pair in args.set or []:
-        cmd += ["--set", pair]
-    if args.reset_data_position:
-        cmd.append("--reset-data-position")
-    if args.until_step:
-        cmd += ["--until-step", str(args.until_step)]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.run(cmd, env=env).returncode
+def _relaunch(args: argparse.Namespace, out: Path) -> int:
+    flags = [*(["--reset-data-position"] if args.reset_data_position else []),
+             *(["--until-step", str(args.until_step)] if args.until_step else [])]
+    return relaunch_under_torchrun(args.nproc, ["lm", args.phase, args.config, "--out", str(out), *flags], args.set)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from opencook.lm.train.config import load_lm_config
 
-    cfg = load_lm_config(Path(args.config), args.phase, _overrides(args.set or []))  # a typo fails here, once
+    cfg = load_lm_config(Path(args.config), args.phase, parse_set_pairs(args.set))  # a typo fails here, once
     out = Path(args.out or f"runs/{cfg.name}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _relaunch_under_torchrun(args, out)
+        return _relaunch(args, out)
     from opencook.lm.train.trainer import LMTrainer
 
     summary = LMTrainer(

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from opencook.core.config import ConfigError, build_config
+from opencook.core.config import ConfigError, build_config, read_yaml_config
 
 Phase = Literal["pretrain", "anneal", "sft"]
 
@@ -134,31 +132,11 @@ class LMTrainConfig:
         return self.data.global_batch // per_step
 
 
-def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set dotted keys (``{"optim.lr": 1e-3}``) in a nested mapping, creating sections as needed."""
-    for dotted, value in overrides.items():
-        node = values
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {dotted}: '{key}' is not a section")
-        node[leaf] = value
-    return values
-
-
 def load_lm_config(
     path: Path, phase: Phase | None = None, overrides: dict[str, Any] | None = None
 ) -> LMTrainConfig:
     """Read a YAML recipe; ``phase`` (from the subcommand) wins over the file's own ``phase``."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    values = read_yaml_config(path, overrides)
     if phase is not None:
         values["phase"] = phase
-    return build_config(LMTrainConfig, apply_overrides(values, overrides or {}), str(path))
+    return build_config(LMTrainConfig, values, str(path))
