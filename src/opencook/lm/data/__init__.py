@@ -4,7 +4,7 @@ Build once (``build_packed`` / ``build_sft``, or ``opencook lm data build|sft``)
 ``PretrainLoader`` / ``SFTLoader``: both give every rank its slice of one global batch and carry a data
 position in ``state_dict`` that resumes exactly, on any number of ranks."""
 
-import importlib
+from opencook.core.lazy import lazy_exports
 
 # Names resolve on first use, so `opencook --help` (which builds this package's CLI) does not import torch.
 _WHERE = {
@@ -14,10 +14,4 @@ _WHERE = {
 }
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value  # also replaces a same-named submodule the import bound here (``generate``)
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _WHERE)
