@@ -21,6 +21,18 @@ def as_tokenizer(tokenizer: Tokenizer | str | Path) -> Tokenizer:
     return tokenizer if isinstance(tokenizer, Tokenizer) else load_tokenizer(tokenizer)
 
 
+def tokenizer_with(tokenizer: str | Path, token: str) -> tuple[Tokenizer, int, Path]:
+    """The saved tokenizer, the id of a special ``token`` a data format relies on, and its ``tokenizer.json``
+    (whose hash goes into the data's meta)."""
+    tok = load_tokenizer(tokenizer)
+    tok_file = Path(tokenizer) / "tokenizer.json" if Path(tokenizer).is_dir() else Path(tokenizer)
+    token_id = tok.token_to_id(token)
+    if token_id is None:
+        raise ValueError(f"{tok_file} has no {token} token: train the tokenizer with "
+                         "`opencook lm tokenizer train`, which reserves it")
+    return tok, token_id, tok_file
+
+
 def example_messages(example: dict) -> list[dict[str, str]]:
     """The example's turns with the system turn first (OpenCoder's default when none is given). Accepts
     ``{"messages": [{"role", "content"}, ...]}`` or ``{"instruction", "output"}`` (an optional non-empty

@@ -97,18 +97,14 @@ def build_packed(sources: Sequence[str | Path], tokenizer: str | Path, out: str 
     files; see ``opencook.lm.tokenizer.iter_texts``, read in its fixed seed-0 file order) and write shards
     to ``out``. Documents are encoded as raw data: a literal ``<|endoftext|>`` inside code stays text, so
     the only separator ids are the ones added here. Returns the ``meta.json`` contents."""
-    from opencook.lm.tokenizer import SourceStats, iter_texts, load_tokenizer
+    from opencook.lm.data.chat import tokenizer_with
+    from opencook.lm.tokenizer import SourceStats, iter_texts
 
     if shard_tokens < 1:
         raise ValueError(f"shard_tokens={shard_tokens} must be >= 1")
     if max_docs is not None and max_docs < 1:
         raise ValueError(f"max_docs={max_docs} must be >= 1 (or None for all documents)")
-    tok = load_tokenizer(tokenizer)
-    tok_file = Path(tokenizer) / "tokenizer.json" if Path(tokenizer).is_dir() else Path(tokenizer)
-    eos = tok.token_to_id(EOS_TOKEN)
-    if eos is None:
-        raise ValueError(f"{tok_file} has no {EOS_TOKEN} token: train the tokenizer with "
-                         "`opencook lm tokenizer train`, which reserves it")
+    tok, eos, tok_file = tokenizer_with(tokenizer, EOS_TOKEN)
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
     out = Path(out)

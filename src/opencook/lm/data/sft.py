@@ -12,9 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
 
-from opencook.lm.data.chat import as_tokenizer, encode_turns, example_messages
+from opencook.lm.data.chat import encode_turns, example_messages, tokenizer_with
 from opencook.lm.data.files import (
     TMP_SUFFIX,
     check_file,
@@ -65,12 +64,7 @@ def build_sft(sources: Sequence[str | Path], tokenizer: str | Path, out: str | P
     ``meta.json`` contents."""
     if max_len < 2:
         raise ValueError(f"max_len={max_len} must be >= 2")
-    tok: Tokenizer = as_tokenizer(tokenizer)
-    tok_file = Path(tokenizer) / "tokenizer.json" if Path(tokenizer).is_dir() else Path(tokenizer)
-    pad = tok.token_to_id(PAD_TOKEN)
-    if pad is None:
-        raise ValueError(f"{tok_file} has no {PAD_TOKEN} token: train the tokenizer with "
-                         "`opencook lm tokenizer train`, which reserves it")
+    tok, pad, tok_file = tokenizer_with(tokenizer, PAD_TOKEN)
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
     files = _jsonl_files(sources)
