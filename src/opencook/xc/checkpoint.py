@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from opencook.xc.dist import barrier, rank, world_size
+from opencook.core.dist import barrier, rank, world_size
 
 FORMAT = 1
 

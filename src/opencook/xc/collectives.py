@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from opencook.xc.dist import is_distributed, rank, world_size
+from opencook.core.dist import is_distributed, rank, world_size
 
 
 class _AllGatherWithGrad(torch.autograd.Function):

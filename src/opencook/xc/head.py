@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from opencook.core.dist import all_gather_cat, all_gather_varlen, rank, world_size
 from opencook.xc.active_set import ActiveSet, select_active
 from opencook.xc.collectives import all_gather_with_grad
-from opencook.xc.dist import all_gather_cat, all_gather_varlen, rank, world_size
 from opencook.xc.head_config import HeadConfig
 from opencook.xc.logits import LogitConfig, class_logits
 from opencook.xc.sharded_ce import sharded_cross_entropy

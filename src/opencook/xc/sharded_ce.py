@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from opencook.xc.dist import all_reduce_
+from opencook.core.dist import all_reduce_
 
 
 class _ShardedCrossEntropy(torch.autograd.Function):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from opencook.xc.dist import all_gather_cat, is_distributed, world_size
+from opencook.core.dist import all_gather_cat, is_distributed, world_size
 
 
 @torch.no_grad()

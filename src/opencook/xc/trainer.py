@@ -16,33 +16,20 @@ import time
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from opencook.core.config import to_plain
+from opencook.core.dist import all_gather_cat, barrier, init_distributed, rank, world_size
 from opencook.core.versions import collect_versions
 from opencook.xc.backbone import make_backbone
 from opencook.xc.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
-from opencook.xc.dist import all_gather_cat, barrier, rank, world_size
 from opencook.xc.head import KNNSoftmax
 from opencook.xc.large_batch import DEFAULT_TRUST, LAMB, LARS, split_decay_groups
 from opencook.xc.lr_rules import PlateauRule, warmup_scale
 from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
 from opencook.xc.sparsify import attach_sparsify
 from opencook.xc.train_config import OptimConfig, TrainConfig
-
-
-def init_distributed() -> torch.device:
-    """Join the torchrun group if there is one; pick the device without hard-coding CUDA."""
-    cuda = torch.cuda.is_available()
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    if cuda:
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
 
 
 def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "lazy", *, head: bool = False):

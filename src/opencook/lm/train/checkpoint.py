@@ -31,8 +31,8 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
+from opencook.core.dist import barrier, rank, world_size
 from opencook.lm.model import Llama, ModelConfig
-from opencook.lm.train.parallel import barrier, world
 
 FORMAT = 1
 
@@ -84,18 +84,18 @@ def save_checkpoint(
     keep: int,
 ) -> Path:
     """Collective. Writes to ``step_X.tmp`` and renames, so a kill mid-save never leaves a 'complete' fake."""
-    rank, world_size = world()
+    this_rank, n_ranks = rank(), world_size()
     final, tmp = root / f"step_{step:08d}", root / f"step_{step:08d}.tmp"
-    if rank == 0:
+    if this_rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "rng").mkdir(parents=True)
     barrier()
     model_sd, optim_sd = get_state_dict(model, optimizer)
     dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
-    torch.save(_rng_state(), tmp / "rng" / f"rank{rank}.pt")
+    torch.save(_rng_state(), tmp / "rng" / f"rank{this_rank}.pt")
     barrier()
-    if rank == 0:
-        meta = {"format": FORMAT, "step": step, "world_size": world_size, **trainer_state}
+    if this_rank == 0:
+        meta = {"format": FORMAT, "step": step, "world_size": n_ranks, **trainer_state}
         (tmp / "trainer.json").write_text(json.dumps(meta, indent=2) + "\n")
         (tmp / "COMPLETE").write_text("ok\n")
         shutil.rmtree(final, ignore_errors=True)
@@ -130,9 +130,8 @@ def load_checkpoint(
     model_sd, optim_sd = get_state_dict(model, optimizer)
     dcp.load({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(ckpt))
     set_state_dict(model, optimizer, model_state_dict=model_sd, optim_state_dict=optim_sd)
-    rank, world_size = world()
-    rng_file = ckpt / "rng" / f"rank{rank}.pt"
-    if state.get("world_size") == world_size and rng_file.is_file():
+    rng_file = ckpt / "rng" / f"rank{rank()}.pt"
+    if state.get("world_size") == world_size() and rng_file.is_file():
         _set_rng_state(torch.load(rng_file, weights_only=False))
     return state
 

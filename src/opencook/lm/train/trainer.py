@@ -20,20 +20,13 @@ import yaml
 from tqdm import tqdm
 
 from opencook.core.config import to_plain
+from opencook.core.dist import all_reduce_, barrier, init_distributed, rank, world_size
 from opencook.core.versions import collect_versions
 from opencook.lm.model import Llama, ModelConfig, flops_per_token, model_config, num_params
 from opencook.lm.train import checkpoint as ckpt_io
 from opencook.lm.train.config import LMTrainConfig
 from opencook.lm.train.metrics import MetricsWriter, device_peak_flops, peak_memory_mib, truncate_after
-from opencook.lm.train.parallel import (
-    all_reduce_sum,
-    barrier,
-    init_distributed,
-    set_grad_sync,
-    unwrap,
-    world,
-    wrap_model,
-)
+from opencook.lm.train.parallel import set_grad_sync, unwrap, wrap_model
 from opencook.lm.train.schedule import lr_at
 
 
@@ -135,7 +128,7 @@ class LMTrainer:
     def _setup(self) -> None:
         cfg = self.cfg
         self.device = init_distributed()
-        self.rank, self.world_size = world()
+        self.rank, self.world_size = rank(), world_size()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.accum = cfg.grad_accum(self.world_size)
@@ -219,7 +212,7 @@ class LMTrainer:
             group["lr"] = lr
         inputs, targets = self.loader.next_step(self.rank, self.world_size)
         inputs, targets = inputs.to(self.device), targets.to(self.device)
-        n_targets = all_reduce_sum((targets != -100).sum().to(torch.float64))
+        n_targets = all_reduce_((targets != -100).sum().to(torch.float64))
         scale = self.world_size / n_targets.clamp(min=1).item()  # DDP/FSDP average over ranks: undo it
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         mb = self.cfg.micro_batch
@@ -239,7 +232,7 @@ class LMTrainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.tokens_seen += int(n_targets.item())
-        return float(all_reduce_sum(loss_sum) / n_targets.clamp(min=1))
+        return float(all_reduce_(loss_sum) / n_targets.clamp(min=1))
 
     # -- the run -----------------------------------------------------------------------------------------
     def _save(self) -> None:

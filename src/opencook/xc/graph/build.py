@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import dist
+from opencook.core import dist
+
 from ..sharding import ClassShard
 from .approx import faiss_knn
 from .config import GraphConfig

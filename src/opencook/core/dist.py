@@ -1,9 +1,24 @@
-"""Process-group helpers that also work without one (world size 1, no ``init_process_group``)."""
+"""Process-group helpers that also work without one (world size 1, no ``init_process_group``); shared by the
+xc and lm trainers."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.distributed as dist
+
+
+def init_distributed() -> torch.device:
+    """Join the torchrun group if there is one (NCCL on GPU, gloo on CPU); this rank's device."""
+    cuda = torch.cuda.is_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
 
 
 def is_distributed(group=None) -> bool:
