@@ -3,6 +3,7 @@ xc and lm trainers."""
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -15,10 +16,18 @@ def init_distributed() -> torch.device:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
+        atexit.register(shutdown_distributed)
     if cuda:
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
+
+
+def shutdown_distributed() -> None:
+    """Tear the group down before interpreter exit: left to the C++ destructors, gloo's worker threads
+    occasionally abort the process ("terminate called without an active exception") after a clean run."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_distributed(group=None) -> bool:

@@ -1,13 +1,17 @@
 """Shared by worker scripts launched under torchrun: init gloo, report JSON per rank."""
 
+import atexit
 import json
 import os
 
 import torch.distributed as dist
 
+from opencook.core.dist import shutdown_distributed
+
 
 def init() -> tuple[int, int]:
     dist.init_process_group("gloo")
+    atexit.register(shutdown_distributed)
     return dist.get_rank(), dist.get_world_size()
 
 
