@@ -25,6 +25,7 @@ from opencook.xc.head_config import HeadConfig
 from opencook.xc.logits import LogitConfig, class_logits
 from opencook.xc.sharded_ce import sharded_cross_entropy
 from opencook.xc.sharding import shard_range
+from opencook.xc.step_timing import CLOCK
 from opencook.xc.topk import sharded_topk
 
 INIT_BLOCK = 65536
@@ -103,42 +104,66 @@ class KNNSoftmax(nn.Module):
         return self.graph is None or self.step - self.graph_step >= self.config.refresh_every
 
     # -- forward ---------------------------------------------------------------------------------
-    def _check(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+    def check_labels(self, labels: torch.Tensor, batch: int) -> None:
         if labels.dtype != torch.long:
             raise TypeError(f"labels must be int64 (torch.long), got {labels.dtype}: pass labels.long()")
+        if labels.shape != (batch,):
+            raise ValueError(f"labels must be [{batch}] to match the batch, got {tuple(labels.shape)}")
+
+    def _check(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
         if embeddings.dim() != 2 or embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must be [batch, {self.embedding_dim}], got {tuple(embeddings.shape)}")
-        if labels.shape != (embeddings.shape[0],):
-            raise ValueError(f"labels must be [{embeddings.shape[0]}] to match the embeddings, "
-                             f"got {tuple(labels.shape)}")
+        self.check_labels(labels, embeddings.shape[0])
 
-    def _check_gathered(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
-        """Checked on the gathered batch, so every rank raises the same error (no rank is left hanging)."""
-        bad = (labels < 0) | (labels >= self.num_classes)
+    def gather_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """Every rank's labels, rank order; checked here so every rank raises the same error."""
+        with CLOCK.comm():
+            all_labels = all_gather_cat(labels, self.group)
+        bad = (all_labels < 0) | (all_labels >= self.num_classes)
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
-            raise ValueError(f"label {int(labels[i])} (gathered sample {i}) is out of range [0, {self.num_classes})")
-        if not bool(torch.isfinite(embeddings.detach()).all()):
+            raise ValueError(f"label {int(all_labels[i])} (gathered sample {i}) is out of range "
+                             f"[0, {self.num_classes})")
+        return all_labels
+
+    def select(self, all_labels: torch.Tensor) -> ActiveSet:
+        """This step's active set: no communication, so it may run on a side thread (the graph is
+        refreshed before, on the main thread, by ``refresh_graph_if_due``)."""
+        active = select_active(all_labels.cpu(), self.mode, self.shard, graph=self.graph, budget=self.budget,
+                               seed=self.config.seed, step=self.step)
+        device = self.weight.device
+        return ActiveSet(None if active.local_rows is None else active.local_rows.to(device, non_blocking=True),
+                         active.target_pos.to(device, non_blocking=True), active.global_size)
+
+    def refresh_graph_if_due(self) -> None:
+        if self.mode == "knn" and self._graph_due():
+            self.refresh_graph()
+
+    def active_rows(self, active: ActiveSet) -> torch.Tensor:
+        """The weight rows this step scores; gathered once and shared by every micro-batch."""
+        if active.local_rows is None:
+            return self.weight
+        return F.embedding(active.local_rows, self.weight, sparse=True)
+
+    def sample_losses(self, gathered: torch.Tensor, rows: torch.Tensor, target_pos: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss of gathered embeddings whose targets sit at ``target_pos`` (-1: other shard)."""
+        if not bool(torch.isfinite(gathered.detach()).all()):  # gathered: every rank raises alike
             raise FloatingPointError("embeddings contain NaN or Inf; check the backbone's loss scale / learning rate")
+        logits = class_logits(gathered, rows.to(gathered.dtype), target_pos, self.config.logits)
+        return sharded_cross_entropy(logits.float(), target_pos, self.group)
+
+    def finish_step(self, active: ActiveSet) -> None:
+        self.last = active
+        self.step += 1
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         self._check(embeddings, labels)
+        all_labels = self.gather_labels(labels)
+        self.refresh_graph_if_due()
+        active = self.select(all_labels)
         gathered = all_gather_with_grad(embeddings, self.group)
-        all_labels = all_gather_cat(labels, self.group)
-        self._check_gathered(gathered, all_labels)
-        if self.mode == "knn" and self._graph_due():
-            self.refresh_graph()
-        active = select_active(all_labels.cpu(), self.mode, self.shard, graph=self.graph, budget=self.budget,
-                               seed=self.config.seed, step=self.step)
-        target_pos = active.target_pos.to(embeddings.device)
-        if active.local_rows is None:
-            rows = self.weight
-        else:
-            rows = F.embedding(active.local_rows.to(self.weight.device), self.weight, sparse=True)
-        logits = class_logits(gathered, rows.to(gathered.dtype), target_pos, self.config.logits)
-        loss = sharded_cross_entropy(logits.float(), target_pos, self.group).mean()
-        self.last = active
-        self.step += 1
+        loss = self.sample_losses(gathered, self.active_rows(active), active.target_pos).mean()
+        self.finish_step(active)
         return loss
 
     @torch.no_grad()

@@ -123,13 +123,14 @@ def section_curves(run: Run) -> str:
     )
     out.append(_plot_or_notice(uri, "throughput", "No train record carries samples_per_s."))
     uri = plots.lines(
-        [("step", *_xy(train, "step_ms")), ("head", *_xy(train, "head_ms"))],
-        "step time and classifier-head time",
+        [("step", *_xy(train, "step_ms")), ("compute", *_xy(train, "compute_ms")),
+         ("exposed communication", *_xy(train, "comm_ms")), ("selection", *_xy(train, "selection_ms"))],
+        "step time split: compute, communication the step waited for, active-set selection",
         "step",
         "ms",
         marks=resumes,
     )
-    out.append(_plot_or_notice(uri, "step and head time", "No train record carries step_ms or head_ms."))
+    out.append(_plot_or_notice(uri, "step time split", "No train record carries step_ms."))
 
     out.append(P.heading(3, "Memory"))
     uri = plots.lines(

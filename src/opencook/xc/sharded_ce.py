@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from opencook.core.dist import all_reduce_
+from opencook.xc.step_timing import CLOCK
 
 
 class _ShardedCrossEntropy(torch.autograd.Function):
@@ -23,7 +24,8 @@ class _ShardedCrossEntropy(torch.autograd.Function):
             row_max = logits.detach().max(dim=1).values
         else:
             row_max = logits.new_full((rows,), float("-inf"))
-        all_reduce_(row_max, dist.ReduceOp.MAX, group)
+        with CLOCK.comm():
+            all_reduce_(row_max, dist.ReduceOp.MAX, group)
         logits.sub_(row_max.unsqueeze(1))
         here = target_pos >= 0
         where = here.nonzero().squeeze(1)
@@ -34,7 +36,8 @@ class _ShardedCrossEntropy(torch.autograd.Function):
         sum_exp = softmax.sum(dim=1)
         # One all-reduce for the exp-sum, the target logit and how many shards own each target.
         stacked = torch.cat([sum_exp.unsqueeze(0), target_and_count])
-        all_reduce_(stacked, dist.ReduceOp.SUM, group)
+        with CLOCK.comm():
+            all_reduce_(stacked, dist.ReduceOp.SUM, group)
         sum_exp, target_logit, owners = stacked
         if not bool((owners == 1).all()):
             bad = int((owners != 1).nonzero()[0, 0])

@@ -10,6 +10,7 @@ from opencook.core.config import build_config, read_yaml_config
 from opencook.xc.backbone import BackboneConfig
 from opencook.xc.head_config import HeadConfig
 from opencook.xc.lr_rules import PlateauConfig
+from opencook.xc.overlap import OverlapConfig
 from opencook.xc.sparsify import SparsifyConfig
 
 
@@ -49,6 +50,7 @@ class TrainConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     sparsify: SparsifyConfig = field(default_factory=SparsifyConfig)
+    overlap: OverlapConfig = field(default_factory=OverlapConfig)
     steps: int = 200
     global_batch: int = 512
     eval_every: int = 100

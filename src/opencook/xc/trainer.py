@@ -28,6 +28,7 @@ from opencook.xc.head import KNNSoftmax
 from opencook.xc.large_batch import DEFAULT_TRUST, LAMB, LARS, split_decay_groups
 from opencook.xc.lr_rules import PlateauRule, warmup_scale
 from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
+from opencook.xc.overlap import HybridStep, StepResult
 from opencook.xc.sparsify import attach_sparsify
 from opencook.xc.train_config import OptimConfig, TrainConfig
 
@@ -87,6 +88,7 @@ class Trainer:
             if self.sparsify.momentum:  # DGC: the hook now applies the momentum; SGD must not apply it twice
                 for group in self.backbone_opt.param_groups:
                     group["momentum"] = 0.0
+        self.step_runner = HybridStep(self.model, self.backbone, self.head, cfg.overlap)
         self.step = 0
         self.metrics = None
 
@@ -142,29 +144,27 @@ class Trainer:
         return record
 
     # -- training --------------------------------------------------------------------------------
-    def _train_step(self) -> tuple[float, float, float]:
+    def _train_step(self) -> StepResult:
         x, y = self.data.train_batch(self.step, self.cfg.global_batch, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
         scale = warmup_scale(self.step, self.cfg.optim.warmup_steps) * (self.plateau.scale if self.plateau else 1.0)
         for opt, base in ((self.backbone_opt, self.cfg.optim.lr), (self.head_opt, self.cfg.optim.head_lr or self.cfg.optim.lr)):
             for group in opt.param_groups:
                 group["lr"] = base * scale
-        t0 = time.perf_counter()
-        emb = self.model(x)
-        t_head = time.perf_counter()
         graph_before = self.head.graph_step
-        loss = self.head(emb, y)
-        head_s = time.perf_counter() - t_head
+        self.backbone_opt.zero_grad(set_to_none=True)
+        self.head_opt.zero_grad(set_to_none=True)
+        result = self.step_runner.run(x, y)
         if self.head.graph_step != graph_before:
             self._log({"kind": "graph", "step": self.step, "build_s": self.head.last_graph_seconds,
                        "k": int(self.head.graph.shape[1]), "method": self.head.graph_method, "recall": self.head.last_graph_recall})
-        self.backbone_opt.zero_grad(set_to_none=True)
-        self.head_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        t_opt = time.perf_counter()
         self.backbone_opt.step()
         self.head_opt.step()
+        result.seconds += time.perf_counter() - t_opt  # the optimizer step is compute
+        result.split["compute_ms"] += 1000 * (time.perf_counter() - t_opt)
         self.step += 1
-        return loss.item(), head_s, time.perf_counter() - t0
+        return result
 
     def train(self) -> dict:
         self._prepare_out()
@@ -173,7 +173,7 @@ class Trainer:
             self.sparsify.step = self.step
         cfg, start_step, t_start = self.cfg, self.step, time.perf_counter()
         self.t_start = t_start
-        window: list[tuple[float, float, float]] = []
+        window: list[StepResult] = []
         bar = None
         if self.is_main:
             from tqdm import tqdm
@@ -185,7 +185,7 @@ class Trainer:
             window.append(self._train_step())
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{window[-1][0]:.3f}")
+                bar.set_postfix(loss=f"{window[-1].loss:.3f}")
             if len(window) == cfg.log_every or self.step == cfg.steps:
                 self._log_window(window)
                 window = []
@@ -211,18 +211,20 @@ class Trainer:
     def _extra_state(self) -> dict:
         return {"plateau": self.plateau.state_dict()} if self.plateau is not None else {}
 
-    def _log_window(self, window: list[tuple[float, float, float]]) -> None:
-        losses, head_s, step_s = zip(*window, strict=True)
+    def _log_window(self, window: list[StepResult]) -> None:
+        losses = [r.loss for r in window]
+        step_s = sum(r.seconds for r in window)
+        split = {k: sum(r.split[k] for r in window) / len(window) for k in window[0].split}
         active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
         if self.is_main and not sys.stderr.isatty():
             print(f"step {self.step}/{self.cfg.steps} loss {losses[-1]:.4f} "
-                  f"{self.cfg.global_batch * len(window) / sum(step_s):.0f} samples/s, {active} active classes",
+                  f"{self.cfg.global_batch * len(window) / step_s:.0f} samples/s, {active} active classes",
                   flush=True)
         self._log({
             "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
             "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
-            "samples_per_s": self.cfg.global_batch * len(window) / sum(step_s),
-            "step_ms": 1000 * sum(step_s) / len(window), "head_ms": 1000 * sum(head_s) / len(window),
+            "samples_per_s": self.cfg.global_batch * len(window) / step_s,
+            "step_ms": 1000 * step_s / len(window), **split,
             "active_classes": active, "active_fraction": active / self.head.num_classes,
             "graph_age": self.head.step - self.head.graph_step if self.head.graph is not None else None,
             "peak_mem_mb": _peak_memory_mb(self.device),

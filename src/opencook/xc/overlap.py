@@ -1,0 +1,106 @@
+"""One hybrid-parallel step, optionally pipelined: the head of micro-batch i overlaps the backbone of i+1.
+
+The step's active set depends only on the gathered labels (and the graph), so it is computed once per
+step -- on a side thread while the backbone runs, when ``side_thread`` is on -- and every micro-batch
+scores against the same rows. Each micro-batch's embeddings are all-gathered asynchronously right after
+its backbone forward, so the transfer is in flight while the next micro-batch's backbone computes. The
+loss is the sum of per-sample losses over the global batch divided by its size: the same value, and the
+same gradients up to float rounding, as the unpipelined step. DDP still all-reduces the backbone's
+gradient in buckets during the one backward.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from opencook.core.dist import world_size
+from opencook.xc.active_set import ActiveSet
+from opencook.xc.collectives import start_all_gather
+from opencook.xc.head import KNNSoftmax
+from opencook.xc.step_timing import CLOCK
+
+
+@dataclass(frozen=True)
+class OverlapConfig:
+    """``micro_batches`` splits each rank's batch (1 = no pipelining); ``side_thread`` selects the
+    active set on a worker thread while the backbone computes."""
+
+    micro_batches: int = 1
+    side_thread: bool = False
+
+    def __post_init__(self) -> None:
+        if self.micro_batches < 1:
+            raise ValueError(f"overlap.micro_batches must be >= 1, got {self.micro_batches}")
+
+
+@dataclass
+class StepResult:
+    loss: float
+    seconds: float
+    split: dict[str, float]
+
+
+class HybridStep:
+    """Forward and backward of one step for a (DDP-wrapped) backbone and a class-sharded head."""
+
+    def __init__(self, model: nn.Module, backbone: nn.Module, head: KNNSoftmax, cfg: OverlapConfig) -> None:
+        self.model, self.head, self.cfg = model, head, cfg
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="xc-select") if cfg.side_thread else None
+        for p in backbone.parameters():  # the last one marks the end of backward compute: DDP's tail starts
+            if p.requires_grad:
+                p.register_post_accumulate_grad_hook(CLOCK.grad_ready)
+
+    def _select(self, all_labels: torch.Tensor) -> ActiveSet:
+        t = time.perf_counter()
+        active = self.head.select(all_labels)
+        CLOCK.selection_hidden_s += time.perf_counter() - t
+        return active
+
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
+        """Forward + backward (gradients left in ``.grad``); the optimizers are the caller's."""
+        head, m = self.head, self.cfg.micro_batches
+        if x.shape[0] < m:
+            raise ValueError(f"a rank's batch of {x.shape[0]} cannot be split into {m} micro-batches")
+        CLOCK.reset()
+        t0 = time.perf_counter()
+        head.check_labels(y, x.shape[0])
+        all_labels = head.gather_labels(y)
+        with CLOCK.selection():
+            head.refresh_graph_if_due()
+            future = self.pool.submit(self._select, all_labels) if self.pool else None
+            active = None if future else head.select(all_labels)
+        xs, ys = x.chunk(m), y.chunk(m)
+        bounds = torch.tensor([0] + [len(c) for c in ys]).cumsum(0).tolist()
+        per_rank, world = x.shape[0], world_size(head.group)
+        pending = [start_all_gather(self.model(xs[0]), head.group)]
+        total, rows = None, None
+        for i in range(m):
+            if i + 1 < m:  # the next backbone forward runs while this micro-batch's gather is in flight
+                pending.append(start_all_gather(self.model(xs[i + 1]), head.group))
+            if active is None:
+                with CLOCK.selection():
+                    active = future.result()
+            if rows is None:
+                rows = head.active_rows(active)
+            # this micro-batch's samples in the gathered full batch: rank r's slice [lo, hi)
+            index = torch.cat([torch.arange(r * per_rank + bounds[i], r * per_rank + bounds[i + 1])
+                               for r in range(world)]).to(active.target_pos.device)
+            part = head.sample_losses(pending[i].wait(), rows, active.target_pos[index]).sum()
+            total = part if total is None else total + part
+        loss = total / (per_rank * world)
+        head.finish_step(active)
+        loss.backward()
+        t_end = time.perf_counter()
+        if CLOCK.last_grad_ready:  # DDP waits for its last buckets after the backward compute ends
+            CLOCK.comm_s += max(t_end - CLOCK.last_grad_ready, 0.0) if world > 1 else 0.0
+        seconds = t_end - t0
+        return StepResult(loss.item(), seconds, CLOCK.split(seconds))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
