@@ -31,7 +31,7 @@ class _GatheredWithGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         grad = grad.contiguous()
-        with CLOCK.comm():
+        with CLOCK.comm(ctx.group):
             dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
         r = rank(ctx.group)
         mine = grad[r * ctx.rows:(r + 1) * ctx.rows] * world_size(ctx.group)
@@ -53,7 +53,7 @@ class PendingGather:
     def wait(self) -> torch.Tensor:
         if self.work is None:
             return self.local
-        with CLOCK.comm():
+        with CLOCK.comm(self.group):
             self.work.wait()
         return _GatheredWithGrad.apply(self.local, self.group, *self.parts)
 

@@ -117,7 +117,7 @@ class KNNSoftmax(nn.Module):
 
     def gather_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Every rank's labels, rank order; checked here so every rank raises the same error."""
-        with CLOCK.comm():
+        with CLOCK.comm(self.group):
             all_labels = all_gather_cat(labels, self.group)
         bad = (all_labels < 0) | (all_labels >= self.num_classes)
         if bool(bad.any()):

@@ -87,10 +87,12 @@ class HybridStep:
                     active = future.result()
             if rows is None:
                 rows = head.active_rows(active)
-            # this micro-batch's samples in the gathered full batch: rank r's slice [lo, hi)
-            index = torch.cat([torch.arange(r * per_rank + bounds[i], r * per_rank + bounds[i + 1])
-                               for r in range(world)]).to(active.target_pos.device)
-            part = head.sample_losses(pending[i].wait(), rows, active.target_pos[index]).sum()
+            target_pos = active.target_pos
+            if m > 1:  # this micro-batch's samples in the gathered full batch: rank r's slice [lo, hi)
+                index = torch.cat([torch.arange(r * per_rank + bounds[i], r * per_rank + bounds[i + 1])
+                                   for r in range(world)]).to(target_pos.device)
+                target_pos = target_pos[index]
+            part = head.sample_losses(pending[i].wait(), rows, target_pos).sum()
             total = part if total is None else total + part
         loss = total / (per_rank * world)
         head.finish_step(active)

@@ -24,7 +24,7 @@ class _ShardedCrossEntropy(torch.autograd.Function):
             row_max = logits.detach().max(dim=1).values
         else:
             row_max = logits.new_full((rows,), float("-inf"))
-        with CLOCK.comm():
+        with CLOCK.comm(group):
             all_reduce_(row_max, dist.ReduceOp.MAX, group)
         logits.sub_(row_max.unsqueeze(1))
         here = target_pos >= 0
@@ -36,7 +36,7 @@ class _ShardedCrossEntropy(torch.autograd.Function):
         sum_exp = softmax.sum(dim=1)
         # One all-reduce for the exp-sum, the target logit and how many shards own each target.
         stacked = torch.cat([sum_exp.unsqueeze(0), target_and_count])
-        with CLOCK.comm():
+        with CLOCK.comm(group):
             all_reduce_(stacked, dist.ReduceOp.SUM, group)
         sum_exp, target_logit, owners = stacked
         if not bool((owners == 1).all()):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+from opencook.core.dist import is_distributed
+
 
 class StepClock:
     def __init__(self) -> None:
@@ -22,7 +24,10 @@ class StepClock:
         self.last_grad_ready = 0.0  # when the backbone's last gradient was accumulated (DDP's tail starts)
 
     @contextmanager
-    def comm(self):
+    def comm(self, group=None):
+        if not is_distributed(group):  # one process: the collective is a no-op, nothing is waited for
+            yield
+            return
         t = time.perf_counter()
         try:
             yield
