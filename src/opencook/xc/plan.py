@@ -34,7 +34,11 @@ def render(p: PlanInputs, modes: list[str], cal: Calibration) -> str:
              f"calibration: {cal.source}",
              f"  GEMM {cal.flops(p.dtype) / 1e12:.3g} TFLOP/s, bus {cal.bus_bw / 1e9:.3g} GB/s, "
              f"hop latency {cal.latency_s * 1e6:.3g} us, IVF add {cal.ivf_add_vps:.3g} vec/s, "
-             f"search {cal.ivf_search_qps:.3g} q/s", ""]
+             f"search {cal.ivf_search_qps:.3g} q/s",
+             f"  dense update {cal.mem_bw / 1e9:.3g} GB/s, softmax chain {cal.softmax_bw / 1e9:.3g} GB/s, row path "
+             f"{cal.row_bw / 1e9:.3g} GB/s, selection {cal.select_rate:.3g} A·log2A/s, fresh buffers "
+             f"{f'{cal.fresh_bw / 1e9:.3g} GB/s' if cal.fresh_bw else 'free'}, fixed overhead "
+             f"{cal.step_overhead_s * 1e3:.3g} ms/step", ""]
     lines += _table("== memory per device (head) ==", modes, {m: memory(p, m) for m in modes}, _gib)
     steps = {m: step_time(p, m, cal) for m in modes}
     lines += ["", *_table("== step time (no overlap) ==", modes, steps, _ms)]
@@ -57,7 +61,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .plan_calibrate import calibrate, load_calibration, save_calibration
 
     if args.calibrate:
-        cal = calibrate()
+        cal = calibrate(dim=args.dim)
         out = Path(args.calibration or "xc_calibration.json")
         save_calibration(cal, out)
         print(f"calibration written to {out}")
@@ -90,5 +94,5 @@ def add_plan_parser(xc) -> None:
     plan.add_argument("--backbone-params", type=float, default=25.6e6, help="DDP payload (default ResNet-50)")
     plan.add_argument("--backbone-gflops", type=float, default=4.1, help="forward GFLOPs per sample")
     plan.add_argument("--calibration", help="calibration JSON to read (or, with --calibrate, to write)")
-    plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~10 s)")
+    plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~10-20 s; at --dim)")
     plan.set_defaults(func=cmd_plan)

@@ -16,7 +16,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from .plan_model import Calibration, PlanInputs, memory, rebuild_memory
+from .plan_model import (
+    DENSE_OPT_PASSES,
+    ROW_GATHER_PASSES,
+    ROW_OPT_PASSES,
+    SOFTMAX_PASSES,
+    Calibration,
+    PlanInputs,
+    memory,
+    rebuild_memory,
+)
 
 
 def _best(fn, reps: int) -> float:
@@ -30,9 +39,81 @@ def _best(fn, reps: int) -> float:
 
 
 def gemm_flops(batch: int = 512, dim: int = 128, cols: int = 8192, reps: int = 5) -> float:
-    """FLOP/s of the head's forward GEMM [B, D] x [D, C/N] in float32."""
-    x, w = torch.randn(batch, dim), torch.randn(cols, dim)
-    return 2 * batch * dim * cols / _best(lambda: x @ w.T, reps)
+    """FLOP/s of the head's three float32 GEMMs: logits [B, D] x [D, cols], and backward dW = G^T X and
+    dX = G W (6*B*D*cols FLOPs, as ``step_time`` counts them)."""
+    x, w, g = torch.randn(batch, dim), torch.randn(cols, dim), torch.randn(batch, cols)
+
+    def three():
+        x @ w.T
+        g.T @ x
+        g @ w
+
+    return 6 * batch * dim * cols / _best(three, reps)
+
+
+def dense_update_bw(numel: int = 16 * 2**20, reps: int = 5) -> float:
+    """Bytes/s of the dense momentum-SGD update in ``optim.py`` (weight decay on) over a 64 MiB float32
+    parameter, inverted through the ``DENSE_OPT_PASSES['sgd']`` passes the model charges for it."""
+    from .optim import RowSparseSGD
+
+    w = torch.nn.Parameter(torch.zeros(numel))
+    opt = RowSparseSGD([w], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    w.grad = torch.ones(numel)
+    return DENSE_OPT_PASSES["sgd"] * numel * 4 / _best(opt.step, reps)
+
+
+def softmax_bw(batch: int = 512, cols: int = 65536, reps: int = 5) -> float:
+    """Bytes/s of ``sharded_ce.py``'s elementwise chain on a [B, cols] float32 buffer (row max, ``sub_``,
+    ``exp_``, exp-sum, ``div_``, backward ``mul_``), counted as ``SOFTMAX_PASSES`` passes."""
+    logits = torch.randn(batch, cols)
+
+    def chain():
+        row_max = logits.max(dim=1).values
+        logits.sub_(row_max.unsqueeze(1)).exp_()
+        logits.div_(logits.sum(dim=1).unsqueeze(1)).mul_(1.0)
+
+    return SOFTMAX_PASSES * batch * cols * 4 / _best(chain, reps)
+
+
+def row_bw(rows: int = 16384, dim: int = 128, reps: int = 5) -> float:
+    """Bytes/s of the active-row path: ``F.embedding(..., sparse=True)`` of ``rows`` random rows of a
+    [table, D] weight, its sparse backward and the lazy momentum-SGD step, counted as
+    ``ROW_GATHER_PASSES + ROW_OPT_PASSES['sgd']`` passes over [rows, D] float32 (the ``fresh_bw`` share of
+    its temporaries is below the mmap threshold here, so not double-counted)."""
+    import torch.nn.functional as F
+
+    from .optim import RowSparseSGD
+
+    table = max(4 * rows, 2**24 // dim)  # a 64 MiB weight (at least 4x the rows): beyond the caches
+    w = torch.nn.Parameter(torch.randn(table, dim))
+    opt = RowSparseSGD([w], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    idx = torch.randperm(table)[:rows].sort().values
+    grad_out = torch.ones(rows, dim)
+
+    def step():
+        F.embedding(idx, w, sparse=True).backward(grad_out)
+        opt.step()
+        w.grad = None
+
+    return (ROW_GATHER_PASSES + ROW_OPT_PASSES["sgd"]) * rows * dim * 4 / _best(step, reps)
+
+
+def fresh_bw(numel: int = 32 * 2**20, reps: int = 3) -> float:
+    """Bytes/s of allocating and filling a fresh 128 MiB float32 buffer (above glibc's mmap threshold, so
+    every allocation is a new mapping): the page-fault cost of a step's large temporaries."""
+    return numel * 4 / _best(lambda: torch.empty(numel).fill_(1.0), reps)
+
+
+def select_rate(active: int = 65536, reps: int = 3) -> float:
+    """A*log2(A)/s of ``active_set.global_active_classes`` filling a batch's labels up to ``active`` classes
+    (random fill and sort: the part of the KNN selection that grows with A)."""
+    from .active_set import global_active_classes
+
+    classes = 100 * active
+    labels = torch.randint(classes, (512,))
+    t = _best(lambda: global_active_classes(labels, "random", classes, graph=None, budget=active, seed=0, step=1),
+              reps)
+    return float(active * np.log2(active) / t)
 
 
 def _collective_worker(rank: int, port: int, nbytes: int, out: str) -> None:
@@ -81,14 +162,16 @@ def ivf_rates(classes: int = 20_000, dim: int = 128, k: int = 10) -> tuple[float
 
 
 def calibrate(dim: int = 128) -> Calibration:
-    """Measure all rates on this machine (about 10-20 s on two CPU cores)."""
+    """Measure all rates on this machine (about 10 s on two CPU cores); ``dim`` is the head's D."""
     flops = gemm_flops(dim=dim)
     bw, lat = collective_rates()
     add, search = ivf_rates(dim=dim)
     return Calibration(gemm_flops=flops, gemm_flops_fp32=flops, bus_bw=bw, latency_s=lat, ivf_add_vps=add,
-                       ivf_search_qps=search, ivf_calib_classes=20_000,
+                       ivf_search_qps=search, ivf_calib_classes=20_000, mem_bw=dense_update_bw(),
+                       softmax_bw=softmax_bw(), row_bw=row_bw(dim=dim), select_rate=select_rate(), fresh_bw=fresh_bw(),
                        source=f"measured on {socket.gethostname()} with {torch.get_num_threads()} thread(s): "
-                              "float32 GEMM, 2-rank gloo, faiss IVF-Flat")
+                              "float32 GEMMs, dense/row-sparse SGD, softmax chain, active-set selection, fresh buffers, "
+                              "2-rank gloo, faiss IVF-Flat")
 
 
 def save_calibration(cal: Calibration, path: Path) -> None:

@@ -1,9 +1,11 @@
 """The cost model behind ``opencook xc plan``: memory, step time and traffic of one training step.
 
-Every figure is a closed formula over the sizes (C, D, N, B) and three measured rates (GEMM FLOP/s, bus
-bandwidth + per-hop latency, faiss IVF vectors/s), so a planner can answer "does 100M classes fit on 256
-GPUs, and where does the time go" before renting them. The formulas follow what the code does
-(``head.py``, ``sharded_ce.py``, ``collectives.py``, ``graph/build.py``), not an idealised design.
+Every figure is a closed formula over the sizes (C, D, N, B) and measured rates (GEMM FLOP/s, memory
+bandwidth of a streamed elementwise op, of the softmax's elementwise chain and of row gathers/scatters,
+host sort rate, bus bandwidth + per-hop latency, faiss IVF vectors/s), so a planner can answer "does 100M
+classes fit on 256 GPUs, and where does the time go" before renting them. The formulas follow what the code
+does (``head.py``, ``sharded_ce.py``, ``active_set.py``, ``optim.py``, ``collectives.py``,
+``graph/build.py``), not an idealised design.
 """
 
 from __future__ import annotations
@@ -15,6 +17,26 @@ DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp32": 4}
 OPTIMIZER_SLOTS = {"sgd": 1, "adamw": 2}
 ID_BYTES = {"int32": 4, "int64": 8}
 DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP's default bucket_cap_mb
+HBM_BW = 3.35e12 * 0.8  # H100 SXM HBM3 3.35 TB/s x an assumed 80% for streamed elementwise kernels
+
+SOFTMAX_PASSES = 10
+"""Passes over the fp32 [B_global, cols] logits in ``sharded_ce.py``: row max (read), ``sub_``, ``exp_``
+(read+write each), exp-sum (read), ``div_`` (read+write); backward ``mul_`` (read+write)."""
+DENSE_OPT_PASSES = {"sgd": 11, "adamw": 20}
+"""Passes over a dense C_s x D parameter in ``optim.py``: SGD ``grad.add(p)`` (3), ``buf.mul_`` (2),
+``buf.add_`` (3), ``p.add_`` (3); AdamW ``_update``'s mul_/lerp_/mul_/addcmul_/sqrt/div_/add_/addcdiv_."""
+MMAP_THRESHOLD = 32 * 2**20
+"""glibc's largest mmap threshold: a host buffer at least this big is mapped fresh on every allocation and
+unmapped when freed, so each step pays the page faults of first touching it (``fresh_bw``)."""
+ROW_TEMPS = 8
+"""[A_s, D] buffers a KNN step allocates: gathered rows, their dense grad, the sparse grad's values and
+their coalesced copy, and the lazy SGD's ``p[rows]``, weight-decay sum, ``buf[rows]`` and update."""
+ROW_GATHER_PASSES = 2
+"""``F.embedding`` of the active rows: read A_s rows of W, write the [A_s, D] copy."""
+ROW_OPT_PASSES = {"sgd": 19, "adamw": 34}
+"""Passes over the [A_s, D] active rows in the lazy row-sparse update (``optim.py``): coalesce (2),
+SGD ``p[rows]`` (2), weight decay (2 + 3), ``buf[rows]`` (2), ``mul_``/``add_`` (2 + 3),
+``buf[rows] = g`` (2), ``index_add_`` (3); AdamW also gathers and scatters both moments."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,25 @@ class Calibration:
     ivf_search_qps: float = 5.8e4
     """faiss IVF-Flat search queries/s at ``ivf_calib_classes`` (nprobe 32); scaled by list length."""
     ivf_calib_classes: int = 20_000
+    mem_bw: float = HBM_BW
+    """Bytes/s of a streamed elementwise op (read + write): the dense optimizer update."""
+    softmax_bw: float = HBM_BW
+    """Bytes/s of the softmax's elementwise chain, counted as ``SOFTMAX_PASSES`` passes (on a GPU a
+    streamed kernel; on a CPU slower than ``mem_bw``: the row max and ``exp`` are compute-bound there)."""
+    row_bw: float = HBM_BW
+    """Bytes/s of row gathers/scatters (``F.embedding``, ``index_add_``) over random rows; on a GPU an
+    assumption (the same 80% of HBM3), not a measurement."""
+    select_rate: float = 1.0e7
+    """A*log2(A) per second of ``active_set.global_active_classes`` (the random fill's ``isin``/``unique``/
+    ``argsort`` and the final ``sort`` are sorts of ~A keys): measured on the 2-core dev VM, because the active
+    set is selected on the host (``head.py`` moves the labels to the CPU) even on GPU runs."""
+    fresh_bw: float = 0.0
+    """Bytes/s of first touching a freshly mapped host buffer (page faults + zeroing), charged to every
+    per-step buffer of at least ``MMAP_THRESHOLD`` bytes; 0 = allocation is free, as with the GPU defaults
+    (PyTorch's CUDA caching allocator reuses its blocks)."""
+    step_overhead_s: float = 0.0
+    """Fixed per-step time (Python, operator dispatch/launch): the one constant fitted to measured steps
+    (``benchmarks/xc_plan_validation.py``); 0 in the GPU defaults, where it is not measured."""
     source: str = "defaults: H100 SXM + NCCL over NDR InfiniBand (documented assumptions, not measured)"
 
     def flops(self, dtype: str) -> float:
@@ -83,6 +124,18 @@ class PlanInputs:
     def active_shard(self) -> int:
         return min(self.shard, math.ceil(self.active * self.classes / self.gpus))
 
+    def active_global(self, mode: str) -> int:
+        """Classes scored per step across all ranks: the budget a*C, or, when more, the union of the batch's
+        labels and (knn) their k graph neighbours, which ``active_set.py`` never trims (bounded by C)."""
+        if mode == "full":
+            return self.classes
+        union = self.batch_global * (self.graph_k + 1 if mode == "knn" else 1)
+        return min(self.classes, max(math.ceil(self.active * self.classes), union))
+
+    def active_cols(self, mode: str) -> int:
+        """Columns of this rank's logits: C_s in full mode, else its share of ``active_global``."""
+        return self.shard if mode == "full" else min(self.shard, math.ceil(self.active_global(mode) / self.gpus))
+
 
 def memory(p: PlanInputs, mode: str) -> dict[str, float]:
     """Bytes per device of the head in ``mode`` (full | knn | random), one entry per buffer.
@@ -128,18 +181,46 @@ def ring_all_reduce(total_bytes: float, n: int, cal: Calibration) -> float:
 def step_time(p: PlanInputs, mode: str, cal: Calibration) -> dict[str, float]:
     """Seconds per step, split by part; nothing overlaps (the sum is an upper bound, see the docs)."""
     n, bg, b = p.gpus, p.batch_global, DTYPE_BYTES[p.dtype]
-    cols = p.shard if mode == "full" else p.active_shard
+    cols = p.active_cols(mode)
     emb = bg * p.dim * b
     ddp = p.backbone_params * b
     buckets = max(1, math.ceil(ddp / DDP_BUCKET_BYTES))
-    return {
+    out = {
         "backbone compute": 3 * p.backbone_gflops * 1e9 * p.batch_per_gpu / cal.flops(p.dtype),
+        "backbone optimizer": DENSE_OPT_PASSES[p.optimizer] * ddp / cal.mem_bw,
         "head GEMMs (fwd+bwd)": 6 * bg * cols * p.dim / cal.flops(p.dtype),
+        # sharded_ce casts the logits to fp32 whatever the dtype
+        "softmax elementwise": SOFTMAX_PASSES * bg * cols * 4 / cal.softmax_bw,
+    }
+    if mode == "full":
+        out["head optimizer"] = DENSE_OPT_PASSES[p.optimizer] * p.shard * p.dim * b / cal.mem_bw
+    else:
+        rows = cols * p.dim * b
+        a = p.active_global(mode)  # every rank selects the global set, then keeps its own range
+        out["active-set selection"] = a * math.log2(max(a, 2)) / cal.select_rate
+        out["gather active rows"] = ROW_GATHER_PASSES * rows / cal.row_bw
+        out["head optimizer"] = ROW_OPT_PASSES[p.optimizer] * rows / cal.row_bw
+    out["fresh buffers (page faults)"] = (sum(x for x in fresh_buffers(p, mode) if x >= MMAP_THRESHOLD) / cal.fresh_bw
+                                          if cal.fresh_bw else 0.0)
+    out.update({
         "all-gather embeddings": ring_all_gather(emb, n, cal),
         "all-reduce embedding grads": ring_all_reduce(emb, n, cal),  # collectives.py's backward
-        "all-reduce softmax max+sum": ring_all_reduce(bg * 4, n, cal) + ring_all_reduce(2 * bg * 4, n, cal),
+        "all-reduce softmax max+sum": ring_all_reduce(bg * 4, n, cal) + ring_all_reduce(3 * bg * 4, n, cal),
         "DDP all-reduce (backbone)": ring_all_reduce(ddp / buckets, n, cal) * buckets,
-    }
+        "fixed per-step overhead": cal.step_overhead_s,
+    })
+    return out
+
+
+def fresh_buffers(p: PlanInputs, mode: str) -> list[float]:
+    """Bytes of each large buffer one step allocates anew: the fp32 logits, and in full mode the dense weight
+    gradient and SGD's weight-decay sum ``grad.add(p)`` (C_s x D each), else the ``ROW_TEMPS`` active-row
+    buffers."""
+    b, cols = DTYPE_BYTES[p.dtype], p.active_cols(mode)
+    logits = p.batch_global * cols * 4
+    if mode == "full":
+        return [logits] + [p.shard * p.dim * b] * 2
+    return [logits] + [cols * p.dim * b] * ROW_TEMPS
 
 
 def comm_bytes(p: PlanInputs) -> dict[str, float]:
@@ -147,7 +228,7 @@ def comm_bytes(p: PlanInputs) -> dict[str, float]:
     n, bg, b = p.gpus, p.batch_global, DTYPE_BYTES[p.dtype]
     emb = bg * p.dim * b
     return {"all-gather embeddings": (n - 1) / n * emb, "all-reduce embedding grads": 2 * (n - 1) / n * emb,
-            "all-reduce softmax max+sum": 2 * (n - 1) / n * 3 * bg * 4,
+            "all-reduce softmax max+sum": 2 * (n - 1) / n * 4 * bg * 4,  # max, then sum-exp+target+owners
             "DDP all-reduce (backbone)": 2 * (n - 1) / n * p.backbone_params * b}
 
 
