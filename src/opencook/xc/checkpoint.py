@@ -42,8 +42,9 @@ def checkpoint_dirs(root: Path) -> list[Path]:
 
 
 def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, keep: int, group=None,
-                    extra: dict | None = None) -> Path:
-    """Collective: every rank writes its rows, rank 0 the rest, then marks the directory complete."""
+                    extra: dict | None = None, rank_state: dict | None = None) -> Path:
+    """Collective: every rank writes its rows (and ``rank_state``, state that differs by rank), rank 0 the
+    rest, then marks the directory complete."""
     final = root / f"step_{step:08d}"
     tmp = root / f"step_{step:08d}.tmp"
     if rank(group) == 0:
@@ -55,6 +56,8 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
     tensors = {"weight": head.weight.detach().cpu().contiguous()}
     tensors.update({f"optim.{k}": v.detach().cpu().contiguous() for k, v in row_state.items()})
     save_file(tensors, str(tmp / f"head_{s.start:012d}-{s.end:012d}.safetensors"))
+    if rank_state is not None:
+        torch.save(rank_state, tmp / f"rank_{rank(group):05d}.pt")
     if rank(group) == 0:
         head_scalars = {k: v for k, v in head_opt.state.get(head.weight, {}).items() if k not in row_state}
         torch.save({
@@ -85,6 +88,13 @@ class LoadedCheckpoint:
     step: int
     from_world_size: int
     extra: dict = field(default_factory=dict)  # trainer-level state; {} for checkpoints written before it existed
+
+    def rank_states(self) -> list[dict]:
+        """Every old rank's ``rank_state``, old-rank order; [] if the run saved none."""
+        files = sorted(self.path.glob("rank_*.pt"))
+        if files and len(files) != self.from_world_size:
+            raise RuntimeError(f"{self.path}: {len(files)} rank state files for {self.from_world_size} ranks")
+        return [torch.load(f, map_location="cpu", weights_only=True) for f in files]
 
 
 def _read_rows(path: Path, start: int, end: int, num_classes: int) -> dict[str, torch.Tensor]:

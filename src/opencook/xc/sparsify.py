@@ -99,6 +99,29 @@ class SparsifyState:
             store[p] = flat[offset:offset + p.numel()]
             offset += p.numel()
 
+    def state_dict(self, names: dict[torch.Tensor, str]) -> dict:
+        """This rank's residuals and velocities by parameter name (they differ by rank), and the step."""
+        return {"step": self.step,
+                "residual": {names[p]: v.detach().cpu().clone() for p, v in self.residual.items()},
+                "velocity": {names[p]: v.detach().cpu().clone() for p, v in self.velocity.items()}}
+
+    def load_rank_states(self, states: list[dict], params: dict[str, torch.Tensor], rank: int) -> None:
+        """Resume from every old rank's state. Same world size: each rank takes its own. Another world size:
+        every rank takes the old ranks' mean, which keeps what error feedback will still deliver -- the
+        ranks' average of the withheld gradient -- unchanged."""
+        self.step = max(s["step"] for s in states)
+        for key in ("residual", "velocity"):
+            store = getattr(self, key)
+            store.clear()
+            for name in set().union(*(s[key] for s in states)):
+                if name not in params:
+                    raise RuntimeError(f"checkpointed sparsify {key} for {name!r}, which this model lacks")
+                if len(states) == self.world:
+                    value = states[rank][key][name]
+                else:
+                    value = torch.stack([s[key][name] for s in states]).mean(0)
+                store[params[name]] = value.to(params[name].device)
+
     def residual_of(self, param: torch.Tensor) -> torch.Tensor | None:
         """The entries of ``param``'s gradient withheld so far (flat), or None before any sparse step."""
         return self.residual.get(param)

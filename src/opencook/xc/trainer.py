@@ -119,6 +119,12 @@ class Trainer:
         self.step = loaded.step
         if self.plateau is not None and "plateau" in loaded.extra:  # absent: an older run, or plateau just enabled
             self.plateau.load_state_dict(loaded.extra["plateau"])
+        if self.sparsify is not None:
+            states = [s["sparsify"] for s in loaded.rank_states() if "sparsify" in s]
+            if states:  # else an older run or sparsify just enabled: start from empty residuals
+                params = dict(self.backbone.named_parameters())
+                self.sparsify.load_rank_states(states, params, self.rank)
+            self.sparsify.step = self.step  # the dense warm-up is counted in trainer steps
         self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
                    "world_size": self.world})
         if self.is_main:
@@ -170,8 +176,6 @@ class Trainer:
     def train(self) -> dict:
         self._prepare_out()
         self._resume()
-        if self.sparsify is not None:  # a resumed run does not repeat the dense warm-up
-            self.sparsify.step = self.step
         cfg, start_step, t_start = self.cfg, self.step, time.perf_counter()
         self.t_start = t_start
         window: list[StepResult] = []
@@ -194,13 +198,14 @@ class Trainer:
                 self._observe(self.evaluate())
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
                 save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head,
-                                self.head_opt, cfg.keep_checkpoints, extra=self._extra_state())
+                                self.head_opt, cfg.keep_checkpoints, extra=self._extra_state(),
+                                rank_state=self._rank_state())
         if bar is not None:
             bar.close()
         last_eval = self.evaluate()
         self._observe(last_eval)
         save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head, self.head_opt,
-                        cfg.keep_checkpoints, extra=self._extra_state())
+                        cfg.keep_checkpoints, extra=self._extra_state(), rank_state=self._rank_state())
         return self._finish(last_eval, time.perf_counter() - t_start, start_step)
 
     def _observe(self, record: dict) -> None:
@@ -211,6 +216,12 @@ class Trainer:
 
     def _extra_state(self) -> dict:
         return {"plateau": self.plateau.state_dict()} if self.plateau is not None else {}
+
+    def _rank_state(self) -> dict | None:
+        if self.sparsify is None:
+            return None
+        names = {p: n for n, p in self.backbone.named_parameters()}
+        return {"sparsify": self.sparsify.state_dict(names)}
 
     def _log_window(self, window: list[StepResult]) -> None:
         losses = [r.loss for r in window]
