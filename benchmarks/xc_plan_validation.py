@@ -3,7 +3,10 @@
     .venv/bin/python benchmarks/xc_plan_validation.py                 # knn at 100K/1M/10M, full at 100K/1M
     .venv/bin/python benchmarks/xc_plan_validation.py --classes 100000 --steps 10 --rebuild-classes 0
 
-One run: (1) ``calibrate()`` measures this machine's rates (at the runs' D and thread count); (2) each
+One run: (1) ``calibrate()`` measures this machine's rates (at the runs' D and thread count); the host
+compute rates (``plan_calibrate.step_rates``) are measured again in each point's process right before and
+right after its steps, and their mean is what that point is predicted with -- the machine is shared, and
+contention then hits rates and steps alike; (2) each
 (mode, C) runs in a fresh process that builds the project's own ``Trainer`` (synthetic data, MLP backbone,
 class-sharded head, row-sparse momentum SGD) and times whole ``Trainer._train_step`` calls (zero_grad,
 forward, backward, both optimizer steps), with the synthetic batches drawn before the clock starts;
@@ -49,6 +52,7 @@ def worker(args: argparse.Namespace) -> dict:
     """One (mode, C) in this process: build the Trainer, warm up, time ``--steps`` steps."""
     import torch
 
+    from opencook.xc.plan_calibrate import ivf_rates, step_rates
     from opencook.xc.train_config import parse_train_config
     from opencook.xc.trainer import Trainer
 
@@ -67,6 +71,7 @@ def worker(args: argparse.Namespace) -> dict:
         out = {"mode": args.mode, "classes": args.worker_classes, "init_s": init_s}
         if args.mode == "knn":
             if args.rebuild:
+                out["ivf_rates"] = ivf_rates(dim=args.dim)
                 t = time.perf_counter()
                 trainer.head.refresh_graph()
                 out["rebuild_s"] = time.perf_counter() - t
@@ -79,13 +84,16 @@ def worker(args: argparse.Namespace) -> dict:
         data = trainer.data
         batches = [data.train_batch(s, args.batch, 0, 1) for s in range(n)]
         data.train_batch = lambda step, global_batch, rank, world: batches[step]
+        before = step_rates(args.dim)
         steps = []
         for _ in range(n):
             t = time.perf_counter()
             trainer._train_step()
             steps.append(time.perf_counter() - t)
+        after = step_rates(args.dim)
         steps = steps[args.warmup:]
-        out.update(step_s=steps, median_s=statistics.median(steps), active=trainer.head.last.global_size)
+        out.update(step_s=steps, median_s=statistics.median(steps), active=trainer.head.last.global_size,
+                   rates={k: (before[k] + after[k]) / 2 for k in before}, rates_before=before, rates_after=after)
     return out
 
 
@@ -144,8 +152,8 @@ def main() -> None:
         plan = PlanInputs(classes=c, dim=args.dim, gpus=1, batch_per_gpu=args.batch, active=args.active,
                           dtype="fp32", optimizer="sgd", graph_k=GRAPH_K, backbone_params=params,
                           backbone_gflops=gflops)
-        split = step_time(plan, mode, cal)
-        rows.append({"mode": mode, "classes": c, "active_measured": r["active"],
+        split = step_time(plan, mode, replace(cal, **r["rates"]))
+        rows.append({"mode": mode, "classes": c, "active_measured": r["active"], "rates": r["rates"],
                      "active_model": plan.active_global(mode), "measured_s": r["median_s"], "step_s": r["step_s"],
                      "formula_s": sum(split.values()), "split_s": split, "init_s": r["init_s"]})
         print(f"{mode:>5} C={c:>11,}: measured {r['median_s'] * 1e3:9.1f} ms, formula {rows[-1]['formula_s'] * 1e3:9.1f} ms"
@@ -162,8 +170,9 @@ def main() -> None:
         c = args.rebuild_classes
         r = run_worker("knn", c, argparse.Namespace(**{**vars(args), "steps": 1, "warmup": 0}), rebuild=True)
         plan = PlanInputs(classes=c, dim=args.dim, gpus=1, batch_per_gpu=args.batch, graph_k=GRAPH_K)
-        split = rebuild_time(plan, cal)
-        rebuild = {"classes": c, "measured_s": r["rebuild_s"], "predicted_s": sum(split.values()), "split_s": split,
+        add, search = r["ivf_rates"]
+        split = rebuild_time(plan, replace(cal, ivf_add_vps=add, ivf_search_qps=search))
+        rebuild = {"classes": c, "ivf_add_vps": add, "ivf_search_qps": search, "measured_s": r["rebuild_s"], "predicted_s": sum(split.values()), "split_s": split,
                    "rel_error": (sum(split.values()) - r["rebuild_s"]) / r["rebuild_s"]}
         rebuild["within"] = abs(rebuild["rel_error"]) <= TOLERANCE
     commit, dirty = git_commit(ROOT, "src")
@@ -192,7 +201,9 @@ def render_md(r: dict) -> str:
              "`Trainer._train_step` calls (zero_grad, forward, backward, both optimizers; batches drawn beforehand). KNN runs use an injected random [C, k] int64 graph instead of a faiss "
              "build (a step's cost depends on the graph's shape, not its quality). One process: every "
              "communication term is zero here.", "",
-             "Calibration (measured in the same run, before the steps): "
+             "Calibration: `calibrate()` at the start of the run (below); each point is predicted with the host "
+             "compute rates re-measured in its own process just before and after its steps (mean; per-point table "
+             "below), since the 2-core machine is shared. Start-of-run rates: "
              f"GEMM {cal['gemm_flops'] / 1e9:.1f} GFLOP/s, dense update {cal['mem_bw'] / 1e9:.2f} GB/s, "
              f"softmax chain {cal['softmax_bw'] / 1e9:.2f} GB/s, row path {cal['row_bw'] / 1e9:.2f} GB/s, "
              f"selection {cal['select_rate']:.3g} A·log2A/s, fresh buffers {cal['fresh_bw'] / 1e9:.2f} GB/s. **One fitted constant**: the fixed per-step overhead "
@@ -213,9 +224,19 @@ def render_md(r: dict) -> str:
     for k in keys:
         cells = [f"{x['split_s'][k] * 1e3:.2f}" if k in x["split_s"] else "—" for x in r["runs"]]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines += ["", "Rates each point was predicted with (mean of before/after its steps):", "",
+              "| point | GEMM GFLOP/s | dense update GB/s | softmax chain GB/s | row path GB/s | selection A·log2A/s "
+              "| fresh buffers GB/s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for x in r["runs"]:
+        q = x["rates"]
+        lines.append(f"| {x['mode']} {x['classes']:,} | {q['gemm_flops'] / 1e9:.1f} | {q['mem_bw'] / 1e9:.2f} | "
+                     f"{q['softmax_bw'] / 1e9:.2f} | {q['row_bw'] / 1e9:.2f} | {q['select_rate']:.3g} | "
+                     f"{q['fresh_bw'] / 1e9:.2f} |")
     if r["rebuild"]:
         b = r["rebuild"]
-        lines += ["", f"Graph rebuild (real faiss IVF-Flat, `head.refresh_graph`, C={b['classes']:,}, D={r['dim']}): "
+        lines += ["", f"Graph rebuild (real faiss IVF-Flat, `head.refresh_graph`, C={b['classes']:,}, D={r['dim']}; IVF rates "
+                  f"re-measured in the same process first: add {b['ivf_add_vps']:.3g} vec/s, search "
+                  f"{b['ivf_search_qps']:.3g} q/s at 20K): "
                   f"predicted {b['predicted_s']:.2f} s "
                   f"({', '.join(f'{k} {v:.2f} s' for k, v in b['split_s'].items() if v)}), measured "
                   f"{b['measured_s']:.2f} s, error {b['rel_error']:+.1%} "

@@ -12,11 +12,14 @@ from opencook.xc.plan_calibrate import load_calibration, save_calibration, valid
 from opencook.xc.plan_model import (
     DENSE_OPT_PASSES,
     ROW_OPT_PASSES,
+    ROW_TABLE_LARGE,
+    ROW_TABLE_SMALL,
     SOFTMAX_PASSES,
     Calibration,
     PlanInputs,
     memory,
     ring_all_reduce,
+    row_rate,
     step_time,
 )
 
@@ -90,7 +93,7 @@ def test_bad_calibration_file_is_named(tmp_path):
 
 
 def test_optimizer_term_full_grows_with_classes_knn_does_not():
-    cal = Calibration(mem_bw=1e10, row_bw=1e10)
+    cal = Calibration(mem_bw=1e10, row_bw=1e10, row_bw_large=1e10)  # one row rate: the table-size effect is tested below
     small, big = (PlanInputs(classes=c, dim=64, gpus=1, batch_per_gpu=256, active=1e-4, dtype="fp32")
                   for c in (1_000_000, 10_000_000))
     full_small, full_big = step_time(small, "full", cal)["head optimizer"], step_time(big, "full", cal)["head optimizer"]
@@ -135,7 +138,7 @@ def test_fixed_overhead_is_one_constant_for_every_mode():
 
 
 def test_calibration_json_round_trips_with_new_fields(tmp_path):
-    cal = Calibration(mem_bw=1.5e10, softmax_bw=9e9, row_bw=4e9, select_rate=1e8, fresh_bw=1.4e9,
+    cal = Calibration(mem_bw=1.5e10, softmax_bw=9e9, row_bw=4e9, row_bw_large=2e9, select_rate=1e8, fresh_bw=1.4e9,
                       step_overhead_s=0.002, source="round trip")
     path = tmp_path / "cal.json"
     save_calibration(cal, path)
@@ -160,3 +163,13 @@ def test_validation_fit_is_one_constant():
     assert fit_overhead(rows) == pytest.approx(0.002)
     params, gflops = mlp_size(64, 256, 64)
     assert params == 64 * 256 + 256 + 2 * 256 + 256 * 64 + 64 and gflops == pytest.approx(2 * 2 * 64 * 256 / 1e9)
+
+
+def test_row_rate_interpolates_between_the_two_calibrated_tables():
+    cal = Calibration(row_bw=4e9, row_bw_large=1e9)
+    assert row_rate(ROW_TABLE_SMALL / 2, cal) == 4e9 and row_rate(ROW_TABLE_LARGE * 2, cal) == 1e9
+    middle = math.sqrt(ROW_TABLE_SMALL * ROW_TABLE_LARGE)  # halfway in log(size)
+    assert row_rate(middle, cal) == pytest.approx(2e9)
+    # knn at 10M classes, D=64 fp32: a 2.56 GB weight, so its row terms use the large-table rate
+    p = PlanInputs(classes=10_000_000, dim=64, gpus=1, active=0.01, dtype="fp32")
+    assert step_time(p, "knn", cal)["gather active rows"] == pytest.approx(2 * 100_000 * 64 * 4 / 1e9)

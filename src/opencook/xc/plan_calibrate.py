@@ -20,6 +20,8 @@ from .plan_model import (
     DENSE_OPT_PASSES,
     ROW_GATHER_PASSES,
     ROW_OPT_PASSES,
+    ROW_TABLE_LARGE,
+    ROW_TABLE_SMALL,
     SOFTMAX_PASSES,
     Calibration,
     PlanInputs,
@@ -75,7 +77,7 @@ def softmax_bw(batch: int = 512, cols: int = 65536, reps: int = 5) -> float:
     return SOFTMAX_PASSES * batch * cols * 4 / _best(chain, reps)
 
 
-def row_bw(rows: int = 16384, dim: int = 128, reps: int = 5) -> float:
+def row_bw(rows: int = 16384, dim: int = 128, table_bytes: int = ROW_TABLE_SMALL, reps: int = 3) -> float:
     """Bytes/s of the active-row path: ``F.embedding(..., sparse=True)`` of ``rows`` random rows of a
     [table, D] weight, its sparse backward and the lazy momentum-SGD step, counted as
     ``ROW_GATHER_PASSES + ROW_OPT_PASSES['sgd']`` passes over [rows, D] float32 (the ``fresh_bw`` share of
@@ -84,14 +86,16 @@ def row_bw(rows: int = 16384, dim: int = 128, reps: int = 5) -> float:
 
     from .optim import RowSparseSGD
 
-    table = max(4 * rows, 2**24 // dim)  # a 64 MiB weight (at least 4x the rows): beyond the caches
-    w = torch.nn.Parameter(torch.randn(table, dim))
+    table = max(4 * rows, table_bytes // (4 * dim))
+    w = torch.nn.Parameter(torch.full((table, dim), 0.5))
     opt = RowSparseSGD([w], lr=0.1, momentum=0.9, weight_decay=5e-4)
-    idx = torch.randperm(table)[:rows].sort().values
+    opt.state[w]["momentum_buffer"] = torch.full_like(w, 0.0)  # written: no page faults inside the timing
+    # fresh random rows every call, as every training step draws new ones (repeated rows would sit in cache)
+    draws = iter([torch.randint(table, (rows + rows // 4,)).unique()[:rows] for _ in range(reps + 1)])
     grad_out = torch.ones(rows, dim)
 
     def step():
-        F.embedding(idx, w, sparse=True).backward(grad_out)
+        F.embedding(next(draws), w, sparse=True).backward(grad_out)
         opt.step()
         w.grad = None
 
@@ -161,14 +165,19 @@ def ivf_rates(classes: int = 20_000, dim: int = 128, k: int = 10) -> tuple[float
     return classes / t_build, classes / (time.perf_counter() - t)
 
 
-def calibrate(dim: int = 128) -> Calibration:
-    """Measure all rates on this machine (about 10 s on two CPU cores); ``dim`` is the head's D."""
+def step_rates(dim: int = 128) -> dict[str, float]:
+    """The host compute rates ``step_time`` uses (about 15 s, 2 GiB): the ``Calibration`` fields they fill."""
     flops = gemm_flops(dim=dim)
+    return {"gemm_flops": flops, "gemm_flops_fp32": flops, "mem_bw": dense_update_bw(), "softmax_bw": softmax_bw(),
+            "row_bw": row_bw(dim=dim), "row_bw_large": row_bw(dim=dim, table_bytes=ROW_TABLE_LARGE), "select_rate": select_rate(), "fresh_bw": fresh_bw()}
+
+
+def calibrate(dim: int = 128) -> Calibration:
+    """Measure all rates on this machine (about 10-20 s on two CPU cores); ``dim`` is the head's D."""
     bw, lat = collective_rates()
     add, search = ivf_rates(dim=dim)
-    return Calibration(gemm_flops=flops, gemm_flops_fp32=flops, bus_bw=bw, latency_s=lat, ivf_add_vps=add,
-                       ivf_search_qps=search, ivf_calib_classes=20_000, mem_bw=dense_update_bw(),
-                       softmax_bw=softmax_bw(), row_bw=row_bw(dim=dim), select_rate=select_rate(), fresh_bw=fresh_bw(),
+    return Calibration(**step_rates(dim), bus_bw=bw, latency_s=lat, ivf_add_vps=add, ivf_search_qps=search,
+                       ivf_calib_classes=20_000,
                        source=f"measured on {socket.gethostname()} with {torch.get_num_threads()} thread(s): "
                               "float32 GEMMs, dense/row-sparse SGD, softmax chain, active-set selection, fresh buffers, "
                               "2-rank gloo, faiss IVF-Flat")

@@ -31,6 +31,10 @@ unmapped when freed, so each step pays the page faults of first touching it (``f
 ROW_TEMPS = 8
 """[A_s, D] buffers a KNN step allocates: gathered rows, their dense grad, the sparse grad's values and
 their coalesced copy, and the lazy SGD's ``p[rows]``, weight-decay sum, ``buf[rows]`` and update."""
+ROW_TABLE_SMALL, ROW_TABLE_LARGE = 64 * 2**20, 2 * 2**30
+"""Weight sizes at which the row path is calibrated (``row_bw``, ``row_bw_large``): random rows of a big
+table miss the TLB and the caches, so the rate falls with the table; between the two it is interpolated in
+log(size), outside it is clamped."""
 ROW_GATHER_PASSES = 2
 """``F.embedding`` of the active rows: read A_s rows of W, write the [A_s, D] copy."""
 ROW_OPT_PASSES = {"sgd": 19, "adamw": 34}
@@ -62,8 +66,10 @@ class Calibration:
     """Bytes/s of the softmax's elementwise chain, counted as ``SOFTMAX_PASSES`` passes (on a GPU a
     streamed kernel; on a CPU slower than ``mem_bw``: the row max and ``exp`` are compute-bound there)."""
     row_bw: float = HBM_BW
-    """Bytes/s of row gathers/scatters (``F.embedding``, ``index_add_``) over random rows; on a GPU an
-    assumption (the same 80% of HBM3), not a measurement."""
+    """Bytes/s of row gathers/scatters (``F.embedding``, ``index_add_``) over random rows of a
+    ``ROW_TABLE_SMALL`` weight; on a GPU an assumption (the same 80% of HBM3), not a measurement."""
+    row_bw_large: float = HBM_BW
+    """The same over a ``ROW_TABLE_LARGE`` weight (GPU: the same assumption)."""
     select_rate: float = 1.0e7
     """A*log2(A) per second of ``active_set.global_active_classes`` (the random fill's ``isin``/``unique``/
     ``argsort`` and the final ``sort`` are sorts of ~A keys): measured on the 2-core dev VM, because the active
@@ -195,11 +201,11 @@ def step_time(p: PlanInputs, mode: str, cal: Calibration) -> dict[str, float]:
     if mode == "full":
         out["head optimizer"] = DENSE_OPT_PASSES[p.optimizer] * p.shard * p.dim * b / cal.mem_bw
     else:
-        rows = cols * p.dim * b
+        rows, bw = cols * p.dim * b, row_rate(p.shard * p.dim * b, cal)
         a = p.active_global(mode)  # every rank selects the global set, then keeps its own range
         out["active-set selection"] = a * math.log2(max(a, 2)) / cal.select_rate
-        out["gather active rows"] = ROW_GATHER_PASSES * rows / cal.row_bw
-        out["head optimizer"] = ROW_OPT_PASSES[p.optimizer] * rows / cal.row_bw
+        out["gather active rows"] = ROW_GATHER_PASSES * rows / bw
+        out["head optimizer"] = ROW_OPT_PASSES[p.optimizer] * rows / bw
     out["fresh buffers (page faults)"] = (sum(x for x in fresh_buffers(p, mode) if x >= MMAP_THRESHOLD) / cal.fresh_bw
                                           if cal.fresh_bw else 0.0)
     out.update({
@@ -210,6 +216,13 @@ def step_time(p: PlanInputs, mode: str, cal: Calibration) -> dict[str, float]:
         "fixed per-step overhead": cal.step_overhead_s,
     })
     return out
+
+
+def row_rate(table_bytes: float, cal: Calibration) -> float:
+    """Row-path bytes/s for a weight of ``table_bytes``: ``row_bw`` up to ``ROW_TABLE_SMALL``,
+    ``row_bw_large`` from ``ROW_TABLE_LARGE``, log-linear between."""
+    x = min(1.0, max(0.0, math.log(max(table_bytes, 1) / ROW_TABLE_SMALL) / math.log(ROW_TABLE_LARGE / ROW_TABLE_SMALL)))
+    return cal.row_bw * (cal.row_bw_large / cal.row_bw) ** x
 
 
 def fresh_buffers(p: PlanInputs, mode: str) -> list[float]:
