@@ -13,12 +13,14 @@ which update those rows and define what happens to the others.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from opencook.core.dist import all_gather_cat, all_gather_varlen, rank, world_size
+from opencook.core.dist import all_gather_cat, all_gather_varlen, is_distributed, rank, world_size
 from opencook.xc.active_set import ActiveSet, select_active
 from opencook.xc.collectives import all_gather_with_grad
 from opencook.xc.head_config import HeadConfig
@@ -66,6 +68,10 @@ class KNNSoftmax(nn.Module):
         self.last_graph_seconds = 0.0
         self.last_graph_recall: float | None = None
         self.last: ActiveSet | None = None
+        self._group_for_graph = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None  # a graph being built on the side thread
+        self._pending_install = -1
 
     @property
     def mode(self) -> str:
@@ -73,35 +79,66 @@ class KNNSoftmax(nn.Module):
 
     # -- the class graph -------------------------------------------------------------------------
     def refresh_graph(self) -> torch.Tensor:
-        """Rebuild the KNN graph from the current class centres (a collective: call on every rank)."""
-        from opencook.xc.graph import GraphConfig, build_class_graph
-
-        started = time.perf_counter()
-        k = min(self.config.graph_k, self.num_classes - 1)
-        if k < 1:
-            self.graph = torch.empty((self.num_classes, 0), dtype=torch.long)
-            self.graph_method = "none"
-        else:
-            cfg = GraphConfig(k=k, method=self.config.graph_method, refresh_every=self.config.refresh_every,
-                              seed=self.config.seed)
-            self.graph = build_class_graph(self.weight.detach().float().cpu(), self.shard, cfg).cpu()
-            self.graph_method = cfg.resolve_method(self.num_classes)
-        self.last_graph_seconds = time.perf_counter() - started
-        self.last_graph_recall = 1.0 if self.graph_method in ("exact", "none") else self._sampled_recall()
-        self.graph_step = self.step
+        """Rebuild the KNN graph from the current class centres now (a collective: call on every rank)."""
+        self._install(self._build_graph(self.weight.detach().float().cpu().clone(), self.step))
         return self.graph
 
-    def _sampled_recall(self) -> float | None:
-        """Recall@k of an approximate graph against exact search on a sample of classes (a collective)."""
-        if not self.config.graph_recall_sample:
-            return None
-        from opencook.xc.graph import sample_recall
+    def _graph_group(self):
+        """A gloo group of its own for the graph build: the centres live on the host (also under NCCL), and
+        a build on the side thread must not interleave its collectives with the training step's."""
+        if self._group_for_graph is None and is_distributed(self.group):
+            self._group_for_graph = dist.new_group(ranks=dist.get_process_group_ranks(self.group)
+                                                   if self.group is not None else None, backend="gloo")
+        return self._group_for_graph
 
-        centres = all_gather_varlen(self.weight.detach().float().cpu(), self.group)
-        return sample_recall(self.graph, centres, sample=self.config.graph_recall_sample, seed=self.config.seed)
+    def _build_graph(self, centres: torch.Tensor, step: int) -> dict:
+        """The graph of ``centres`` (this rank's rows, snapshotted at ``step``); safe on a side thread."""
+        from opencook.xc.graph import GraphConfig, build_class_graph, sample_recall
+
+        started = time.perf_counter()
+        group = self._graph_group()
+        k = min(self.config.graph_k, self.num_classes - 1)
+        if k < 1:
+            return {"graph": torch.empty((self.num_classes, 0), dtype=torch.long), "method": "none", "step": step,
+                    "seconds": time.perf_counter() - started, "recall": 1.0}
+        cfg = GraphConfig(k=k, method=self.config.graph_method, refresh_every=self.config.refresh_every,
+                          seed=self.config.seed)
+        graph = build_class_graph(centres, self.shard, cfg, group=group).cpu()
+        method = cfg.resolve_method(self.num_classes)
+        recall = 1.0 if method == "exact" else None
+        if recall is None and self.config.graph_recall_sample:  # approximate: measure it on a sample
+            everyone = all_gather_varlen(centres, group)
+            recall = sample_recall(graph, everyone, sample=self.config.graph_recall_sample, seed=self.config.seed)
+        return {"graph": graph, "method": method, "step": step, "seconds": time.perf_counter() - started,
+                "recall": recall}
+
+    def _install(self, built: dict) -> None:
+        self.graph, self.graph_method, self.graph_step = built["graph"], built["method"], built["step"]
+        self.last_graph_seconds, self.last_graph_recall = built["seconds"], built["recall"]
 
     def _graph_due(self) -> bool:
         return self.graph is None or self.step - self.graph_step >= self.config.refresh_every
+
+    def refresh_graph_if_due(self) -> None:
+        """Keep the graph current. With ``graph_lag`` L > 0 a due rebuild runs on a side thread from the
+        centres of step t and is installed at step t + L on every rank (waiting for it if need be), so
+        the step count at which a graph changes never depends on timing."""
+        if self.mode != "knn":
+            return
+        if self._pending is not None and self.step >= self._pending_install:
+            future, self._pending = self._pending, None
+            self._install(future.result())
+        if not self._graph_due() or self._pending is not None:
+            return
+        if self.graph is None or not self.config.graph_lag:  # the first graph is needed at once
+            self.refresh_graph()
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="xc-graph")
+        self._graph_group()  # a collective: created here, on the main thread, in step order
+        snapshot = self.weight.detach().float().cpu().clone()
+        self._pending = self._pool.submit(self._build_graph, snapshot, self.step)
+        self._pending_install = self.step + self.config.graph_lag
 
     # -- forward ---------------------------------------------------------------------------------
     def check_labels(self, labels: torch.Tensor, batch: int) -> None:
@@ -134,10 +171,6 @@ class KNNSoftmax(nn.Module):
         device = self.weight.device
         return ActiveSet(None if active.local_rows is None else active.local_rows.to(device, non_blocking=True),
                          active.target_pos.to(device, non_blocking=True), active.global_size)
-
-    def refresh_graph_if_due(self) -> None:
-        if self.mode == "knn" and self._graph_due():
-            self.refresh_graph()
 
     def active_rows(self, active: ActiveSet) -> torch.Tensor:
         """The weight rows this step scores; gathered once and shared by every micro-batch."""
@@ -175,10 +208,20 @@ class KNNSoftmax(nn.Module):
 
     # -- state -----------------------------------------------------------------------------------
     def get_extra_state(self) -> dict:
-        return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph}
+        """A graph still being built is finished and saved with its install step, so that a resumed run
+        changes graphs at the same steps as an uninterrupted one."""
+        pending = None
+        if self._pending is not None:  # waits for the build; it is still installed at its step
+            pending = {**self._pending.result(), "install": self._pending_install}
+        return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph, "pending": pending}
 
     def set_extra_state(self, state: dict) -> None:
         self.step, self.graph_step, self.graph = state["step"], state["graph_step"], state["graph"]
+        pending = state.get("pending")
+        if pending is not None:
+            done: Future = Future()
+            done.set_result({k: v for k, v in pending.items() if k != "install"})
+            self._pending, self._pending_install = done, pending["install"]
 
     def extra_repr(self) -> str:
         s = self.shard

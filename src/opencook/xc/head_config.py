@@ -22,6 +22,9 @@ class HeadConfig:
     graph_k: int = 10
     refresh_every: int = 100
     graph_method: str = "auto"
+    graph_lag: int = 0
+    """0: rebuild the graph inside the step that needs it. L > 0: rebuild on a side thread from the
+    centres of the due step t and switch to it at step t + L (steps in between use the old graph)."""
     graph_recall_sample: int = 1000
     """After an approximate (faiss) rebuild, measure recall@k against exact search on this many
     classes (costs 2*sample*C*D FLOPs); 0 = do not measure."""
@@ -42,6 +45,8 @@ class HeadConfig:
             raise ValueError("random mode needs active_budget or sample_rate")
         if self.graph_recall_sample < 0:
             raise ValueError(f"graph_recall_sample must be >= 0, got {self.graph_recall_sample}")
+        if not 0 <= self.graph_lag < self.refresh_every:
+            raise ValueError(f"graph_lag must be in [0, refresh_every={self.refresh_every}), got {self.graph_lag}")
         if self.graph_k < 1 or self.refresh_every < 1:
             raise ValueError(f"graph_k and refresh_every must be >= 1, got {self.graph_k}, {self.refresh_every}")
 
