@@ -244,6 +244,7 @@ class Trainer:
         })
 
     def _finish(self, last_eval: dict, wall_s: float, start_step: int) -> dict:
+        self.step_runner.close()
         summary = {"name": self.cfg.name, "steps": self.step, "world_size": self.world, "mode": self.head.mode,
                    "num_classes": self.head.num_classes, "top1": last_eval["top1"], "top5": last_eval["top5"],
                    "wall_s": wall_s, "steps_this_run": self.step - start_step,
