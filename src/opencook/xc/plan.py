@@ -18,7 +18,8 @@ def _ms(x: float) -> str:
 
 
 def _table(title: str, modes: list[str], rows: dict[str, dict[str, float]], fmt) -> list[str]:
-    keys = list(dict.fromkeys(k for m in modes for k in rows[m]))
+    # the mode with the most rows first, so rows only some modes have keep their place in the order
+    keys = list(dict.fromkeys(k for m in sorted(modes, key=lambda m: -len(rows[m])) for k in rows[m]))
     lines = [title, f"  {'':30}" + "".join(f"{m:>16}" for m in modes)]
     for k in keys:
         lines.append(f"  {k:30}" + "".join(f"{fmt(rows[m][k]) if k in rows[m] else '—':>16}" for m in modes))

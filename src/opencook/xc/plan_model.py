@@ -70,10 +70,11 @@ class Calibration:
     ``ROW_TABLE_SMALL`` weight; on a GPU an assumption (the same 80% of HBM3), not a measurement."""
     row_bw_large: float = HBM_BW
     """The same over a ``ROW_TABLE_LARGE`` weight (GPU: the same assumption)."""
-    select_rate: float = 1.0e7
+    select_rate: float = 8.0e7
     """A*log2(A) per second of ``active_set.global_active_classes`` (the random fill's ``isin``/``unique``/
-    ``argsort`` and the final ``sort`` are sorts of ~A keys): measured on the 2-core dev VM, because the active
-    set is selected on the host (``head.py`` moves the labels to the CPU) even on GPU runs."""
+    ``argsort`` and the final ``sort`` are sorts of ~A keys): the 2-core dev VM's (5.6e7-8.9e7 in
+    ``benchmarks/results/xc_plan_validation.json``, one thread), because the active set is selected on the host
+    (``head.py`` moves the labels to the CPU) even on GPU runs."""
     fresh_bw: float = 0.0
     """Bytes/s of first touching a freshly mapped host buffer (page faults + zeroing), charged to every
     per-step buffer of at least ``MMAP_THRESHOLD`` bytes; 0 = allocation is free, as with the GPU defaults
