@@ -205,7 +205,8 @@ def render_md(r: dict) -> str:
              "compute rates re-measured in its own process just before and after its steps (mean; per-point table "
              "below), since the 2-core machine is shared. Start-of-run rates: "
              f"GEMM {cal['gemm_flops'] / 1e9:.1f} GFLOP/s, dense update {cal['mem_bw'] / 1e9:.2f} GB/s, "
-             f"softmax chain {cal['softmax_bw'] / 1e9:.2f} GB/s, row path {cal['row_bw'] / 1e9:.2f} GB/s, "
+             f"softmax chain {cal['softmax_bw'] / 1e9:.2f} GB/s, row path {cal['row_bw'] / 1e9:.2f} / "
+             f"{cal['row_bw_large'] / 1e9:.2f} GB/s (64 MiB / 2 GiB weight), "
              f"selection {cal['select_rate']:.3g} A·log2A/s, fresh buffers {cal['fresh_bw'] / 1e9:.2f} GB/s. **One fitted constant**: the fixed per-step overhead "
              f"{r['step_overhead_s'] * 1e3:.2f} ms (least squares on the relative error over all points; "
              "the same for every mode and C).", "",
@@ -225,12 +226,12 @@ def render_md(r: dict) -> str:
         cells = [f"{x['split_s'][k] * 1e3:.2f}" if k in x["split_s"] else "—" for x in r["runs"]]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Rates each point was predicted with (mean of before/after its steps):", "",
-              "| point | GEMM GFLOP/s | dense update GB/s | softmax chain GB/s | row path GB/s | selection A·log2A/s "
-              "| fresh buffers GB/s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+              "| point | GEMM GFLOP/s | dense update GB/s | softmax chain GB/s | row path GB/s, 64 MiB / 2 GiB weight "
+              "| selection A·log2A/s | fresh buffers GB/s |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for x in r["runs"]:
         q = x["rates"]
         lines.append(f"| {x['mode']} {x['classes']:,} | {q['gemm_flops'] / 1e9:.1f} | {q['mem_bw'] / 1e9:.2f} | "
-                     f"{q['softmax_bw'] / 1e9:.2f} | {q['row_bw'] / 1e9:.2f} | {q['select_rate']:.3g} | "
+                     f"{q['softmax_bw'] / 1e9:.2f} | {q['row_bw'] / 1e9:.2f} / {q['row_bw_large'] / 1e9:.2f} | {q['select_rate']:.3g} | "
                      f"{q['fresh_bw'] / 1e9:.2f} |")
     if r["rebuild"]:
         b = r["rebuild"]

@@ -95,5 +95,5 @@ def add_plan_parser(xc) -> None:
     plan.add_argument("--backbone-params", type=float, default=25.6e6, help="DDP payload (default ResNet-50)")
     plan.add_argument("--backbone-gflops", type=float, default=4.1, help="forward GFLOPs per sample")
     plan.add_argument("--calibration", help="calibration JSON to read (or, with --calibrate, to write)")
-    plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~10-20 s; at --dim)")
+    plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~30 s, ~4 GiB of RAM; at --dim)")
     plan.set_defaults(func=cmd_plan)

@@ -173,7 +173,7 @@ def step_rates(dim: int = 128) -> dict[str, float]:
 
 
 def calibrate(dim: int = 128) -> Calibration:
-    """Measure all rates on this machine (about 10-20 s on two CPU cores); ``dim`` is the head's D."""
+    """Measure all rates on this machine (about 30 s and 4 GiB on two CPU cores); ``dim`` is the head's D."""
     bw, lat = collective_rates()
     add, search = ivf_rates(dim=dim)
     return Calibration(**step_rates(dim), bus_bw=bw, latency_s=lat, ivf_add_vps=add, ivf_search_qps=search,
