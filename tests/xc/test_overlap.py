@@ -102,3 +102,16 @@ def test_two_rank_overlapped_training_has_the_same_losses_as_the_plain_step(tmp_
     assert all(r["selection_hidden_ms"] == 0 for r in plain)
     for r in plain + piped:
         assert r["compute_ms"] + r["comm_ms"] + r["selection_ms"] == pytest.approx(r["step_ms"], rel=1e-6)
+
+
+def test_the_step_clock_counts_ddp_s_tail_once():
+    from opencook.xc.step_timing import StepClock
+
+    clock = StepClock()
+    clock.last_grad_ready = 10.0
+    clock.ddp_tail(10.5)  # nothing else counted: the whole wait after the last gradient
+    assert clock.comm_s == pytest.approx(0.5)
+    clock.reset()
+    clock.last_grad_ready, clock.comm_s, clock.last_comm_end = 10.0, 0.3, 10.3  # a blocking hook's comm
+    clock.ddp_tail(10.5)
+    assert clock.comm_s == pytest.approx(0.5)  # 0.3 counted by the hook + 0.2 of tail, not 0.3 + 0.5

@@ -104,6 +104,9 @@ def test_two_rank_training_with_sparsify_learns_and_logs_bytes(tmp_path):
     assert [r["comm_bytes_per_step"] for r in train[:2]] == [dense_bytes] * 2  # the dense warm-up
     sparse = {r["comm_bytes_per_step"] for r in train[2:]}
     assert len(sparse) == 1 and dense_bytes / sparse.pop() > 40  # ratio 0.01, 8-byte pairs vs 4-byte floats
+    for r in train:  # the hook's blocking exchange is communication, counted once
+        assert r["comm_ms"] > 0 and r["compute_ms"] > 0
+        assert r["compute_ms"] + r["comm_ms"] + r["selection_ms"] == pytest.approx(r["step_ms"], rel=1e-6)
 
 
 @pytest.mark.slow

@@ -98,8 +98,8 @@ class HybridStep:
         head.finish_step(active)
         loss.backward()
         t_end = time.perf_counter()
-        if CLOCK.last_grad_ready:  # DDP waits for its last buckets after the backward compute ends
-            CLOCK.comm_s += max(t_end - CLOCK.last_grad_ready, 0.0) if world > 1 else 0.0
+        if world > 1:
+            CLOCK.ddp_tail(t_end)
         seconds = t_end - t0
         return StepResult(loss.item(), seconds, CLOCK.split(seconds))
 

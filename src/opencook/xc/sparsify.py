@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from opencook.xc.step_timing import CLOCK
+
 
 @dataclass(frozen=True)
 class SparsifyConfig:
@@ -179,8 +181,9 @@ def sparsify_hook(state: SparsifyState, bucket: dist.GradBucket) -> torch.future
     sent_index = index.to(index_dtype)
     all_index = [torch.empty_like(sent_index) for _ in range(state.world)]
     all_values = [torch.empty_like(values) for _ in range(state.world)]
-    dist.all_gather(all_index, sent_index, group=state.group)
-    dist.all_gather(all_values, values, group=state.group)
+    with CLOCK.comm(state.group):  # blocking inside backward: the step's split counts it as communication
+        dist.all_gather(all_index, sent_index, group=state.group)
+        dist.all_gather(all_values, values, group=state.group)
     out = torch.zeros_like(buf)
     out.index_add_(0, torch.cat(all_index).long(), torch.cat(all_values))
     out.div_(state.world)

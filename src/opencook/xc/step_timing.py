@@ -22,6 +22,7 @@ class StepClock:
         self.selection_s = 0.0  # main thread computing or waiting for the active set (graph rebuilds too)
         self.selection_hidden_s = 0.0  # selection run on the side thread while the main thread computed
         self.last_grad_ready = 0.0  # when the backbone's last gradient was accumulated (DDP's tail starts)
+        self.last_comm_end = 0.0
 
     @contextmanager
     def comm(self, group=None):
@@ -32,7 +33,8 @@ class StepClock:
         try:
             yield
         finally:
-            self.comm_s += time.perf_counter() - t
+            self.last_comm_end = time.perf_counter()
+            self.comm_s += self.last_comm_end - t
 
     @contextmanager
     def selection(self):
@@ -44,6 +46,12 @@ class StepClock:
 
     def grad_ready(self, _param=None) -> None:
         self.last_grad_ready = time.perf_counter()
+
+    def ddp_tail(self, backward_end: float) -> None:
+        """Count DDP's wait for its last buckets: from the later of the last gradient and the last
+        collective already counted (a blocking comm hook) to the end of backward."""
+        if self.last_grad_ready:
+            self.comm_s += max(backward_end - max(self.last_grad_ready, self.last_comm_end), 0.0)
 
     def split(self, step_s: float) -> dict[str, float]:
         """The step's milliseconds by kind; compute is what remains."""
