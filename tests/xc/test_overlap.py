@@ -8,14 +8,13 @@ import sys
 import pytest
 import torch
 import yaml
+from test_trainer import TINY
 
 from opencook.core.config import ConfigError
 from opencook.xc.backbone import BackboneConfig, MLPBackbone
 from opencook.xc.head import KNNSoftmax
 from opencook.xc.overlap import HybridStep, OverlapConfig
 from opencook.xc.train_config import parse_train_config
-
-from test_trainer import TINY
 
 
 def _grads(*modules):

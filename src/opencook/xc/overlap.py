@@ -2,11 +2,11 @@
 
 The step's active set depends only on the gathered labels (and the graph), so it is computed once per
 step -- on a side thread while the backbone runs, when ``side_thread`` is on -- and every micro-batch
-scores against the same rows. Each micro-batch's embeddings are all-gathered asynchronously right after
-its backbone forward, so the transfer is in flight while the next micro-batch's backbone computes. The
-loss is the sum of per-sample losses over the global batch divided by its size: the same value, and the
-same gradients up to float rounding, as the unpipelined step. DDP still all-reduces the backbone's
-gradient in buckets during the one backward.
+scores against the same rows (gathered once, on the side thread too). Each micro-batch's embeddings
+are all-gathered asynchronously right after its backbone forward, so the transfer is in flight while
+the next micro-batch's backbone computes. The loss is the sum of per-sample losses over the global
+batch divided by its size: the same value, and the same gradients up to float rounding, as the
+unpipelined step. DDP still all-reduces the backbone's gradient in buckets during the one backward.
 """
 
 from __future__ import annotations
@@ -55,11 +55,14 @@ class HybridStep:
             if p.requires_grad:
                 p.register_post_accumulate_grad_hook(CLOCK.grad_ready)
 
-    def _select(self, all_labels: torch.Tensor) -> ActiveSet:
+    def _select(self, all_labels: torch.Tensor) -> tuple[ActiveSet, torch.Tensor]:
+        """The active set and its gathered rows, on the side thread (the weights do not change until the
+        optimizer steps after ``run``; autograd records the gather on this thread as on any other)."""
         t = time.perf_counter()
         active = self.head.select(all_labels)
+        rows = self.head.active_rows(active)
         CLOCK.selection_hidden_s += time.perf_counter() - t
-        return active
+        return active, rows
 
     def run(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         """Forward + backward (gradients left in ``.grad``); the optimizers are the caller's."""
@@ -73,20 +76,21 @@ class HybridStep:
         with CLOCK.selection():
             head.refresh_graph_if_due()
             future = self.pool.submit(self._select, all_labels) if self.pool else None
-            active = None if future else head.select(all_labels)
+            active = rows = None
+            if future is None:
+                active = head.select(all_labels)
+                rows = head.active_rows(active)
         xs, ys = x.chunk(m), y.chunk(m)
         bounds = torch.tensor([0] + [len(c) for c in ys]).cumsum(0).tolist()
         per_rank, world = x.shape[0], world_size(head.group)
         pending = [start_all_gather(self.model(xs[0]), head.group)]
-        total, rows = None, None
+        total = None
         for i in range(m):
             if i + 1 < m:  # the next backbone forward runs while this micro-batch's gather is in flight
                 pending.append(start_all_gather(self.model(xs[i + 1]), head.group))
             if active is None:
                 with CLOCK.selection():
-                    active = future.result()
-            if rows is None:
-                rows = head.active_rows(active)
+                    active, rows = future.result()
             target_pos = active.target_pos
             if m > 1:  # this micro-batch's samples in the gathered full batch: rank r's slice [lo, hi)
                 index = torch.cat([torch.arange(r * per_rank + bounds[i], r * per_rank + bounds[i + 1])
