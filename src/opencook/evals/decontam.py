@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opencook.evals.datasets import default_mbpp_dir  # noqa: F401 - re-exported for callers
+from opencook.evals.datasets import default_mbpp_dir
 
 BENCHMARKS = ("humaneval", "mbpp")
 _TOKEN = re.compile(r"\w+")
