@@ -9,7 +9,7 @@ from opencook.synth.counts import StageCounts
 from opencook.synth.io import write_jsonl
 from opencook.synth.parse import parse_exercise
 from opencook.synth.seeds import sft_row
-from opencook.synth.stage import Candidate, Item, RunConfig, item_id, run_stage
+from opencook.synth.stage import Candidate, Item, RunConfig, run_stage, seed_items
 from opencook.synth.teacher import Teacher
 
 STAGE = "edu-instruct"
@@ -37,9 +37,7 @@ Tests:
 
 
 def make_items(seeds: list[dict], stage: str = STAGE, prompt: str = PROMPT) -> list[Item]:
-    return [Item(item_id(stage, s["text"], prompt), [{"role": "system", "content": SYSTEM},
-                                                     {"role": "user", "content": prompt.format(seed=s["text"])}],
-                 {"seed_id": s["id"]}) for s in seeds]
+    return seed_items(stage, prompt, SYSTEM, seeds)
 
 
 def parse(item: Item, reply: str, finish_reason: str) -> Candidate:

@@ -9,7 +9,7 @@ from pathlib import Path
 from opencook.synth.counts import StageCounts
 from opencook.synth.io import synthetic_record, write_parquet
 from opencook.synth.parse import parse_exercise, parse_section
-from opencook.synth.stage import Candidate, Item, RunConfig, item_id, run_stage
+from opencook.synth.stage import Candidate, Item, RunConfig, run_stage, seed_items
 from opencook.synth.teacher import Teacher
 
 SYSTEM = "You are an expert Python programmer who writes clean, self-contained, tested code."
@@ -43,12 +43,6 @@ explanation of a few paragraphs, and one runnable example that checks its result
 ```"""
 
 
-def _items(stage: str, prompt: str, seeds: list[dict]) -> list[Item]:
-    return [Item(item_id(stage, s["text"], prompt), [{"role": "system", "content": SYSTEM},
-                                                     {"role": "user", "content": prompt.format(seed=s["text"])}],
-                 {"seed_id": s["id"]}) for s in seeds]
-
-
 def _parse_snippet(item: Item, reply: str, finish_reason: str) -> Candidate:
     ex = parse_exercise(reply, finish_reason, need_problem=False)
     text = f"{ex.solution}\n\n\n{ex.tests}\n"
@@ -66,6 +60,6 @@ def snippets(seeds: list[dict], teacher: Teacher, out: str | Path, config: RunCo
     if kind not in ("snippets", "textbook"):
         raise ValueError(f"kind={kind!r}: use 'snippets' or 'textbook'")
     prompt, parse = (SNIPPET_PROMPT, _parse_snippet) if kind == "snippets" else (TEXTBOOK_PROMPT, _parse_section)
-    kept, counts = run_stage(kind, _items(kind, prompt, seeds), teacher, Path(out), parse, config)
+    kept, counts = run_stage(kind, seed_items(kind, prompt, SYSTEM, seeds), teacher, Path(out), parse, config)
     write_parquet([c.record for c in kept], Path(out) / "dataset")
     return Path(out) / "dataset", counts

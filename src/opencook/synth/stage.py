@@ -59,6 +59,13 @@ def item_id(stage: str, *parts: str) -> str:
     return f"{stage}-{hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]}"
 
 
+def seed_items(stage: str, prompt: str, system: str, seeds: list[dict]) -> list[Item]:
+    """One item per seed: ``system`` plus ``prompt`` filled with the seed's text; the seed id travels along."""
+    return [Item(item_id(stage, s["text"], prompt), [{"role": "system", "content": system},
+                                                     {"role": "user", "content": prompt.format(seed=s["text"])}],
+                 {"seed_id": s["id"]}) for s in seeds]
+
+
 def run_stage(name: str, items: Sequence[Item], teacher: Teacher, out_dir: str | Path, parse: Parser,
               config: RunConfig | None = None) -> tuple[list[Candidate], StageCounts]:
     """Kept candidates in item order and the counts; ``out_dir`` receives ``teacher.jsonl`` (the journal),
