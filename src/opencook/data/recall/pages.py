@@ -18,13 +18,12 @@ import pyarrow.parquet as pq
 
 from opencook.core.stats import StageStats
 from opencook.data.ingest.compression import open_decompressed
+from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
 from opencook.data.recall.warc import iter_warc_pages
 from opencook.data.step import Record
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
-PARQUET_SUFFIXES = (".parquet",)
 TEXT_KEYS = ("text", "content", "raw_content")
 URL_KEYS = ("url", "URL", "source_url")
 
