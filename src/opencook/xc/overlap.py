@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 
 import torch
 from torch import nn
@@ -81,7 +82,7 @@ class HybridStep:
                 active = head.select(all_labels)
                 rows = head.active_rows(active)
         xs, ys = x.chunk(m), y.chunk(m)
-        bounds = torch.tensor([0] + [len(c) for c in ys]).cumsum(0).tolist()
+        bounds = [0, *accumulate(len(c) for c in ys)]
         per_rank, world = x.shape[0], world_size(head.group)
         pending = [start_all_gather(self.model(xs[0]), head.group)]
         total = None
@@ -93,9 +94,7 @@ class HybridStep:
                     active, rows = future.result()
             target_pos = active.target_pos
             if m > 1:  # this micro-batch's samples in the gathered full batch: rank r's slice [lo, hi)
-                index = torch.cat([torch.arange(r * per_rank + bounds[i], r * per_rank + bounds[i + 1])
-                                   for r in range(world)]).to(target_pos.device)
-                target_pos = target_pos[index]
+                target_pos = target_pos.reshape(world, per_rank)[:, bounds[i]:bounds[i + 1]].reshape(-1)
             part = head.sample_losses(pending[i].wait(), rows, target_pos).sum()
             total = part if total is None else total + part
         loss = total / (per_rank * world)
