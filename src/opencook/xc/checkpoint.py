@@ -89,11 +89,14 @@ class LoadedCheckpoint:
     from_world_size: int
     extra: dict = field(default_factory=dict)  # trainer-level state; {} for checkpoints written before it existed
 
-    def rank_states(self) -> list[dict]:
-        """Every old rank's ``rank_state``, old-rank order; [] if the run saved none."""
+    def rank_states(self, only: int | None = None) -> list[dict]:
+        """Every old rank's ``rank_state``, old-rank order, or just old rank ``only``'s (all a rank needs
+        when the world size is unchanged); [] if the run saved none."""
         files = sorted(self.path.glob("rank_*.pt"))
         if files and len(files) != self.from_world_size:
             raise RuntimeError(f"{self.path}: {len(files)} rank state files for {self.from_world_size} ranks")
+        if files and only is not None:
+            files = [files[only]]
         return [torch.load(f, map_location="cpu", weights_only=True) for f in files]
 
 

@@ -107,10 +107,10 @@ class SparsifyState:
                 "residual": {names[p]: v.detach().cpu().clone() for p, v in self.residual.items()},
                 "velocity": {names[p]: v.detach().cpu().clone() for p, v in self.velocity.items()}}
 
-    def load_rank_states(self, states: list[dict], params: dict[str, torch.Tensor], rank: int) -> None:
-        """Resume from every old rank's state. Same world size: each rank takes its own. Another world size:
-        every rank takes the old ranks' mean, which keeps what error feedback will still deliver -- the
-        ranks' average of the withheld gradient -- unchanged."""
+    def load_rank_states(self, states: list[dict], params: dict[str, torch.Tensor]) -> None:
+        """Resume from old ranks' states: at the same world size this rank's own (one state), else every
+        old rank's, whose mean every rank takes -- that keeps what error feedback will still deliver, the
+        ranks' average of the withheld gradient, unchanged."""
         self.step = max(s["step"] for s in states)
         for key in ("residual", "velocity"):
             store = getattr(self, key)
@@ -118,8 +118,8 @@ class SparsifyState:
             for name in set().union(*(s[key] for s in states)):
                 if name not in params:
                     raise RuntimeError(f"checkpointed sparsify {key} for {name!r}, which this model lacks")
-                if len(states) == self.world:
-                    value = states[rank][key][name]
+                if len(states) == 1:
+                    value = states[0][key][name]
                 else:
                     value = torch.stack([s[key][name] for s in states]).mean(0)
                 store[params[name]] = value.to(params[name].device)

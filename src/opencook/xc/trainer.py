@@ -120,10 +120,11 @@ class Trainer:
         if self.plateau is not None and "plateau" in loaded.extra:  # absent: an older run, or plateau just enabled
             self.plateau.load_state_dict(loaded.extra["plateau"])
         if self.sparsify is not None:
-            states = [s["sparsify"] for s in loaded.rank_states() if "sparsify" in s]
+            own = self.rank if loaded.from_world_size == self.world else None  # else all, to average
+            states = [s["sparsify"] for s in loaded.rank_states(own) if "sparsify" in s]
             if states:  # else an older run or sparsify just enabled: start from empty residuals
                 params = dict(self.backbone.named_parameters())
-                self.sparsify.load_rank_states(states, params, self.rank)
+                self.sparsify.load_rank_states(states, params)
             self.sparsify.step = self.step  # the dense warm-up is counted in trainer steps
         self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
                    "world_size": self.world})
