@@ -18,8 +18,8 @@ optimizer's momentum set to 0 those steps are exactly momentum SGD on dense DDP 
 velocity carries over into the sparse steps. (Masking makes a sparse step at ratio 1.0 plain SGD:
 every entry is sent, so every entry's velocity is reset -- DGC's own behaviour.) Bytes each rank puts on the wire as payload are counted per step (sparse pairs vs the
 dense bucket) so the trainer can log them. Residual and velocity live per parameter, not per bucket
-index, because DDP rebuilds its buckets after the first step. They are not checkpointed: a resumed
-run restarts them from zero (at most one step's withheld mass is dropped).
+index, because DDP rebuilds its buckets after the first step. They differ by rank and are checkpointed
+per rank (``state_dict``/``load_rank_states``), so a resumed run continues as an uninterrupted one.
 """
 
 # no ``from __future__ import annotations``: DDP checks the hook's annotations at runtime
