@@ -64,6 +64,7 @@ class SparsifyState:
         self.buckets: list[dict] = []  # this step so far: one record per bucket
         self.last_step: dict = {}  # the finished step's totals
         self._window = [0, 0, 0]  # bytes sent, dense bytes, steps since the trainer last asked
+        self.names: dict[torch.Tensor, str] = {}  # parameter -> its name in checkpoints (attach_sparsify sets it)
 
     def is_dense(self) -> bool:
         return self.cfg.dense_fallback or self.step < self.cfg.warmup_steps
@@ -101,17 +102,19 @@ class SparsifyState:
             store[p] = flat[offset:offset + p.numel()]
             offset += p.numel()
 
-    def state_dict(self, names: dict[torch.Tensor, str]) -> dict:
+    def state_dict(self) -> dict:
         """This rank's residuals and velocities by parameter name (they differ by rank), and the step."""
+        names = self.names
         return {"step": self.step,
                 "residual": {names[p]: v.detach().cpu().clone() for p, v in self.residual.items()},
                 "velocity": {names[p]: v.detach().cpu().clone() for p, v in self.velocity.items()}}
 
-    def load_rank_states(self, states: list[dict], params: dict[str, torch.Tensor]) -> None:
+    def load_rank_states(self, states: list[dict]) -> None:
         """Resume from old ranks' states: at the same world size this rank's own (one state), else every
         old rank's, whose mean every rank takes -- that keeps what error feedback will still deliver, the
         ranks' average of the withheld gradient, unchanged."""
         self.step = max(s["step"] for s in states)
+        params = {n: p for p, n in self.names.items()}
         for key in ("residual", "velocity"):
             store = getattr(self, key)
             store.clear()
@@ -203,5 +206,6 @@ def attach_sparsify(model: torch.nn.parallel.DistributedDataParallel, cfg: Spars
                         "run with more than one rank or set sparsify.enabled: false")
     state = SparsifyState(cfg, momentum=momentum if cfg.momentum_correction else 0.0,
                           process_group=model.process_group)
+    state.names = {p: n for n, p in model.module.named_parameters()}
     model.register_comm_hook(state, sparsify_hook)
     return state

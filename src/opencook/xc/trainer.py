@@ -123,8 +123,7 @@ class Trainer:
             own = self.rank if loaded.from_world_size == self.world else None  # else all, to average
             states = [s["sparsify"] for s in loaded.rank_states(own) if "sparsify" in s]
             if states:  # else an older run or sparsify just enabled: start from empty residuals
-                params = dict(self.backbone.named_parameters())
-                self.sparsify.load_rank_states(states, params)
+                self.sparsify.load_rank_states(states)
             self.sparsify.step = self.step  # the dense warm-up is counted in trainer steps
         self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
                    "world_size": self.world})
@@ -221,8 +220,7 @@ class Trainer:
     def _rank_state(self) -> dict | None:
         if self.sparsify is None:
             return None
-        names = {p: n for n, p in self.backbone.named_parameters()}
-        return {"sparsify": self.sparsify.state_dict(names)}
+        return {"sparsify": self.sparsify.state_dict()}
 
     def _log_window(self, window: list[StepResult]) -> None:
         losses = [r.loss for r in window]
