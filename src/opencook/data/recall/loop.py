@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from opencook.core.stats import StageStats
 from opencook.data.recall.classifier import BpeLines, CodeClassifier, FastTextConfig, load_bpe
 from opencook.data.recall.labelled import LabelledPages, load_labelled
 from opencook.data.recall.pages import iter_pages
+from opencook.data.recall.score import score_bucket
 from opencook.data.recall.source import expand_paths
 from opencook.data.recall.urls import UrlPatterns, derive_patterns, group_by_domain
 from opencook.data.step import Record
@@ -84,6 +86,7 @@ class Corpus:
     records: list[Record]
     lines: list[str]
     domains: list[str]
+    by_domain: dict[str, list[int]]  # domain -> its page indices, in corpus order
 
 
 @dataclass
@@ -135,7 +138,10 @@ def _load_corpus(config: RecallConfig, to_lines: BpeLines, stats: StageStats) ->
     lines: list[str] = []
     for i in range(0, len(records), 1024):
         lines.extend(to_lines([r["text"] for r in records[i : i + 1024]]))
-    return Corpus(records, lines, [r["repo"] for r in records])
+    by_domain: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        by_domain[r["repo"]].append(i)
+    return Corpus(records, lines, [r["repo"] for r in records], dict(by_domain))
 
 
 def _prf(pred: Sequence[bool], gold: Sequence[bool]) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
         neg_ids: list[int] = []
         if not fixed_neg:
             exclude = set(added) | {i for i, hit in enumerate(recalled) if hit}
-            exclude |= {i for i, d in enumerate(corpus.domains) if d in code_domains}
+            exclude.update(i for d in code_domains for i in corpus.by_domain[d])
             rng = random.Random(f"{config.seed}:{k}")
             neg_ids = _sample_negatives(corpus, exclude, round(config.negative_ratio * len(positives)), rng)
         negatives = fixed_neg + [corpus.lines[i] for i in neg_ids]
@@ -205,7 +211,7 @@ def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
         derived: list[str] = []
         if config.derive_patterns:
             for d in sorted(code_domains):
-                idx = [i for i, dom in enumerate(corpus.domains) if dom == d]
+                idx = corpus.by_domain[d]
                 derived += derive_patterns(d, [corpus.records[i]["path"] for i in idx],
                                            [recalled[i] for i in idx], config.pattern_share)
         patterns = UrlPatterns([*config.url_patterns, *derived])
@@ -221,7 +227,7 @@ def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
             top_domains=[{"domain": d, "pages": n, "recalled": hit, "share": round(hit / n, 4),
                           "code_domain": d in code_domains} for d, (n, hit) in top],
             heldout=_heldout_eval(clf, patterns, held, config.threshold) if held else None,
-            score_hist=[sum(1 for s in scores if min(int(s * 10), 9) == b) for b in range(10)],
+            score_hist=_histogram(scores),
         )
         rounds.append(report)
         if progress:
@@ -234,6 +240,14 @@ def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
                           dataset, out, read_stats)
     _write_outputs(config, result)
     return result
+
+
+def _histogram(scores: Sequence[float]) -> list[int]:
+    """Pages per ``score_bucket`` (ten bins of 0.1), in one pass."""
+    hist = [0] * 10
+    for s in scores:
+        hist[score_bucket(s)] += 1
+    return hist
 
 
 def _round_line(r: RoundReport) -> str:

@@ -44,8 +44,13 @@ def shared_classifier(model: str, tokenizer: str | None) -> CodeClassifier:
     return CodeClassifier.load(model, tokenizer)
 
 
+def score_bucket(p: float) -> int:
+    """0..9: the tenth of [0, 1] that ``p`` falls in (1.0 goes with 0.9)."""
+    return min(int(p * 10), 9)
+
+
 def score_bin(p: float) -> str:
-    return f"{min(int(p * 10), 9) / 10:.1f}"
+    return f"{score_bucket(p) / 10:.1f}"
 
 
 class RecallScore:
