@@ -79,13 +79,15 @@ class CodeClassifier:
 
     @classmethod
     def train(cls, positives: Sequence[str], negatives: Sequence[str], tokenizer_path: str | Path,
-              config: FastTextConfig | None = None, *, tokenized: bool = False) -> CodeClassifier:
-        """Texts (or, with ``tokenized``, lines from ``BpeLines``) of both classes -> a trained classifier."""
+              config: FastTextConfig | None = None, *, tokenized: bool = False,
+              tokenizer: Tokenizer | None = None) -> CodeClassifier:
+        """Texts (or, with ``tokenized``, lines from ``BpeLines``) of both classes -> a trained classifier.
+        ``tokenizer``: the one at ``tokenizer_path`` when the caller has it loaded already."""
         config = config or FastTextConfig()
         if not positives or not negatives:
             raise ValueError(f"training needs both classes: got {len(positives)} positive and "
                              f"{len(negatives)} negative pages; add seed pages or a larger corpus")
-        tokenizer = load_bpe(tokenizer_path)
+        tokenizer = tokenizer or load_bpe(tokenizer_path)
         to_lines = BpeLines(tokenizer, config.max_chars)
         pos = list(positives) if tokenized else to_lines(positives)
         neg = list(negatives) if tokenized else to_lines(negatives)

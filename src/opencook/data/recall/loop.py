@@ -195,7 +195,8 @@ def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
             neg_ids = _sample_negatives(corpus, exclude, round(config.negative_ratio * len(positives)), rng)
         negatives = fixed_neg + [corpus.lines[i] for i in neg_ids]
         t0 = time.perf_counter()
-        clf = CodeClassifier.train(positives, negatives, config.tokenizer, config.fasttext, tokenized=True)
+        clf = CodeClassifier.train(positives, negatives, config.tokenizer, config.fasttext, tokenized=True,
+                                   tokenizer=to_lines.tokenizer)
         train_s = time.perf_counter() - t0
         clf.save(out / "rounds" / f"{k:02d}" / "model")
         t0 = time.perf_counter()
