@@ -197,7 +197,6 @@ class Teacher:
         done = _read_journal(journal)
         answers: dict[str, Answer] = {}
         pending = []
-        keys = {}
         for item_id, messages in items:
             if item_id in answers:
                 raise ValueError(f"item id {item_id!r} appears twice; give every item a unique id")
@@ -215,8 +214,8 @@ class Teacher:
                 answer = future.result()
                 answers[item_id] = answer
                 if answer.error is None:
-                    keys[item_id] = request_key(self.model, messages, knobs)
-                    fh.write(json.dumps({"id": item_id, "model": self.model, "key": keys[item_id], "text": answer.text,
+                    key = request_key(self.model, messages, knobs)
+                    fh.write(json.dumps({"id": item_id, "model": self.model, "key": key, "text": answer.text,
                                          "finish_reason": answer.finish_reason}, ensure_ascii=False) + "\n")
                     fh.flush()
         self.stats.seconds += time.perf_counter() - started
