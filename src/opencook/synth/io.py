@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from opencook.data.schema import FIELD_NAMES, records_to_table
+from opencook.data.io.shards import write_records
+from opencook.data.schema import FIELD_NAMES
 
 
 def dataset_files(path: str | Path) -> list[Path]:
@@ -52,13 +53,8 @@ def read_records(path: str | Path) -> Iterator[dict]:
 
 def write_parquet(records: list[dict], out_dir: str | Path, name: str = "part-00000.parquet") -> Path:
     """Records in the pipeline's schema (unknown fields dropped), so `opencook lm data build` reads them."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / name
-    rows = [{k: r.get(k) for k in FIELD_NAMES} for r in records]
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(records_to_table(rows), tmp)
-    os.replace(tmp, path)
+    path = Path(out_dir) / name
+    write_records([{k: r.get(k) for k in FIELD_NAMES} for r in records], path)
     return path
 
 
