@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from _machine import command_line, machine_info, write_results
-from opencook.evals.decontam import DecontamConfig, DecontamIndex
+from opencook.benchmarks.decontam import DecontamConfig, DecontamIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {

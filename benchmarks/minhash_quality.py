@@ -186,8 +186,8 @@ class Truth:
 
 
 def opencook_summaries(records: list[dict], config, shards: int) -> tuple[list, float]:
-    from opencook.core.stats import StageStats
     from opencook.data.dedup.minhash.stage import summarize
+    from opencook.kit.stats import StageStats
 
     t0 = time.perf_counter()
     tables = [summarize(iter(records[k::shards]), StageStats(), config) for k in range(shards)]
@@ -196,8 +196,8 @@ def opencook_summaries(records: list[dict], config, shards: int) -> tuple[list, 
 
 def opencook_decide(summaries: list, config) -> tuple[dict[str, str], dict, float]:
     """id -> survivor id of every clustered file, the decide stats, seconds."""
-    from opencook.core.stats import StageStats
     from opencook.data.dedup.minhash.stage import decide
+    from opencook.kit.stats import StageStats
 
     stats = StageStats()
     t0 = time.perf_counter()

@@ -151,13 +151,13 @@ def opencook_child(args: argparse.Namespace) -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from opencook.core.stats import StageStats
     from opencook.data.dedup.minhash import shingles as shingles_mod
     from opencook.data.dedup.minhash.config import FuzzyDedupConfig
     from opencook.data.dedup.minhash.lsh import band_hashes
     from opencook.data.dedup.minhash.shingles import shingle_batch
     from opencook.data.dedup.minhash.signatures import signature_batch
     from opencook.data.dedup.minhash.stage import BATCH_BYTES, summarize
+    from opencook.kit.stats import StageStats
 
     texts = json.loads((args.input / "texts.json").read_text())
     mine = list(range(args.part, len(texts), args.parts))

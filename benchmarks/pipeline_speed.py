@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from opencook.core.executors import InProcessExecutor, LocalExecutor  # noqa: E402
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
+from opencook.kit.executors import InProcessExecutor, LocalExecutor  # noqa: E402
 
 TARGET_MB_S = 3.0
 

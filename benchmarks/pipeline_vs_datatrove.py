@@ -195,7 +195,7 @@ def opencook_recipe(parts: list[str], full: bool) -> dict:
 
 def _marker_rows(shards: list[Path]) -> int:
     """Rows a stage wrote, from its shards' completion markers (not the stats counters)."""
-    from opencook.data.io.shards import read_marker
+    from opencook.kit.io.shards import read_marker
 
     return sum(read_marker(p)["rows"] for p in shards)
 
@@ -203,9 +203,9 @@ def _marker_rows(shards: list[Path]) -> int:
 def opencook_child(input_dir: Path, out: Path, workers: int, full: bool, result: Path) -> None:
     import pyarrow.parquet as pq
 
-    from opencook.core.executors import InProcessExecutor, LocalExecutor
     from opencook.data.recipe import parse_recipe
     from opencook.data.runner import PipelineRunner
+    from opencook.kit.executors import InProcessExecutor, LocalExecutor
 
     parts = sorted(str(p) for p in input_dir.glob("part-*.jsonl*"))
     executor = InProcessExecutor() if workers == 1 else LocalExecutor(workers)

@@ -23,13 +23,13 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-from opencook.core.executors import InProcessExecutor  # noqa: E402
 from opencook.data.recall import CodeClassifier, FastTextConfig, RecallConfig, run_recall  # noqa: E402
 from opencook.data.recall.classifier import BpeLines, load_bpe  # noqa: E402
 from opencook.data.recall.synthetic import make_corpus  # noqa: E402
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.kit.executors import InProcessExecutor  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,9 +33,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-from opencook.core.config import to_plain  # noqa: E402
-from opencook.xc.train_config import load_train_config  # noqa: E402
-from opencook.xc.trainer import Trainer  # noqa: E402
+from opencook.kit.config import to_plain  # noqa: E402
+from opencook.xc.train.config import load_train_config  # noqa: E402
+from opencook.xc.train.trainer import Trainer  # noqa: E402
 
 SHRINK = {"data.num_classes": 2000, "data.eval_size": 2000, "data.noise": 1.0, "head.mode": "full",
           "head.active_budget": None, "global_batch": 4096, "steps": 60, "eval_batch": 2000, "log_every": 5,

@@ -52,9 +52,9 @@ def worker(args: argparse.Namespace) -> dict:
     """One (mode, C) in this process: build the Trainer, warm up, time ``--steps`` steps."""
     import torch
 
-    from opencook.xc.plan_calibrate import ivf_rates, step_rates
-    from opencook.xc.train_config import parse_train_config
-    from opencook.xc.trainer import Trainer
+    from opencook.xc.plan.calibrate import ivf_rates, step_rates
+    from opencook.xc.train.config import parse_train_config
+    from opencook.xc.train.trainer import Trainer
 
     head = {"mode": args.mode, "graph_k": GRAPH_K, "refresh_every": 10**9, "graph_method": "ivf",
             "graph_recall_sample": 0}
@@ -136,8 +136,8 @@ def main() -> None:
 
     import torch
 
-    from opencook.xc.plan_calibrate import calibrate
-    from opencook.xc.plan_model import PlanInputs, rebuild_time, step_time
+    from opencook.xc.plan.calibrate import calibrate
+    from opencook.xc.plan.model import PlanInputs, rebuild_time, step_time
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     torch.set_num_threads(args.threads)

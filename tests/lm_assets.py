@@ -51,7 +51,7 @@ SFT_EXAMPLES = [
 def build_assets(root: Path) -> dict[str, Path]:
     """Tokenizer (vocab 512), two packed datasets (pretrain, anneal) and one SFT set under ``root``."""
     from opencook.lm.data import build_packed, build_sft
-    from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+    from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
     code = root / "code"
     code.mkdir(parents=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from opencook.evals.datasets import default_mbpp_dir
+from opencook.benchmarks.problems import default_mbpp_dir
 
 MBPP_DIR = default_mbpp_dir()
 HAVE_MBPP = (MBPP_DIR / "mbpp.jsonl").is_file() and (MBPP_DIR / "mbpp_sanitized.jsonl").is_file()

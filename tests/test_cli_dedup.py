@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from fixtures_code import make_repos
-from opencook.core.executors import InProcessExecutor
 from opencook.data.recipe import parse_recipe
 from opencook.data.runner import PipelineRunner
+from opencook.kit.executors import InProcessExecutor
 
 
 def opencook(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ import time
 
 import torch
 
-from opencook.xc.head import KNNSoftmax
-from opencook.xc.optim import RowSparseSGD
+from opencook.xc.head.softmax import KNNSoftmax
+from opencook.xc.train.optim import RowSparseSGD
 
 p = argparse.ArgumentParser()
 p.add_argument("--mode", required=True)

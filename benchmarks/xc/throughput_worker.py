@@ -14,9 +14,9 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from opencook.xc.backbone import BackboneConfig, MLPBackbone
-from opencook.xc.head import KNNSoftmax
-from opencook.xc.optim import RowSparseSGD
+from opencook.xc.head.softmax import KNNSoftmax
+from opencook.xc.train.backbone import BackboneConfig, MLPBackbone
+from opencook.xc.train.optim import RowSparseSGD
 
 p = argparse.ArgumentParser()
 p.add_argument("--classes", type=int, default=1_000_000)

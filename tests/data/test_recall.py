@@ -13,8 +13,6 @@ import pytest
 
 pytest.importorskip("fasttext", reason="needs the recall extra (fastText)")
 
-from opencook.core.executors import InProcessExecutor  # noqa: E402
-from opencook.core.stats import StageStats  # noqa: E402
 from opencook.data.recall import (  # noqa: E402
     CodeClassifier,
     FastTextConfig,
@@ -26,7 +24,9 @@ from opencook.data.recall import (  # noqa: E402
 from opencook.data.recall.synthetic import Page, make_corpus  # noqa: E402
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.kit.executors import InProcessExecutor  # noqa: E402
+from opencook.kit.stats import StageStats  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
 
 
 def warc_record(kind: str, url: str | None, payload: bytes, content_type: str, length: int | None = None) -> bytes:
@@ -281,14 +281,14 @@ def test_cli_runs_a_yaml_config_and_names_a_typo(world, tmp_path, capsys):
     import sys
 
     (tmp_path / "bad.yaml").write_text(f"corpus: {world['files']}\nseeds: [x.jsonl]\ntokenizer: t\nout: o\nroundz: 2\n")
-    from opencook.data.recall.cli import main
+    from opencook.cli.recall import main
 
     assert main([str(tmp_path / "bad.yaml")]) == 2
     assert "did you mean 'rounds'" in capsys.readouterr().err
     cfg = tmp_path / "ok.yaml"
     cfg.write_text(f"corpus: {json.dumps(world['files'])}\nseeds: [{world['dir'] / 'seeds.jsonl'}]\n"
                    f"tokenizer: {world['tok']}\nout: out\n")
-    proc = subprocess.run([sys.executable, "-m", "opencook.data.recall.cli", str(cfg), "--rounds", "1"],
+    proc = subprocess.run([sys.executable, "-m", "opencook.cli.recall", str(cfg), "--rounds", "1"],
                           capture_output=True, text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"round 1: scored {len(world['corpus'])},")

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from fixtures_code import dataset_bytes, pipeline_recipe
-from opencook.core.config import ConfigError
-from opencook.core.executors import InProcessExecutor, LocalExecutor
-from opencook.data.io.shards import sha256_file
 from opencook.data.recipe import load_recipe, parse_recipe
 from opencook.data.runner import PipelineRunner, RunDirError
+from opencook.kit.config import ConfigError
+from opencook.kit.executors import InProcessExecutor, LocalExecutor
+from opencook.kit.io.shards import sha256_file
 
 
 def test_full_run_writes_dataset_manifest_and_stats(repo_tree, tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from opencook.core.stats import StageStats
 from opencook.data.sample import Sample, SampleConfig
+from opencook.kit.stats import StageStats
 
 
 def _records(n: int, language: str = "HTML") -> list[dict]:

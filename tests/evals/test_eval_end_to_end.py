@@ -18,7 +18,7 @@ from opencook.cli import main
 from opencook.evals.protocol import HUMANEVAL_STOP
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
 FLAGS = ["--limit", "3", "--max-new-tokens", "24", "--workers", "2", "--quiet"]
 

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
+from opencook.benchmarks.problems import DatasetError, load_humaneval
 from opencook.cli import main
-from opencook.evals.datasets import DatasetError, load_humaneval
 from opencook.evals.protocol import Protocol
-from opencook.evals.sandbox import Limits
 from opencook.evals.verify import verify
+from opencook.sandbox import Limits
 
 ASSERTION = '''import numpy as np
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mbpp_data import HAVE_MBPP, MBPP_DIR, needs_mbpp
-from opencook.evals.datasets import load_humaneval, load_mbpp
+from opencook.benchmarks.problems import load_humaneval, load_mbpp
 from opencook.evals.protocol import Protocol, extract_code, truncate_at_stop
 
 # Copied by hand from ../shared/docs/codelm.md ("Evaluation protocol"), not from the module under test.

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from mbpp_data import needs_mbpp
-from opencook.evals.datasets import load_humaneval, load_mbpp
+from opencook.benchmarks.problems import load_humaneval, load_mbpp
 from opencook.evals.passk import summarize
-from opencook.evals.sandbox import Limits
 from opencook.evals.verify import verify
+from opencook.sandbox import Limits
 
 LIMITS = Limits(timeout_s=30.0)
 WORKERS = 4

@@ -14,7 +14,7 @@ import torch
 pytest.importorskip("tokenizers")
 
 from opencook.lm.data import DataPositionError, PackedDataset, PretrainLoader, build_packed  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 A_MODULES = ("textwrap.py", "string.py", "heapq.py")

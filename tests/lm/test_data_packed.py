@@ -14,9 +14,9 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
-from opencook.lm.cli import add_parser  # noqa: E402
+from opencook.cli.lm import add_parser  # noqa: E402
 from opencook.lm.data import PackedDataset, build_packed  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, decode, load_tokenizer, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, decode, load_tokenizer, save_tokenizer, train_tokenizer  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MODULES = ("textwrap.py", "string.py", "bisect.py", "heapq.py", "shlex.py", "fnmatch.py", "colorsys.py")

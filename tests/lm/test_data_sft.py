@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("tokenizers")
 
-from opencook.lm.cli import add_parser  # noqa: E402
+from opencook.cli.lm import add_parser  # noqa: E402
 from opencook.lm.data import (  # noqa: E402
     IGNORE_INDEX,
     DataPositionError,
@@ -25,7 +25,7 @@ from opencook.lm.data import (  # noqa: E402
     encode_chat_prompt,
     render_sft_example,
 )
-from opencook.lm.tokenizer import (  # noqa: E402
+from opencook.tokenizer import (  # noqa: E402
     DEFAULT_SYSTEM_PROMPT,
     TokenizerConfig,
     decode,

@@ -11,7 +11,7 @@ import torch
 from opencook.lm.generate import Completion, generate, next_tokens
 from opencook.lm.model import Llama, ModelConfig, hf_config_dict, to_hf_state_dict
 from opencook.lm.model.llama import KVCache
-from opencook.lm.tokenizer import TokenizerConfig, decode, encode, train_tokenizer
+from opencook.tokenizer import TokenizerConfig, decode, encode, train_tokenizer
 
 transformers = pytest.importorskip("transformers")
 

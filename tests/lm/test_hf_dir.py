@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from opencook.lm.hf import config_from_hf, load_hf_dir, save_hf_dir  # noqa: E402
 from opencook.lm.model import Llama, ModelConfig, hf_config_dict, model_config  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, render_chat, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, render_chat, save_tokenizer, train_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
 

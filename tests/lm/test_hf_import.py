@@ -20,7 +20,7 @@ transformers = pytest.importorskip("transformers")
 
 from opencook.lm.hf import import_hf, load_hf_dir  # noqa: E402
 from opencook.lm.hf.gguf import smollm2_gguf  # noqa: E402
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
 TOKENS = torch.tensor([[3, 14, 15, 92, 65, 35, 89, 79, 32, 38]])

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from opencook.lm.generate import ServerError, complete, generate, list_models
+from opencook.completions.client import ServerError, complete, list_models
+from opencook.lm.generate import generate
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
-from opencook.lm.tokenizer import TokenizerConfig, encode, render_chat, save_tokenizer, train_tokenizer
+from opencook.tokenizer import TokenizerConfig, encode, render_chat, save_tokenizer, train_tokenizer
 
 NAME = "tiny-test"
 PROMPTS = ["def forward(self, x):", "import torch", "class Llama(nn.Module):\n    def __init__(self"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from opencook.core.config import ConfigError
+from opencook.kit.config import ConfigError
 from opencook.lm.train.config import load_lm_config
 
 BASE = {"data": {"sources": [{"path": "p"}], "global_batch": 8}, "steps": 10, "micro_batch": 2}

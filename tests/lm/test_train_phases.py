@@ -155,7 +155,7 @@ def test_export_hf_of_a_run_loads_in_transformers_with_our_logits(tmp_path, pret
 @pytest.mark.slow
 def test_generate_command_answers_like_in_process_generation(tmp_path, pretrained):
     from opencook.lm.generate import generate
-    from opencook.lm.tokenizer import load_tokenizer, render_chat
+    from opencook.tokenizer import load_tokenizer, render_chat
 
     out = tmp_path / "hf"
     run_cli("lm", "export-hf", str(pretrained), "--out", str(out), "--chat")

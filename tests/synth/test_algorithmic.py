@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from opencook.data.schema import RECORD_SCHEMA
+from opencook.kit.io.schema import RECORD_SCHEMA
 from opencook.synth.algorithmic import AlgorithmicConfig, rule_verdict, select_algorithmic
 from opencook.synth.io import write_parquet
 

@@ -11,8 +11,8 @@ import pytest
 
 from opencook.lm.data import build_packed
 from opencook.lm.data.mixture import PretrainLoader
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 from opencook.lm.train.config import load_lm_config
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "synth" / "anneal_mixture.yaml"
 TARGET = {"refinecode": 0.84, "algorithmic": 0.12, "snippets": 0.03, "textbook": 0.01}

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from mbpp_data import BENCHMARKS
-from opencook.evals.decontam import DecontamConfig
-from opencook.evals.sandbox import Program, run_programs
+from opencook.benchmarks.decontam import DecontamConfig
+from opencook.sandbox import Program, run_programs
 from opencook.synth.edu_instruct import edu_instruct
 from opencook.synth.stage import RunConfig
 from opencook.synth.teacher import Teacher, TeacherConfig

@@ -8,7 +8,7 @@ import json
 import socket
 
 from mbpp_data import BENCHMARKS
-from opencook.evals.decontam import DecontamConfig
+from opencook.benchmarks.decontam import DecontamConfig
 from opencook.synth.cache import request_key
 from opencook.synth.edu_instruct import edu_instruct, make_items
 from opencook.synth.stage import RunConfig

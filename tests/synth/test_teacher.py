@@ -19,8 +19,8 @@ import torch
 from opencook.cli import main
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
-from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 from opencook.synth.teacher import Teacher, TeacherConfig, TeacherError
+from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
 NAME = "tiny-teacher"
 ITEMS = [(f"q{i}", [{"role": "user", "content": f"Write a function number {i}."}]) for i in range(3)]

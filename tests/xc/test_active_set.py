@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from opencook.xc.active_set import global_active_classes, select_active
+from opencook.xc.head.active_set import global_active_classes, select_active
 from opencook.xc.sharding import all_shards, shard_range
 
 

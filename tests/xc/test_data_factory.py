@@ -2,7 +2,7 @@
 
 import pytest
 
-from opencook.core.config import ConfigError, to_plain
+from opencook.kit.config import ConfigError, to_plain
 from opencook.xc.data import (
     FunctionNamesConfig,
     SyntheticClustered,

@@ -11,11 +11,11 @@ import torch
 import yaml
 from test_trainer import TINY, _config, _losses
 
-from opencook.core.config import ConfigError
+from opencook.kit.config import ConfigError
 from opencook.xc.graph import GraphConfig, build_class_graph
-from opencook.xc.head import KNNSoftmax
-from opencook.xc.train_config import load_train_config, parse_train_config
-from opencook.xc.trainer import Trainer
+from opencook.xc.head.softmax import KNNSoftmax
+from opencook.xc.train.config import load_train_config, parse_train_config
+from opencook.xc.train.trainer import Trainer
 
 C, D, B = 300, 8, 16
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from opencook.xc.head import KNNSoftmax, init_rows
-from opencook.xc.head_config import HeadConfig
-from opencook.xc.logits import LogitConfig
+from opencook.xc.head.config import HeadConfig
+from opencook.xc.head.logits import LogitConfig
+from opencook.xc.head.softmax import KNNSoftmax, init_rows
 
 C, D, B = 300, 8, 16
 

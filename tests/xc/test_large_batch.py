@@ -7,10 +7,10 @@ import pytest
 import torch
 import yaml
 
-from opencook.xc.large_batch import LAMB, LARS, split_decay_groups
-from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
-from opencook.xc.train_config import OptimConfig, load_train_config
-from opencook.xc.trainer import Trainer, make_optimizer
+from opencook.xc.train.config import OptimConfig, load_train_config
+from opencook.xc.train.large_batch import LAMB, LARS, split_decay_groups
+from opencook.xc.train.optim import RowSparseAdamW, RowSparseSGD
+from opencook.xc.train.trainer import Trainer, make_optimizer
 
 
 def _param(values) -> torch.nn.Parameter:

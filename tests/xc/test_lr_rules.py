@@ -7,10 +7,10 @@ import pytest
 import torch
 import yaml
 
-from opencook.core.config import ConfigError
-from opencook.xc.lr_rules import PlateauRule, warmup_scale
-from opencook.xc.train_config import load_train_config, parse_train_config
-from opencook.xc.trainer import Trainer
+from opencook.kit.config import ConfigError
+from opencook.xc.train.config import load_train_config, parse_train_config
+from opencook.xc.train.lr_rules import PlateauRule, warmup_scale
+from opencook.xc.train.trainer import Trainer
 
 
 def test_warmup_is_linear_then_flat():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from opencook.xc.optim import RowSparseAdamW, RowSparseSGD
+from opencook.xc.train.optim import RowSparseAdamW, RowSparseSGD
 
 ROWS, DIM, STEPS = 20, 4, 6
 

@@ -10,11 +10,11 @@ import torch
 import yaml
 from test_trainer import TINY
 
-from opencook.core.config import ConfigError
-from opencook.xc.backbone import BackboneConfig, MLPBackbone
-from opencook.xc.head import KNNSoftmax
-from opencook.xc.overlap import HybridStep, OverlapConfig
-from opencook.xc.train_config import parse_train_config
+from opencook.kit.config import ConfigError
+from opencook.xc.head.softmax import KNNSoftmax
+from opencook.xc.train.backbone import BackboneConfig, MLPBackbone
+from opencook.xc.train.config import parse_train_config
+from opencook.xc.train.overlap import HybridStep, OverlapConfig
 
 
 def _grads(*modules):
@@ -104,7 +104,7 @@ def test_two_rank_overlapped_training_has_the_same_losses_as_the_plain_step(tmp_
 
 
 def test_the_step_clock_counts_ddp_s_tail_once():
-    from opencook.xc.step_timing import StepClock
+    from opencook.xc.head.timing import StepClock
 
     clock = StepClock()
     clock.last_grad_ready = 10.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opencook.xc.plan_calibrate import load_calibration, save_calibration, validate_memory
-from opencook.xc.plan_model import (
+from opencook.xc.plan.calibrate import load_calibration, save_calibration, validate_memory
+from opencook.xc.plan.model import (
     DENSE_OPT_PASSES,
     ROW_OPT_PASSES,
     ROW_TABLE_LARGE,

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from opencook.xc.sparsify import SparsifyConfig, attach_sparsify
+from opencook.xc.train.sparsify import SparsifyConfig, attach_sparsify
 from xc_launch import torchrun
 
 FP32 = 1e-6

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opencook.core.config import ConfigError
-from opencook.xc.train_config import load_train_config, parse_train_config
-from opencook.xc.trainer import Trainer
+from opencook.kit.config import ConfigError
+from opencook.xc.train.config import load_train_config, parse_train_config
+from opencook.xc.train.trainer import Trainer
 
 TINY = {
     "name": "tiny",

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from opencook.xc import report
-from opencook.xc.report import load_metrics, render_training_report, write_training_report
+from opencook.xc.train import report
+from opencook.xc.train.report import load_metrics, render_training_report, write_training_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = 6  # loss, eval, throughput, step/head time, peak memory, active set

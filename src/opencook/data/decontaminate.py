@@ -1,4 +1,4 @@
-"""The ``decontaminate`` stage: drop records that overlap the evaluation sets (see ``opencook.evals.decontam``).
+"""The ``decontaminate`` stage: drop records that overlap the evaluation sets (see ``opencook.benchmarks.decontam``).
 
 Every drop is counted as ``decontaminate:<benchmark>:<rule>`` (``decontaminate:humaneval:ngram``,
 ``decontaminate:mbpp:entry_point``), so the run's stats.json and report say which benchmark each
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from opencook.core.stats import StageStats
+from opencook.benchmarks.decontam import DecontamConfig, DecontamIndex, shared_index
 from opencook.data.step import Record
-from opencook.evals.decontam import DecontamConfig, DecontamIndex, shared_index
+from opencook.kit.stats import StageStats
 
 DecontaminateConfig = DecontamConfig
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from opencook.core.config import ConfigError, build_config, to_plain
 from opencook.data.stages import StageSpec, stage_spec
+from opencook.kit.config import ConfigError, build_config, to_plain
 
 
 @dataclass

@@ -19,10 +19,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
-from opencook.core.executors import Executor
-from opencook.core.stats import StageStats
-from opencook.core.versions import collect_versions
-from opencook.data.io.shards import (
+from opencook.data.recipe import Recipe
+from opencook.data.stages import StageSpec
+from opencook.kit.executors import Executor
+from opencook.kit.io.shards import (
     read_marker,
     read_records,
     sha256_file,
@@ -30,8 +30,8 @@ from opencook.data.io.shards import (
     write_parquet_atomic,
     write_records,
 )
-from opencook.data.recipe import Recipe
-from opencook.data.stages import StageSpec
+from opencook.kit.stats import StageStats
+from opencook.kit.versions import collect_versions
 
 
 class RunDirError(RuntimeError):

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from opencook.core.stats import StageStats
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 
 def _paper_ratios() -> dict[str, float]:

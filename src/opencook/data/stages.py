@@ -16,7 +16,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from opencook.core.config import ConfigError
+from opencook.kit.config import ConfigError
 
 
 @dataclass(frozen=True)

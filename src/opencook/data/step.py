@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar, Protocol
 
-from opencook.core.stats import StageStats
+from opencook.kit.stats import StageStats
 
 Record = dict[str, Any]
 

@@ -12,9 +12,9 @@ from typing import Literal
 
 import zstandard
 
-from opencook.core.stats import StageStats
-from opencook.data.io.shards import write_records
-from opencook.data.schema import FIELD_NAMES
+from opencook.kit.io.schema import FIELD_NAMES
+from opencook.kit.io.shards import write_records
+from opencook.kit.stats import StageStats
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from opencook.evals.datasets import Benchmark, Problem
+from opencook.benchmarks.problems import Benchmark, Problem
 
 KINDS = ("base", "chat")
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ", "\nif __name__", "\nprint(")

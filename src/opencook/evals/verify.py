@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opencook.evals.datasets import Benchmark, Problem
+from opencook.benchmarks.problems import Benchmark, Problem
 from opencook.evals.protocol import humaneval_program, mbpp_program
 
 
@@ -19,7 +19,7 @@ def reference_program(benchmark: Benchmark, problem: Problem, code: str | None =
 def verify(benchmark: Benchmark, *, limits=None, workers: int = 2, codes: Sequence[str] | None = None,
            progress: bool = False) -> list:
     """Sandbox outcomes (in problem order) of the reference solutions, or of ``codes`` one per problem."""
-    from opencook.evals.sandbox import Limits, Program, run_programs
+    from opencook.sandbox import Limits, Program, run_programs
 
     if codes is not None and len(codes) != len(benchmark.problems):
         raise ValueError(f"codes has {len(codes)} entries for {len(benchmark.problems)} problems")

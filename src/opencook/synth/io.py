@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from opencook.data.io.shards import write_records
-from opencook.data.schema import FIELD_NAMES
+from opencook.kit.io.schema import FIELD_NAMES
+from opencook.kit.io.shards import write_records
 
 
 def dataset_files(path: str | Path) -> list[Path]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opencook.evals.decontam import DecontamConfig, DecontamIndex, shared_index
-from opencook.evals.sandbox import Limits, Program, run_programs
+from opencook.benchmarks.decontam import DecontamConfig, DecontamIndex, shared_index
+from opencook.sandbox import Limits, Program, run_programs
 from opencook.synth.counts import StageCounts
 from opencook.synth.parse import ParseError
 from opencook.synth.teacher import Teacher

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencook.lm.generate.client import ServerError, complete, list_models
+from opencook.completions.client import ServerError, complete, list_models
 from opencook.synth.cache import ReplyCache, request_key
 
 _PER_ITEM_STATUS = (400, 413, 422)  # this request is bad (too long a prompt); others may still work

@@ -7,8 +7,8 @@ import random
 
 import pyarrow as pa
 
-from opencook.core.stats import StageStats
 from opencook.data.dedup import exact
+from opencook.kit.stats import StageStats
 
 
 def _rec(i: int, text: str, stars: int | None = None, commit_time: int | None = None,

@@ -10,9 +10,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from opencook.core.config import ConfigError, build_config
-from opencook.core.executors import InProcessExecutor
-from opencook.core.stats import StageStats
 from opencook.data.dedup.minhash import (
     FuzzyDedupConfig,
     implied_threshold,
@@ -27,6 +24,9 @@ from opencook.data.dedup.minhash.signatures import permutations, signature_batch
 from opencook.data.dedup.minhash.verify import jaccard
 from opencook.data.recipe import parse_recipe
 from opencook.data.runner import PipelineRunner
+from opencook.kit.config import ConfigError, build_config
+from opencook.kit.executors import InProcessExecutor
+from opencook.kit.stats import StageStats
 
 # ------------------------------------------------------------------ math and config
 

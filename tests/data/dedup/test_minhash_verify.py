@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from opencook.core.stats import StageStats
 from opencook.data.dedup.minhash import FuzzyDedupConfig, stage
 from opencook.data.dedup.minhash.shingles import shingles
 from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, jaccard, pair_jaccard
+from opencook.kit.stats import StageStats
 
 
 def _sets(arrays: list[np.ndarray], ranks: list[int]) -> ShingleSets:

@@ -7,7 +7,6 @@ import pyarrow.parquet as pq
 import pytest
 from filter_samples import GOOD_C
 
-from opencook.core.stats import StageStats
 from opencook.data.filter.filter_path import filter_path
 from opencook.data.filter.step import (
     QualityFilter,
@@ -15,6 +14,7 @@ from opencook.data.filter.step import (
     program_lang_for,
     record_rng,
 )
+from opencook.kit.stats import StageStats
 
 
 def _rec(id_, text, language="C", doc_type="code", path="src/x.c"):

@@ -8,8 +8,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest import IngestConfig, plan_ingest, read_task
+from opencook.kit.stats import StageStats
 
 
 def write(root: Path, rel: str, data: bytes | str) -> Path:

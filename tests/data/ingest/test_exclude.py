@@ -1,7 +1,7 @@
 """``exclude`` prunes directory trees by glob before anything is read."""
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest import IngestConfig, plan_ingest, read_task
+from opencook.kit.stats import StageStats
 
 
 def test_exclude_prunes_directories_and_files(tmp_path):

@@ -11,8 +11,8 @@ import pytest
 import zstandard
 from ingest_fixtures import ingest, make_tar, make_zip, notebook, write
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest import IngestConfig, IngestError, plan_ingest, read_task
+from opencook.kit.stats import StageStats
 
 PY = "def f(x):\n    return x + 1\n"
 

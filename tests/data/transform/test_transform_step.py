@@ -6,8 +6,8 @@ import ast
 import sysconfig
 from pathlib import Path
 
-from opencook.core.stats import StageStats
 from opencook.data.transform.step import Transform, TransformConfig
+from opencook.kit.stats import StageStats
 
 
 def _rec(text: str, language: str = "Python", i: int = 0) -> dict:

@@ -6,7 +6,7 @@ import os
 
 import torch.distributed as dist
 
-from opencook.core.dist import shutdown_distributed
+from opencook.kit.dist import shutdown_distributed
 
 
 def init() -> tuple[int, int]:

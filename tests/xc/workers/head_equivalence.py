@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from _common import init, report
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from opencook.xc.head import KNNSoftmax
-from opencook.xc.logits import LogitConfig
+from opencook.xc.head.logits import LogitConfig
+from opencook.xc.head.softmax import KNNSoftmax
 
 rank, world = init()
 C, D, IN, B_LOCAL = int(sys.argv[1]), 16, 12, 6

@@ -3,7 +3,7 @@
 import torch
 from _common import init, report
 
-from opencook.xc.head import KNNSoftmax
+from opencook.xc.head.softmax import KNNSoftmax
 
 rank, world = init()
 head = KNNSoftmax(8, 50, "random", active_budget=20)

@@ -10,7 +10,7 @@ from _common import init, report
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from opencook.xc.sparsify import SparsifyConfig, attach_sparsify
+from opencook.xc.train.sparsify import SparsifyConfig, attach_sparsify
 
 torch.set_num_threads(1)
 rank, world = init()

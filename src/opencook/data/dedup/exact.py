@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opencook.core.stats import StageStats
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 HASH_TYPE = pa.binary(32)
 SUMMARY_SCHEMA = pa.schema(

@@ -14,11 +14,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from opencook.core.executors import make_executor
 from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
 from opencook.data.ingest.decode import is_binary, normalize_newlines
 from opencook.data.ingest.languages import detect_language, doc_type_for
+from opencook.kit.executors import make_executor
 
 MAX_FILE_BYTES = 8_000_000  # RefineCode's preprocessing limit
 

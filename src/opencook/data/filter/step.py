@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from opencook.core.stats import StageStats
 from opencook.data.filter.evaluate import COMPAT_MODES, Verdict, evaluate
 from opencook.data.filter.rules import all_rule_names
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 # Linguist names whose reference key is not simply the lower-cased name.
 _PROGRAM_LANG = {

@@ -20,13 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import IngestConfig, IngestError, IngestTask
 from opencook.data.ingest.languages import detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 RECORD_COLUMNS = ("text", "content", "path", "repo", "repo_name", "stars", "commit_time", "language")

@@ -12,13 +12,13 @@ import hashlib
 import os
 from typing import Any
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest.config import IngestConfig
 from opencook.data.ingest.decode import SNIFF_BYTES, decode, is_binary, normalize_newlines
 from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
 from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
 from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 NOTEBOOK = "Jupyter Notebook"
 

@@ -51,7 +51,7 @@ def _fasttext():
 
 def load_bpe(path: str | Path) -> Tokenizer:
     """An opencook tokenizer directory, an HF tokenizer directory, or a ``tokenizer.json`` file."""
-    from opencook.lm.tokenizer import load_tokenizer
+    from opencook.tokenizer import load_tokenizer
 
     return load_tokenizer(path)
 

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opencook.core.stats import StageStats
 from opencook.data.recall.classifier import BpeLines, CodeClassifier, FastTextConfig, load_bpe
 from opencook.data.recall.labelled import LabelledPages, load_labelled
 from opencook.data.recall.pages import iter_pages
@@ -32,6 +31,7 @@ from opencook.data.recall.source import expand_paths
 from opencook.data.recall.urls import UrlPatterns, derive_patterns, group_by_domain
 from opencook.data.step import Record
 from opencook.data.write import WriteConfig, write_dataset
+from opencook.kit.stats import StageStats
 
 
 @dataclass
@@ -260,8 +260,8 @@ def _round_line(r: RoundReport) -> str:
 
 
 def _write_outputs(config: RecallConfig, result: RecallResult) -> None:
-    from opencook.core.config import to_plain
     from opencook.data.recall.report import write_recall_report
+    from opencook.kit.config import to_plain
 
     payload = {
         "config": to_plain(config),

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opencook.core.stats import StageStats
 from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
 from opencook.data.recall.warc import iter_warc_pages
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
 TEXT_KEYS = ("text", "content", "raw_content")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opencook.core.report import page as P
-from opencook.core.report.plots import grouped_bars, hbar, histogram, lines
-from opencook.core.report.training import write_report
+from opencook.kit.report import page as P
+from opencook.kit.report.plots import grouped_bars, hbar, histogram, lines
+from opencook.kit.report.training import write_report
 
 
 def _pct(x: Any) -> str:

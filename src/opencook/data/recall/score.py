@@ -14,10 +14,10 @@ from functools import lru_cache
 from itertools import islice
 from typing import ClassVar
 
-from opencook.core.stats import StageStats
 from opencook.data.recall.classifier import CodeClassifier
-from opencook.data.schema import FIELD_NAMES
 from opencook.data.step import Record
+from opencook.kit.io.schema import FIELD_NAMES
+from opencook.kit.stats import StageStats
 
 SCORE_FIELD = "recall_score"
 

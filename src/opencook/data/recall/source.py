@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opencook.core.stats import StageStats
 from opencook.data.recall.pages import iter_pages, page_format
 from opencook.data.step import Record
+from opencook.kit.stats import StageStats
 
 
 class WebIngestError(ValueError):

@@ -170,7 +170,7 @@ def write_demo(out_dir: str | Path, seed: int = 0, scale: int = 1) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from opencook.lm.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+    from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from opencook.core.stats import StageStats
 from opencook.data.recall.html import html_to_text
+from opencook.kit.stats import StageStats
 
 _MAX_HEADER_LINES = 200
 

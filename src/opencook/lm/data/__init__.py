@@ -4,7 +4,7 @@ Build once (``build_packed`` / ``build_sft``, or ``opencook lm data build|sft``)
 ``PretrainLoader`` / ``SFTLoader``: both give every rank its slice of one global batch and carry a data
 position in ``state_dict`` that resumes exactly, on any number of ranks."""
 
-from opencook.core.lazy import lazy_exports
+from opencook.kit.lazy import lazy_exports
 
 # Names resolve on first use, so `opencook --help` (which builds this package's CLI) does not import torch.
 _WHERE = {

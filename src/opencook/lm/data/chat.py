@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from opencook.lm.tokenizer import DEFAULT_SYSTEM_PROMPT, encode, load_tokenizer
+from opencook.tokenizer import DEFAULT_SYSTEM_PROMPT, encode, load_tokenizer
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 ROLES = ("system", "user", "assistant")

@@ -94,11 +94,11 @@ def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
 def build_packed(sources: Sequence[str | Path], tokenizer: str | Path, out: str | Path, *,
                  shard_tokens: int = 50_000_000, progress: bool = True, max_docs: int | None = None) -> dict:
     """Tokenise every document of ``sources`` (dataset folders, Parquet/JSONL files with ``text``, or code
-    files; see ``opencook.lm.tokenizer.iter_texts``, read in its fixed seed-0 file order) and write shards
+    files; see ``opencook.tokenizer.iter_texts``, read in its fixed seed-0 file order) and write shards
     to ``out``. Documents are encoded as raw data: a literal ``<|endoftext|>`` inside code stays text, so
     the only separator ids are the ones added here. Returns the ``meta.json`` contents."""
     from opencook.lm.data.chat import tokenizer_with
-    from opencook.lm.tokenizer import SourceStats, iter_texts
+    from opencook.tokenizer import SourceStats, iter_texts
 
     if shard_tokens < 1:
         raise ValueError(f"shard_tokens={shard_tokens} must be >= 1")

@@ -34,7 +34,7 @@ FILES = ("tokens.bin", "mask.bin", "offsets.npy")
 
 
 def _jsonl_files(sources: Sequence[str | Path]) -> list[Path]:
-    from opencook.lm.tokenizer.sources import resolve_files
+    from opencook.tokenizer.sources import resolve_files
 
     files = resolve_files(sources)
     wrong = [str(p) for p in files if not p.name.endswith((".jsonl", ".jsonl.gz"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from opencook.lm.tokenizer import render_chat
+from opencook.tokenizer import render_chat
 
 
 def _raise(message: str) -> None:

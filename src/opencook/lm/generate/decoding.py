@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from opencook.lm.generate.sampling import check_sampling, next_tokens
 from opencook.lm.model.llama import KVCache, Llama
-from opencook.lm.tokenizer import decode, encode
+from opencook.tokenizer import decode, encode
 
 EOS_TOKENS = ("<|endoftext|>", "<|im_end|>")
 
@@ -42,7 +42,7 @@ def as_tokenizer(tokenizer: object) -> Tokenizer:
     if isinstance(backend, Tokenizer):
         return backend
     raise TypeError(f"tokenizer must be a tokenizers.Tokenizer or a transformers fast tokenizer, "
-                    f"got {type(tokenizer).__name__}: load one with opencook.lm.tokenizer.load_tokenizer(dir)")
+                    f"got {type(tokenizer).__name__}: load one with opencook.tokenizer.load_tokenizer(dir)")
 
 
 def default_eos_ids(tokenizer: Tokenizer) -> list[int]:

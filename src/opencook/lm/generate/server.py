@@ -24,7 +24,7 @@ from opencook.lm.generate.openai_api import (
     parse_prompts,
 )
 from opencook.lm.generate.served import ServedModel
-from opencook.lm.tokenizer import encode
+from opencook.tokenizer import encode
 
 MAX_BODY = 16 * 2**20
 

@@ -31,7 +31,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
-from opencook.core.dist import barrier, rank, world_size
+from opencook.kit.dist import barrier, rank, world_size
 from opencook.lm.model import Llama, ModelConfig
 
 FORMAT = 1

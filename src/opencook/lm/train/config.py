@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from opencook.core.config import ConfigError, build_config, read_yaml_config
+from opencook.kit.config import ConfigError, build_config, read_yaml_config
 
 Phase = Literal["pretrain", "anneal", "sft"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opencook.core.report import page as P
-from opencook.core.report import plots, training
-from opencook.core.report.training import by_step, ema, kv, plot_or_notice, read_json, xy
+from opencook.kit.report import page as P
+from opencook.kit.report import plots, training
+from opencook.kit.report.training import by_step, ema, kv, plot_or_notice, read_json, xy
 
 KINDS = ("train", "resume")
 

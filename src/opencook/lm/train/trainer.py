@@ -19,9 +19,9 @@ import torch.nn.functional as F
 import yaml
 from tqdm import tqdm
 
-from opencook.core.config import to_plain
-from opencook.core.dist import all_reduce_, barrier, init_distributed, rank, world_size
-from opencook.core.versions import collect_versions
+from opencook.kit.config import to_plain
+from opencook.kit.dist import all_reduce_, barrier, init_distributed, rank, world_size
+from opencook.kit.versions import collect_versions
 from opencook.lm.model import Llama, ModelConfig, flops_per_token, model_config, num_params
 from opencook.lm.train import checkpoint as ckpt_io
 from opencook.lm.train.config import LMTrainConfig

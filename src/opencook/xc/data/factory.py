@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from opencook.core.config import ConfigError, build_config
+from opencook.kit.config import ConfigError, build_config
 from opencook.xc.data.funcnames import FunctionNames, FunctionNamesConfig
 from opencook.xc.data.protocol import XCDataset
 from opencook.xc.data.synthetic import SyntheticClustered, SyntheticClusteredConfig

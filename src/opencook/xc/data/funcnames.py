@@ -9,61 +9,16 @@ epochs -- rank ``r`` of ``W`` reads positions ``[t*G + r*G/W, t*G + (r+1)*G/W)``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
 from opencook.xc.data import counter_rng as rng
 from opencook.xc.data.funcnames_build import Split, load_or_build, select_classes
+from opencook.xc.data.funcnames_config import FunctionNamesConfig
 from opencook.xc.data.protocol import PAD_LABEL, check_step, eval_rows, rank_rows
 
 _ORDER = 11
-CPYTHON_STDLIBS = "${PYENV_ROOT}/versions/*/lib/python3.*"
-
-
-@dataclass(frozen=True)
-class FunctionNamesConfig:
-    kind: Literal["funcnames"] = "funcnames"
-    sources: tuple[str, ...] = (CPYTHON_STDLIBS,)
-    """Directories or files (globs, ``~`` and ``$VARS`` expand; ``$PYENV_ROOT`` defaults to ``~/.pyenv``)."""
-    format: Literal["auto", "py", "parquet"] = "auto"
-    """``auto``: a source holding any ``.parquet`` file is a RefineCode dataset, else a .py tree."""
-    exclude_dirs: tuple[str, ...] = ("site-packages",)
-    language: str = "Python"
-    """Parquet rows kept (the ``language`` column); rows of other languages are counted and skipped."""
-    vocab_buckets: int = 1 << 18
-    max_tokens: int = 128
-    min_count: int = 2
-    eval_fraction: float = 0.1
-    split_seed: int = 0
-    max_file_bytes: int = 1_000_000
-    seed: int = 0
-    """Training order only; changing it (or ``min_count``) reuses the cached build."""
-    cache_dir: str = "~/.cache/opencook/xc"
-    workers: int = 0
-    """Parser processes; 0 = one per CPU core. The build is identical for any count."""
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("sources", "exclude_dirs"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
-        if self.vocab_buckets < 2 or self.max_tokens < 1 or self.min_count < 1 or self.max_file_bytes < 1:
-            raise ValueError("vocab_buckets must be >= 2; max_tokens, min_count, max_file_bytes >= 1")
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
-
-    @staticmethod
-    def build_fields() -> tuple[str, ...]:
-        """The settings that shape the built arrays, hence the cache key."""
-        return (
-            "sources", "format", "exclude_dirs", "language", "vocab_buckets", "max_tokens",
-            "eval_fraction", "split_seed", "max_file_bytes",
-        )  # fmt: skip
-
-
 class FunctionNames:
     """Token inputs (int64 ``[B, max_tokens]``, 0 = padding) labelled with the function's name id."""
 

@@ -17,16 +17,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
 from opencook.xc.data import funcnames_sources as src
+from opencook.xc.data.funcnames_config import FunctionNamesConfig
 from opencook.xc.data.funcnames_extract import OK, Extractor, FileFunctions
-
-if TYPE_CHECKING:
-    from opencook.xc.data.funcnames import FunctionNamesConfig
 
 BUILD_VERSION = 1
 """Bump when extraction or the array layout changes, so old caches are not reused."""

@@ -14,10 +14,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from opencook.xc.data.funcnames import FunctionNamesConfig
+from opencook.xc.data.funcnames_config import FunctionNamesConfig
 
 _LIB_ROOT = re.compile(r"(?:^|/)lib/python\d+(?:\.\d+)?/")
 _SPLIT_SCALE = 1_000_000

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from opencook.core import dist
+from opencook.kit import dist
 
 from ..sharding import ClassShard
 from .approx import faiss_knn

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opencook.data.dedup.minhash.shingles import fmix64
-from opencook.data.io.shards import read_marker, write_marker
+from opencook.kit.io.shards import read_marker, write_marker
 
 RUN_SCHEMA = pa.schema([pa.field("band", pa.uint16()), pa.field("hash", pa.uint64()),
                         pa.field("rank", pa.int64())])

@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opencook.core.stats import StageStats
 from opencook.data.dedup.exact import _SURVIVOR_ORDER, group_size_bucket
 from opencook.data.dedup.minhash.components import connected_components
 from opencook.data.dedup.minhash.config import FuzzyDedupConfig
@@ -38,8 +37,9 @@ from opencook.data.dedup.minhash.lsh import band_hashes, candidate_edges, valid_
 from opencook.data.dedup.minhash.shingles import shingle_batch
 from opencook.data.dedup.minhash.signatures import signature_batch
 from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, pair_jaccard
-from opencook.data.io.shards import read_marker
 from opencook.data.step import Record
+from opencook.kit.io.shards import read_marker
+from opencook.kit.stats import StageStats
 
 BATCH_BYTES = 4 << 20
 META_FIELDS = [
@@ -226,7 +226,7 @@ def decide(summaries: list[pa.Table], stats: StageStats, config: FuzzyDedupConfi
     """In-memory convenience for tests and small inputs: writes the summaries to ``workdir`` first."""
     import tempfile
 
-    from opencook.data.io.shards import write_marker, write_parquet_atomic
+    from opencook.kit.io.shards import write_marker, write_parquet_atomic
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(workdir) if workdir is not None else Path(tmp)

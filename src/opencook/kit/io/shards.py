@@ -1,0 +1,91 @@
+"""Atomic, checksummed shard files with completion markers.
+
+A shard is written to a temporary name, flushed, then renamed; only then is its marker
+(rows, bytes, sha256, the shard's stats) written. A marker whose file is missing or whose
+checksum differs means the shard is redone, never silently trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from opencook.kit.io.schema import RECORD_SCHEMA, records_to_table
+
+ROW_GROUP_ROWS = 1024
+
+
+class ShardError(RuntimeError):
+    """A shard file that cannot be read: the message names it and says how to recover."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(
+        table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=False,
+        store_schema=True,
+    )
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_records(records: list[dict], path: Path) -> None:
+    write_parquet_atomic(records_to_table(records), path)
+
+
+def read_records(path: Path) -> Iterator[dict]:
+    """Stream the records of one shard, batch by batch."""
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ShardError(f"shard {path} is unreadable ({exc}); delete it and its .done.json and rerun") from exc
+    for batch in pf.iter_batches(batch_size=ROW_GROUP_ROWS):
+        yield from batch.to_pylist()
+
+
+def empty_table() -> pa.Table:
+    return RECORD_SCHEMA.empty_table()
+
+
+def marker_path(shard: Path) -> Path:
+    return shard.with_name(shard.name.split(".")[0] + ".done.json")
+
+
+def write_marker(shard: Path, rows: int, extra: dict[str, Any]) -> dict[str, Any]:
+    info = {"file": shard.name, "rows": rows, "bytes": shard.stat().st_size, "sha256": sha256_file(shard)}
+    info.update(extra)
+    tmp = marker_path(shard).with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, sort_keys=True, indent=1))
+    os.replace(tmp, marker_path(shard))
+    return info
+
+
+def read_marker(shard: Path) -> dict[str, Any] | None:
+    """The marker of a finished shard, or None when the shard must be (re)done."""
+    mp = marker_path(shard)
+    if not mp.exists() or not shard.exists():
+        return None
+    try:
+        info = json.loads(mp.read_text())
+    except json.JSONDecodeError:
+        return None
+    if info.get("bytes") != shard.stat().st_size or info.get("sha256") != sha256_file(shard):
+        return None
+    return info
