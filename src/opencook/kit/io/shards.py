@@ -7,9 +7,7 @@ checksum differs means the shard is redone, never silently trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opencook.kit.io.atomic import atomic_write, sha256_file
 from opencook.kit.io.schema import RECORD_SCHEMA, records_to_table
 
 ROW_GROUP_ROWS = 1024
@@ -26,24 +25,12 @@ class ShardError(RuntimeError):
     """A shard file that cannot be read: the message names it and says how to recover."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(
-        table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=False,
-        store_schema=True,
-    )
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        pq.write_table(
+            table, fh, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=False,
+            store_schema=True,
+        )
 
 
 def write_records(records: list[dict], path: Path) -> None:
@@ -71,9 +58,8 @@ def marker_path(shard: Path) -> Path:
 def write_marker(shard: Path, rows: int, extra: dict[str, Any]) -> dict[str, Any]:
     info = {"file": shard.name, "rows": rows, "bytes": shard.stat().st_size, "sha256": sha256_file(shard)}
     info.update(extra)
-    tmp = marker_path(shard).with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, sort_keys=True, indent=1))
-    os.replace(tmp, marker_path(shard))
+    with atomic_write(marker_path(shard)) as fh:
+        fh.write(json.dumps(info, sort_keys=True, indent=1))
     return info
 
 
