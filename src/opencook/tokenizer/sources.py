@@ -1,15 +1,13 @@
-"""Stream training texts from Parquet/JSONL datasets (a ``text`` column) and from raw code files."""
+"""Stream training texts from datasets (``opencook.kit.io.Dataset``: Parquet/JSONL with ``text``) and raw code files."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DATASET_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file
 
 
 @dataclass
@@ -22,12 +20,8 @@ class SourceStats:
     replaced_files: int = 0
 
 
-def _is_dataset(path: Path) -> bool:
-    return path.name.endswith(DATASET_SUFFIXES)
-
-
 def resolve_files(sources: Sequence[str | Path]) -> list[Path]:
-    """Files to read. A directory gives its Parquet/JSONL files when it has any (a pipeline's ``dataset/``),
+    """Files to read. A directory gives its dataset files when it has any (a pipeline's ``dataset/``),
     otherwise every file under it; names starting with ``.`` or ``_`` (markers such as ``_SUCCESS.json``)
     are skipped."""
     files: list[Path] = []
@@ -36,36 +30,25 @@ def resolve_files(sources: Sequence[str | Path]) -> list[Path]:
         if path.is_file():
             files.append(path)
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
-            datasets = [p for p in found if _is_dataset(p)]
-            files.extend(datasets or found)
+            try:
+                files.extend(Dataset(path).files())
+            except NoDatasetFiles:
+                files.extend(sorted(p for p in path.rglob("*") if p.is_file()
+                                    and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)))
         else:
             raise FileNotFoundError(f"tokenizer source {path} does not exist")
     return files
 
 
-def _read_parquet(path: Path) -> Iterator[str]:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    if "text" not in pf.schema_arrow.names:
-        raise ValueError(f"{path} has no 'text' column (columns: {pf.schema_arrow.names})")
-    for batch in pf.iter_batches(columns=["text"], batch_size=1024):
-        yield from (t for t in batch.column(0).to_pylist() if t)
-
-
-def _read_jsonl(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            text = json.loads(line).get("text")
-            if text is None:
-                raise ValueError(f"{path}:{lineno} has no 'text' field")
-            if text:
-                yield text
+def _raw_text(path: Path, stats: SourceStats) -> Iterator[str]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        stats.replaced_files += 1
+    if text:
+        yield text
 
 
 def iter_texts(sources: Sequence[str | Path], *, max_docs: int | None = None, seed: int = 0,
@@ -77,19 +60,10 @@ def iter_texts(sources: Sequence[str | Path], *, max_docs: int | None = None, se
     random.Random(seed).shuffle(files)
     for path in files:
         stats.files += 1
-        if path.name.endswith(".parquet"):
-            texts: Iterator[str] = _read_parquet(path)
-        elif path.name.endswith((".jsonl", ".jsonl.gz")):
-            texts = _read_jsonl(path)
-        else:
-            raw = path.read_bytes()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="replace")
-                stats.replaced_files += 1
-            texts = iter([text] if text else [])
+        texts = Dataset(path).texts() if is_dataset_file(path) else _raw_text(path, stats)
         for text in texts:
+            if not text:
+                continue
             if max_docs is not None and stats.docs >= max_docs:
                 return
             stats.docs += 1

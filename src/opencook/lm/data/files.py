@@ -1,16 +1,17 @@
-"""Atomic writes and ``meta.json`` handling shared by the packed and SFT builders.
+"""``meta.json`` handling shared by the packed and SFT builders.
 
-Every data file is written to ``name.tmp`` and renamed; ``meta.json`` is written last, so a folder without it
+Every data file is written through ``opencook.kit.io.atomic_write`` (a temporary name, then a rename); ``meta.json`` is written last, so a folder without it
 is an interrupted build and readers refuse it instead of training on half a dataset."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from opencook.kit.io import atomic_write
 
 META = "meta.json"
 TMP_SUFFIX = ".tmp"
@@ -21,31 +22,14 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fsync_rename(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-
-
 def save_npy(arr: np.ndarray, final: Path) -> None:
-    tmp = final.with_name(final.name + TMP_SUFFIX)
-    with open(tmp, "wb") as fh:
+    with atomic_write(final, "wb") as fh:
         np.save(fh, arr, allow_pickle=False)
-    fsync_rename(tmp, final)
 
 
 def write_meta(out: Path, meta: dict) -> None:
-    tmp = out / (META + TMP_SUFFIX)
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
-    fsync_rename(tmp, out / META)
+    with atomic_write(out / META) as fh:
+        fh.write(json.dumps(meta, indent=2, sort_keys=False) + "\n")
 
 
 def start_build(out: Path, patterns: tuple[str, ...]) -> None:

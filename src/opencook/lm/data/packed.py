@@ -10,14 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from opencook.kit.io import atomic_write, sha256_file
 from opencook.lm.data.files import (
-    TMP_SUFFIX,
     check_file,
     fingerprint,
-    fsync_rename,
     read_meta,
     save_npy,
-    sha256_file,
     start_build,
     token_dtype,
     write_meta,
@@ -46,6 +44,7 @@ class _ShardWriter:
         self.out, self.shard_tokens, self.dtype = out, shard_tokens, dtype
         self.shards: list[dict] = []
         self._fh = None
+        self._write = None
         self._hash = hashlib.sha256()
         self._n = 0
         self._starts: list[np.ndarray] = []
@@ -55,7 +54,8 @@ class _ShardWriter:
         pos = 0
         while pos < len(tokens):
             if self._fh is None:
-                self._fh = open(self._path(TMP_SUFFIX), "wb")
+                self._write = atomic_write(self._path(), "wb")
+                self._fh = self._write.__enter__()
             take = min(len(tokens) - pos, self.shard_tokens - self._n)
             piece = tokens[pos:pos + take].tobytes()
             self._fh.write(piece)
@@ -72,17 +72,16 @@ class _ShardWriter:
             self._close()
         return self.shards
 
-    def _path(self, suffix: str = "") -> Path:
-        return self.out / (shard_name(len(self.shards)) + suffix)
+    def _path(self) -> Path:
+        return self.out / shard_name(len(self.shards))
 
     def _close(self) -> None:
-        self._fh.close()
-        fsync_rename(self._path(TMP_SUFFIX), self._path())
+        self._write.__exit__(None, None, None)
         starts = np.concatenate(self._starts).astype(np.int64) if self._starts else np.zeros(0, np.int64)
         save_npy(starts, self.out / docs_name(len(self.shards)))
         self.shards.append({"file": shard_name(len(self.shards)), "tokens": self._n, "docs": len(starts),
                             "sha256": self._hash.hexdigest()})
-        self._fh, self._hash, self._n, self._starts = None, hashlib.sha256(), 0, []
+        self._fh, self._write, self._hash, self._n, self._starts = None, None, hashlib.sha256(), 0, []
 
 
 def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:

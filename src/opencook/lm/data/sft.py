@@ -6,25 +6,14 @@ A malformed line (bad JSON, missing keys, unknown role, no assistant turn) stops
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from opencook.kit.io import Dataset, atomic_write, is_dataset_file, sha256_file
 from opencook.lm.data.chat import encode_turns, example_messages, tokenizer_with
-from opencook.lm.data.files import (
-    TMP_SUFFIX,
-    check_file,
-    fsync_rename,
-    read_meta,
-    save_npy,
-    sha256_file,
-    start_build,
-    token_dtype,
-    write_meta,
-)
+from opencook.lm.data.files import check_file, read_meta, save_npy, start_build, token_dtype, write_meta
 
 FORMAT = "opencook-sft"
 VERSION = 1
@@ -33,29 +22,21 @@ REBUILD = "opencook lm data sft JSONL... --tokenizer DIR --max-len N"
 FILES = ("tokens.bin", "mask.bin", "offsets.npy")
 
 
-def _jsonl_files(sources: Sequence[str | Path]) -> list[Path]:
+def _dataset_files(sources: Sequence[str | Path]) -> list[Path]:
     from opencook.tokenizer.sources import resolve_files
 
     files = resolve_files(sources)
-    wrong = [str(p) for p in files if not p.name.endswith((".jsonl", ".jsonl.gz"))]
+    wrong = [str(p) for p in files if not is_dataset_file(p)]
     if wrong:
-        raise ValueError(f"SFT sources must be JSONL files (.jsonl or .jsonl.gz), got {wrong[:5]}")
+        raise ValueError(f"SFT sources must be JSONL (.jsonl, .jsonl.gz, .jsonl.zst) or Parquet files, "
+                         f"got {wrong[:5]}")
     return files
 
 
 def _examples(files: list[Path]) -> Iterator[tuple[str, dict]]:
-    """(``file:line``, example) for every non-blank line."""
+    """(``file:line``, example) for every record (a bad JSON line is a ``file:line`` error)."""
     for path in files:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    yield where, json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where}: not valid JSON ({e}); fix or remove the line") from None
+        yield from Dataset(path).located_records()
 
 
 def build_sft(sources: Sequence[str | Path], tokenizer: str | Path, out: str | Path, *, max_len: int,
@@ -67,7 +48,7 @@ def build_sft(sources: Sequence[str | Path], tokenizer: str | Path, out: str | P
     tok, pad, tok_file = tokenizer_with(tokenizer, PAD_TOKEN)
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
-    files = _jsonl_files(sources)
+    files = _dataset_files(sources)
     out = Path(out)
     start_build(out, FILES)
 
@@ -78,7 +59,7 @@ def build_sft(sources: Sequence[str | Path], tokenizer: str | Path, out: str | P
         examples = tqdm(examples, desc="sft", unit="example")
     offsets = [0]
     counts = {"lines": 0, "truncated": 0, "dropped_no_loss": 0, "loss_tokens": 0, "longest": 0}
-    with open(out / f"tokens.bin{TMP_SUFFIX}", "wb") as ftok, open(out / f"mask.bin{TMP_SUFFIX}", "wb") as fmask:
+    with atomic_write(out / "tokens.bin", "wb") as ftok, atomic_write(out / "mask.bin", "wb") as fmask:
         for where, example in examples:
             counts["lines"] += 1
             try:
@@ -97,12 +78,11 @@ def build_sft(sources: Sequence[str | Path], tokenizer: str | Path, out: str | P
             offsets.append(offsets[-1] + len(ids))
             counts["loss_tokens"] += loss
             counts["longest"] = max(counts["longest"], len(ids))
-    if len(offsets) == 1:
-        raise ValueError(f"no usable SFT examples in {[str(s) for s in sources]} ({counts['lines']} lines, "
-                         f"{counts['dropped_no_loss']} with no assistant token left within max_len={max_len}): "
-                         "give JSONL with 'messages' or 'instruction'/'output', or raise --max-len")
-    for name in ("tokens.bin", "mask.bin"):
-        fsync_rename(out / f"{name}{TMP_SUFFIX}", out / name)
+        if len(offsets) == 1:
+            raise ValueError(f"no usable SFT examples in {[str(s) for s in sources]} ({counts['lines']} lines, "
+                             f"{counts['dropped_no_loss']} with no assistant token left within "
+                             f"max_len={max_len}): give JSONL with 'messages' or 'instruction'/'output', "
+                             "or raise --max-len")
     save_npy(np.array(offsets, dtype=np.int64), out / "offsets.npy")
     meta = {
         "format": FORMAT, "version": VERSION, "dtype": dtype.name, "vocab_size": vocab_size, "pad_id": pad,
