@@ -12,34 +12,29 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from opencook.benchmarks.decontam import DecontamConfig, DecontamIndex, shared_index
-from opencook.data.step import Record
+from opencook.data.step import Filter, Record
 from opencook.kit.stats import StageStats
 
 DecontaminateConfig = DecontamConfig
 
 
-class Decontaminate:
+class Decontaminate(Filter):
     """Drop a record whose text shares a benchmark n-gram or defines a benchmark entry point."""
 
     name: ClassVar[str] = "decontaminate"
-
-    def __init__(self, config: DecontamConfig | None = None) -> None:
-        self.config = config or DecontamConfig()
+    config_cls: ClassVar[type] = DecontamConfig
+    config: DecontamConfig
 
     def index(self) -> DecontamIndex:
         return shared_index(self.config)
 
     def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
-        index = self.index()
-        for record in records:
-            text = record["text"]
-            nbytes = record.get("size_bytes")
-            if nbytes is None:
-                nbytes = len(text.encode("utf-8", "surrogatepass"))
-            hit = index.match(text)
-            if hit is None:
-                stats.kept(record.get("language") or "unknown", nbytes)
-                yield record
-            else:
-                stats.drop(f"decontaminate:{hit.reason}", nbytes)
-                stats.add(f"decontam_task:{hit.task_id}")
+        self._index = self.index()
+        return super().process(records, stats)
+
+    def verdict(self, record: Record) -> str | None:
+        hit = self._index.match(record["text"])
+        if hit is None:
+            return None
+        self.stats.add(f"decontam_task:{hit.task_id}")
+        return f"decontaminate:{hit.reason}"

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from opencook.data.stages import StageSpec, stage_spec
+from opencook.data.stages import stage_class
+from opencook.data.step import Step
 from opencook.kit.config import ConfigError, build_config, to_plain
 
 
@@ -27,7 +28,7 @@ class RecipeConfig:
 class Recipe:
     name: str
     seed: int
-    stages: list[tuple[StageSpec, Any]]
+    stages: list[tuple[type[Step], Any]]  # (step class, its config)
 
     def resolved(self) -> dict[str, Any]:
         """The recipe with every default filled in: saved with the run, and enough to rerun it."""
@@ -53,7 +54,7 @@ def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
     top = build_config(RecipeConfig, data, source)
     if not top.stages:
         raise ConfigError(f"{source}: 'stages' is empty; list at least an ingest and a write stage")
-    stages: list[tuple[StageSpec, Any]] = []
+    stages: list[tuple[type[Step], Any]] = []
     for i, entry in enumerate(top.stages):
         where = f"{source}: stages[{i}]"
         if isinstance(entry, str):
@@ -61,9 +62,9 @@ def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise ConfigError(f"{where}: each stage is a mapping with one key, the stage name (e.g. '- filter: {{}}')")
         (name, values), = entry.items()
-        spec = stage_spec(str(name), where)
+        spec = stage_class(str(name), where)
         values = dict(_expand(values or {}))
-        cls = spec.config_cls()
+        cls = spec.config_cls
         if "seed" in {f.name for f in dataclasses.fields(cls)} and "seed" not in values:
             values["seed"] = top.seed
         stages.append((spec, build_config(cls, values, f"{where}.{name}")))

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from opencook.data.recipe import Recipe
-from opencook.data.stages import StageSpec
+from opencook.data.step import Global, Map, Sink, Source
 from opencook.kit.executors import Executor
 from opencook.kit.io.shards import (
     read_marker,
@@ -65,34 +65,33 @@ def _finish_shard(records: list[dict], out: Path, stats: StageStats, key: dict) 
     return write_marker(out, len(records), {"key": key, "stats": stats.to_dict()})
 
 
-def source_task(job: tuple[StageSpec, Any, Any, Path, dict]) -> dict:
-    spec, config, task, out, key = job
+def source_task(job: tuple[type[Source], Any, Any, Path, dict]) -> dict:
+    step_cls, config, task, out, key = job
     stats = StageStats()
-    records = list(spec.impl().read_task(task, config, stats))
+    records = list(step_cls(config).read(task, stats))
     return _finish_shard(records, out, stats, key)
 
 
-def map_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
-    spec, config, src, out, key = job
+def map_task(job: tuple[type[Map], Any, Path, Path, dict]) -> dict:
+    step_cls, config, src, out, key = job
     stats = StageStats()
-    step = spec.impl()(config)
-    records = list(step.process(_counting(read_records(src), stats), stats))
+    records = list(step_cls(config).process(_counting(read_records(src), stats), stats))
     return _finish_shard(records, out, stats, key)
 
 
-def summarize_task(job: tuple[StageSpec, Any, Path, Path, dict]) -> dict:
-    spec, config, src, out, key = job
+def summarize_task(job: tuple[type[Global], Any, Path, Path, dict]) -> dict:
+    step_cls, config, src, out, key = job
     stats = StageStats()
-    table = spec.impl().summarize(read_records(src), stats, config=config)
+    table = step_cls(config).summarize(read_records(src), stats)
     write_parquet_atomic(table, out)
     return write_marker(out, table.num_rows, {"key": key, "stats": stats.to_dict()})
 
 
-def apply_task(job: tuple[StageSpec, Any, Path, Path, Path, dict]) -> dict:
-    spec, config, src, decision_path, out, key = job
+def apply_task(job: tuple[type[Global], Any, Path, Path, Path, dict]) -> dict:
+    step_cls, config, src, decision_path, out, key = job
     stats = StageStats()
     decision = pq.read_table(decision_path)
-    records = list(spec.impl().apply(_counting(read_records(src), stats), decision, stats, config=config))
+    records = list(step_cls(config).apply(_counting(read_records(src), stats), decision, stats))
     return _finish_shard(records, out, stats, key)
 
 
@@ -120,14 +119,16 @@ class PipelineRunner:
         for index, (spec, config) in enumerate(self.recipe.stages):
             stage_dir = self.out / "stages" / f"{index:02d}_{spec.name}"
             t0 = time.time()
-            if spec.kind == "source":
+            if issubclass(spec, Source):
                 shards, stats, skipped = self._run_source(spec, config, stage_dir)
-            elif spec.kind == "map":
+            elif issubclass(spec, Map):
                 shards, stats, skipped = self._run_map(spec, config, shards, stage_dir)
-            elif spec.kind == "global":
+            elif issubclass(spec, Global):
                 shards, stats, skipped = self._run_global(spec, config, shards, stage_dir)
-            else:
+            elif issubclass(spec, Sink):
                 shards, stats, skipped = self._run_sink(spec, config, shards)
+            else:
+                raise TypeError(f"stage '{spec.name}': {spec.__qualname__} is not a Source, Map, Global or Sink")
             result = StageResult(index, spec.name, spec.kind, shards, stats, time.time() - t0, skipped)
             self._write_stage_stats(stage_dir, result)
             results.append(result)
@@ -200,8 +201,8 @@ class PipelineRunner:
             stats.merge(StageStats.from_dict(markers[out]["stats"]))
         return stats
 
-    def _run_source(self, spec: StageSpec, config: Any, stage_dir: Path):
-        tasks = spec.impl().plan_ingest(config)
+    def _run_source(self, spec: type[Source], config: Any, stage_dir: Path):
+        tasks = spec(config).plan()
         jobs = []
         for k, task in enumerate(tasks):
             out = stage_dir / f"shard-{k:05d}.parquet"
@@ -210,7 +211,7 @@ class PipelineRunner:
         markers, skipped = self._run(source_task, jobs, spec.name)
         return [out for out, _ in jobs], self._merge(markers), skipped
 
-    def _run_map(self, spec: StageSpec, config: Any, inputs: list[Path], stage_dir: Path):
+    def _run_map(self, spec: type[Map], config: Any, inputs: list[Path], stage_dir: Path):
         jobs = []
         for src in inputs:
             out = stage_dir / src.name
@@ -219,8 +220,7 @@ class PipelineRunner:
         markers, skipped = self._run(map_task, jobs, spec.name)
         return [out for out, _ in jobs], self._merge(markers), skipped
 
-    def _run_global(self, spec: StageSpec, config: Any, inputs: list[Path], stage_dir: Path):
-        impl = spec.impl()
+    def _run_global(self, spec: type[Global], config: Any, inputs: list[Path], stage_dir: Path):
         sum_dir = stage_dir / "summaries"
         jobs = []
         for src in inputs:
@@ -234,8 +234,7 @@ class PipelineRunner:
         decision_marker = read_marker(decision_path)
         if decision_marker is None or decision_marker.get("key") != decision_key:
             decide_stats = StageStats()
-            decision = impl.decide_files([out for out, _ in jobs], decide_stats, config=config,
-                                         workdir=stage_dir / "work")
+            decision = spec(config).decide([out for out, _ in jobs], decide_stats, stage_dir / "work")
             write_parquet_atomic(decision, decision_path)
             decision_marker = write_marker(decision_path, decision.num_rows,
                                            {"key": decision_key, "stats": decide_stats.to_dict()})
@@ -250,7 +249,7 @@ class PipelineRunner:
         stats.merge(self._merge(markers))
         return [out for out, _ in apply_jobs], stats, skipped + skipped_apply
 
-    def _run_sink(self, spec: StageSpec, config: Any, inputs: list[Path]):
+    def _run_sink(self, spec: type[Sink], config: Any, inputs: list[Path]):
         dataset = self.out / "dataset"
         success = dataset / "_SUCCESS.json"
         key = {"inputs": [self._checksums[src] for src in inputs], "config": repr(config)}
@@ -262,13 +261,11 @@ class PipelineRunner:
         if dataset.exists():
             shutil.rmtree(dataset)
         stats = StageStats()
-        write = spec.impl()
-
         def records():
             for src in inputs:
                 yield from read_records(src)
 
-        parts = write.write_dataset(records(), dataset, config, stats)
+        parts = spec(config).write(records(), dataset, stats)
         success.write_text(json.dumps({"key": key, "parts": [p.name for p in parts], "stats": stats.to_dict()},
                                       indent=1, sort_keys=True))
         return parts, stats, 0

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from opencook.data.step import Record
-from opencook.kit.stats import StageStats
+from opencook.data.step import Filter, Record
 
 
 def _paper_ratios() -> dict[str, float]:
@@ -45,22 +43,20 @@ def uniform(seed: int, record_id: str) -> float:
     return (int.from_bytes(digest, "big") >> 11) / 2**53  # 53 bits: exactly representable, < 1
 
 
-class Sample:
+class Sample(Filter):
     """Keep each record of a listed language with probability ``ratios[language]``."""
 
     name: ClassVar[str] = "sample"
+    config_cls: ClassVar[type] = SampleConfig
+    config: SampleConfig
 
-    def __init__(self, config: SampleConfig | None = None) -> None:
-        self.config = config or SampleConfig()
+    def verdict(self, record: Record) -> str | None:
+        language = record.get("language") or "unknown"
+        ratio = self.config.ratios.get(language)
+        if ratio is not None and not uniform(self.config.seed, record["id"]) < ratio:
+            return f"sample:{language}"
+        return None
 
-    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
-        ratios, seed = self.config.ratios, self.config.seed
-        for record in records:
-            language = record.get("language") or "unknown"
-            ratio = ratios.get(language)
-            nbytes = len(record["text"].encode())
-            if ratio is not None and not uniform(seed, record["id"]) < ratio:
-                stats.drop(f"sample:{language}", nbytes)
-                continue
-            stats.kept(language, nbytes)
-            yield record
+    def nbytes(self, record: Record) -> int:
+        """The text as it is now (a transform may have shortened it), not the raw file size."""
+        return len(record["text"].encode())

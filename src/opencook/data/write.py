@@ -8,10 +8,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import zstandard
 
+from opencook.data.step import Record, Sink
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.io.shards import write_records
 from opencook.kit.stats import StageStats
@@ -28,6 +29,15 @@ class WriteConfig:
     def __post_init__(self) -> None:
         if self.max_rows < 1 or self.max_text_bytes < 1:
             raise ValueError("max_rows and max_text_bytes must be >= 1")
+
+
+class Write(Sink):
+    name: ClassVar[str] = "write"
+    config_cls: ClassVar[type] = WriteConfig
+    config: WriteConfig
+
+    def write(self, records: Iterable[Record], out_dir: Path, stats: StageStats) -> list[Path]:
+        return write_dataset(records, out_dir, self.config, stats)
 
 
 def write_dataset(records: Iterable[dict], out_dir: Path, config: WriteConfig, stats: StageStats) -> list[Path]:

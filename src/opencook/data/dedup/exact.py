@@ -20,13 +20,14 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opencook.data.step import Record
+from opencook.data.step import Global, Record
 from opencook.kit.stats import StageStats
 
 HASH_TYPE = pa.binary(32)
@@ -161,6 +162,20 @@ def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
         language = r.get("language") or "unknown"
         stats.kept(language, nbytes)
         yield {**r, "sha256": digest.hex(), "dup_count": dup_count}
+
+
+class ExactDedup(Global):
+    name: ClassVar[str] = "exact_dedup"
+    config_cls: ClassVar[type] = ExactDedupConfig
+
+    def summarize(self, records: Iterator[Record], stats: StageStats) -> pa.Table:
+        return summarize(records, stats, self.config)
+
+    def decide(self, summaries: list[Path], stats: StageStats, workdir: Path) -> pa.Table:
+        return decide_files(summaries, stats, self.config, workdir)
+
+    def apply(self, records: Iterator[Record], decision: pa.Table, stats: StageStats) -> Iterator[Record]:
+        return apply(records, decision, stats, self.config)
 
 
 class _DecisionLookup:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from opencook.data.filter.evaluate import COMPAT_MODES, Verdict, evaluate
 from opencook.data.filter.rules import all_rule_names
-from opencook.data.step import Record
-from opencook.kit.stats import StageStats
+from opencook.data.step import Filter, Record
 
 # Linguist names whose reference key is not simply the lower-cased name.
 _PROGRAM_LANG = {
@@ -91,30 +89,22 @@ def judge(record: Record, config: QualityFilterConfig) -> Verdict:
     )
 
 
-class QualityFilter:
+class QualityFilter(Filter):
     """Drop files that a rule of their rule set fires on; count every rule that fired."""
 
     name: ClassVar[str] = "filter"
+    config_cls: ClassVar[type] = QualityFilterConfig
+    config: QualityFilterConfig
 
-    def __init__(self, config: QualityFilterConfig | None = None) -> None:
-        self.config = config or QualityFilterConfig()
-
-    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
-        for record in records:
-            verdict = judge(record, self.config)
-            nbytes = record.get("size_bytes")
-            if nbytes is None:
-                nbytes = len(record["text"].encode("utf-8", "surrogatepass"))
-            for hit in verdict.hits:
-                stats.add(f"rule:{hit}")
-            for err in verdict.errors:
-                stats.add(f"signal_error:{err}")
-            if verdict.kept:
-                stats.kept(record.get("language") or "unknown", nbytes)
-                yield record
-            else:
-                reason = verdict.hits[0] if verdict.hits else (verdict.reason or "unknown")
-                stats.drop(f"filter:{reason}", nbytes)
+    def verdict(self, record: Record) -> str | None:
+        verdict = judge(record, self.config)
+        for hit in verdict.hits:
+            self.stats.add(f"rule:{hit}")
+        for err in verdict.errors:
+            self.stats.add(f"signal_error:{err}")
+        if verdict.kept:
+            return None
+        return f"filter:{verdict.hits[0] if verdict.hits else (verdict.reason or 'unknown')}"
 
     def judge(self, record: Record) -> Verdict:
         return judge(record, self.config)

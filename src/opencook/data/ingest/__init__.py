@@ -7,8 +7,10 @@ task into records and counts every file it drops in a ``StageStats``.
 from opencook.data.ingest.config import IngestConfig, IngestError, IngestTask
 from opencook.data.ingest.languages import detect_language, doc_type_for
 from opencook.data.ingest.sources import plan_ingest, read_task
+from opencook.data.ingest.step import Ingest
 
 __all__ = [
+    "Ingest",
     "IngestConfig",
     "IngestError",
     "IngestTask",

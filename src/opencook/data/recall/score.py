@@ -15,7 +15,7 @@ from itertools import islice
 from typing import ClassVar
 
 from opencook.data.recall.classifier import CodeClassifier
-from opencook.data.step import Record
+from opencook.data.step import Map, Record
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.stats import StageStats
 
@@ -53,11 +53,10 @@ def score_bin(p: float) -> str:
     return f"{score_bucket(p) / 10:.1f}"
 
 
-class RecallScore:
+class RecallScore(Map):
     name: ClassVar[str] = "recall_score"
-
-    def __init__(self, config: RecallScoreConfig) -> None:
-        self.config = config
+    config_cls: ClassVar[type] = RecallScoreConfig
+    config: RecallScoreConfig
 
     def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
         clf = shared_classifier(self.config.model, self.config.tokenizer)

@@ -11,12 +11,13 @@ import glob
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opencook.data.recall.pages import iter_pages, page_format
-from opencook.data.step import Record
+from opencook.data.step import Record, Source
 from opencook.kit.stats import StageStats
 
 
@@ -100,3 +101,15 @@ def read_task(task: WebTask, config: WebIngestConfig, stats: StageStats) -> Iter
             continue
         stats.kept(record["language"], record["size_bytes"])
         yield record
+
+
+class WebIngest(Source):
+    name: ClassVar[str] = "web_ingest"
+    config_cls: ClassVar[type] = WebIngestConfig
+    config: WebIngestConfig
+
+    def plan(self) -> list[WebTask]:
+        return plan_ingest(self.config)
+
+    def read(self, task: WebTask, stats: StageStats) -> Iterator[Record]:
+        return read_task(task, self.config, stats)

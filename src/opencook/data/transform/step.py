@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from opencook.data.step import Record
+from opencook.data.step import Map, Record
 from opencook.data.transform.copyright import remove_copyright_header
 from opencook.data.transform.pii import redact_pii
 from opencook.kit.stats import StageStats
@@ -18,7 +18,7 @@ class TransformConfig:
     redact_pii: bool = True
 
 
-class Transform:
+class Transform(Map):
     """Strip leading copyright headers and redact PII/secrets; ``size_bytes`` keeps the raw size.
 
     A record is dropped (``transform:empty``) only when the transform itself left it blank,
@@ -26,9 +26,8 @@ class Transform:
     """
 
     name: ClassVar[str] = "transform"
-
-    def __init__(self, config: TransformConfig | None = None) -> None:
-        self.config = config or TransformConfig()
+    config_cls: ClassVar[type] = TransformConfig
+    config: TransformConfig
 
     def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
         for record in records:

@@ -11,20 +11,20 @@ from __future__ import annotations
 from opencook.kit.executors.base import Executor, WorkerLostError
 from opencook.kit.executors.inprocess import InProcessExecutor
 from opencook.kit.executors.local import LocalExecutor
+from opencook.kit.registry import Registry
 
-__all__ = ["Executor", "InProcessExecutor", "LocalExecutor", "WorkerLostError", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "LocalExecutor", "WorkerLostError", "make_executor"]
+
+EXECUTORS: Registry[Executor] = Registry("executor", {
+    "inprocess": InProcessExecutor,
+    "local": LocalExecutor,  # a process pool
+    "ray": "opencook.kit.executors.ray:RayExecutor",  # imported only when asked for
+})
 
 
 def make_executor(name: str, workers: int, address: str | None = None) -> Executor:
-    """``inprocess``, ``local`` (a process pool) or ``ray`` (``address``: an existing cluster)."""
+    """An executor by its registered name; ``address`` (an existing cluster) is for ``ray`` only."""
     if address and name != "ray":
         raise ValueError(f"an address is only for the ray executor, not '{name}'")
-    if name == "inprocess":
-        return InProcessExecutor()
-    if name == "local":
-        return LocalExecutor(workers)
-    if name == "ray":
-        from opencook.kit.executors.ray import RayExecutor
-
-        return RayExecutor(address=address, workers=workers)
-    raise ValueError(f"unknown executor '{name}'; choose 'local', 'inprocess' or 'ray'")
+    cls = EXECUTORS.get(name)
+    return cls(workers=workers, address=address) if address else cls(workers=workers)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 from opencook.kit.config import ConfigError, build_config
+from opencook.kit.registry import Registry
 from opencook.xc.data.funcnames import FunctionNames, FunctionNamesConfig
 from opencook.xc.data.protocol import XCDataset
 from opencook.xc.data.synthetic import SyntheticClustered, SyntheticClusteredConfig
 
 DatasetConfig = SyntheticClusteredConfig | FunctionNamesConfig
-DATASETS: dict[str, tuple[type, type]] = {
-    "synthetic": (SyntheticClusteredConfig, SyntheticClustered),
-    "funcnames": (FunctionNamesConfig, FunctionNames),
-}
+DATASETS: Registry[XCDataset] = Registry("dataset kind", {
+    "synthetic": SyntheticClustered,
+    "funcnames": FunctionNames,
+})
+DATASET_CONFIGS: Registry[DatasetConfig] = Registry("dataset kind", {
+    "synthetic": SyntheticClusteredConfig,
+    "funcnames": FunctionNamesConfig,
+})
 
 
 def dataset_config(values: Mapping[str, Any] | DatasetConfig, where: str = "dataset") -> DatasetConfig:
@@ -27,14 +31,9 @@ def dataset_config(values: Mapping[str, Any] | DatasetConfig, where: str = "data
         return values
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where}: expected a mapping with a 'kind', got {type(values).__name__}")
-    kind = values.get("kind")
-    if kind not in DATASETS:
-        close = difflib.get_close_matches(str(kind), list(DATASETS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"{where}.kind: unknown dataset kind {kind!r}{hint} (known: {', '.join(DATASETS)})")
-    return build_config(DATASETS[kind][0], dict(values), where)
+    return build_config(DATASET_CONFIGS.get(values.get("kind"), f"{where}.kind"), dict(values), where)
 
 
 def make_dataset(config: Mapping[str, Any] | DatasetConfig) -> XCDataset:
     config = dataset_config(config)
-    return DATASETS[config.kind][1](config)
+    return DATASETS.get(config.kind)(config)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,7 @@ from opencook.data.dedup.minhash.lsh import band_hashes, candidate_edges, valid_
 from opencook.data.dedup.minhash.shingles import shingle_batch
 from opencook.data.dedup.minhash.signatures import signature_batch
 from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, pair_jaccard
-from opencook.data.step import Record
+from opencook.data.step import Global, Record
 from opencook.kit.io.shards import read_marker
 from opencook.kit.stats import StageStats
 
@@ -258,3 +259,18 @@ def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
             continue
         stats.kept(r.get("language") or "unknown", nbytes)
         yield {**r, "cluster_id": r["id"], "cluster_size": 1 if size is None else size}
+
+
+class FuzzyDedup(Global):
+    name: ClassVar[str] = "fuzzy_dedup"
+    config_cls: ClassVar[type] = FuzzyDedupConfig
+    config: FuzzyDedupConfig
+
+    def summarize(self, records: Iterator[Record], stats: StageStats) -> pa.Table:
+        return summarize(records, stats, self.config)
+
+    def decide(self, summaries: list[Path], stats: StageStats, workdir: Path) -> pa.Table:
+        return decide_files(summaries, stats, self.config, workdir)
+
+    def apply(self, records: Iterator[Record], decision: pa.Table, stats: StageStats) -> Iterator[Record]:
+        return apply(records, decision, stats, self.config)
