@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from opencook.kit.config import to_plain
 from opencook.kit.dist import all_gather_cat, barrier, init_distributed, rank, world_size
+from opencook.kit.registry import Registry
 from opencook.kit.versions import collect_versions
 from opencook.xc.head.softmax import KNNSoftmax
 from opencook.xc.train.backbone import make_backbone
@@ -33,22 +34,25 @@ from opencook.xc.train.overlap import HybridStep, StepResult
 from opencook.xc.train.sparsify import attach_sparsify
 
 
+# The backbone's optimizer by ``optim.name``; the head keeps a row-sparse one (see ``make_optimizer``).
+OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry(
+    "optimizer", {"sgd": RowSparseSGD, "adamw": RowSparseAdamW, "lars": LARS, "lamb": LAMB})
+HEAD_OPTIMIZER = {"lars": "sgd", "lamb": "adamw"}
+
+
 def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "lazy", *, head: bool = False):
     """The backbone's (``head=False``) or the head's optimizer for ``cfg.name``.
 
     LARS/LAMB are for the dense backbone only; the head keeps its row-sparse optimizer (momentum SGD
     under ``lars``, AdamW under ``lamb``), whose lazy rows a per-tensor trust ratio would not respect.
     """
-    if cfg.name in ("lars", "lamb") and not head:
+    cls = OPTIMIZERS.get(HEAD_OPTIMIZER.get(cfg.name, cfg.name) if head else cfg.name, "optim.name")
+    momentum = {"momentum": cfg.momentum} if cls in (LARS, RowSparseSGD) else {}
+    if cls in (LARS, LAMB):
         eta = cfg.trust_coefficient or DEFAULT_TRUST[cfg.name]
-        groups = split_decay_groups(params)
-        if cfg.name == "lars":
-            return LARS(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, trust_coefficient=eta)
-        return LAMB(groups, lr=lr, weight_decay=cfg.weight_decay, trust_coefficient=eta)
-    if cfg.name in ("sgd", "lars"):
-        return RowSparseSGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                            inactive_rows=inactive_rows)
-    return RowSparseAdamW(params, lr=lr, weight_decay=cfg.weight_decay, inactive_rows=inactive_rows)
+        return cls(split_decay_groups(params), lr=lr, weight_decay=cfg.weight_decay, trust_coefficient=eta,
+                   **momentum)
+    return cls(params, lr=lr, weight_decay=cfg.weight_decay, inactive_rows=inactive_rows, **momentum)
 
 
 def _peak_memory_mb(device: torch.device) -> float:
