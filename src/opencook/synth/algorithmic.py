@@ -11,7 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opencook.synth.io import read_records, write_parquet
+from opencook.kit.io import Dataset
+from opencook.synth.io import write_parquet
 
 PAPER_MARKERS = ("leetcode", "def solution", "class solution")
 _CONTROL = (ast.For, ast.While, ast.If, ast.comprehension, ast.IfExp)
@@ -104,7 +105,7 @@ def select_algorithmic(dataset: str | Path, out: str | Path, config: Algorithmic
     config = config or AlgorithmicConfig()
     kept: list[dict] = []
     counts: Counter[str] = Counter()
-    for record in read_records(dataset):
+    for record in Dataset(dataset).records():
         keep, reason = classify(record, config)
         counts["in"] += 1
         counts[reason] += 1

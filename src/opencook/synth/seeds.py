@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opencook.synth.io import read_records
+from opencook.kit.io import Dataset
 
 
 def load_seeds(dataset: str | Path, limit: int | None = None, max_chars: int = 2000) -> list[dict]:
@@ -13,7 +13,7 @@ def load_seeds(dataset: str | Path, limit: int | None = None, max_chars: int = 2
     if limit is not None and limit < 1:
         raise ValueError(f"limit={limit}: give at least 1 seed (or no limit)")
     seeds = []
-    for n, record in enumerate(read_records(dataset)):
+    for n, record in enumerate(Dataset(dataset).records()):
         text = (record.get("text") or "").strip()
         if not text:
             continue
