@@ -74,7 +74,7 @@ def load_or_build(config: FunctionNamesConfig) -> tuple[Built, Path, bool]:
     files = [src.list_files(r, config.exclude_dirs) for r in roots]
     if not any(files):
         where = ", ".join(str(r.path) for r in roots)
-        raise ValueError(f"funcnames: no .py or .parquet files under {where}")
+        raise ValueError(f"funcnames: no .py or .parquet files (nor .jsonl[.gz|.zst] dataset files) under {where}")
     path = _cache_path(config, roots, files)
     if path.exists():
         return _load(path), path, True
@@ -119,7 +119,8 @@ def select_classes(built: Built, min_count: int) -> Built:
 
 def build(config: FunctionNamesConfig, roots: list[src.Root], files: list[list[Path]]) -> Built:
     started = time.perf_counter()
-    total = sum(src.count_tasks(r, f) for r, f in zip(roots, files, strict=True))
+    counts = [src.count_tasks(r, f) for r, f in zip(roots, files, strict=True)]
+    total = None if None in counts else sum(counts)
     tasks = (t for r, f in zip(roots, files, strict=True) for t in src.iter_tasks(r, f, config.language))
     acc = _Accumulator(config)
     bar = tqdm(

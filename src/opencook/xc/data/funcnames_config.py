@@ -14,8 +14,10 @@ class FunctionNamesConfig:
     kind: Literal["funcnames"] = "funcnames"
     sources: tuple[str, ...] = (CPYTHON_STDLIBS,)
     """Directories or files (globs, ``~`` and ``$VARS`` expand; ``$PYENV_ROOT`` defaults to ``~/.pyenv``)."""
-    format: Literal["auto", "py", "parquet"] = "auto"
-    """``auto``: a source holding any ``.parquet`` file is a RefineCode dataset, else a .py tree."""
+    format: Literal["auto", "py", "dataset", "parquet"] = "auto"
+    """``auto``: a source holding any dataset file (Parquet, JSONL plain/.gz/.zst; see ``kit.io.Dataset``) is a
+    dataset (RefineCode, or a pipeline's ``dataset/``), else a .py tree. ``parquet`` is the old name of
+    ``dataset``."""
     exclude_dirs: tuple[str, ...] = ("site-packages",)
     language: str = "Python"
     """Parquet rows kept (the ``language`` column); rows of other languages are counted and skipped."""

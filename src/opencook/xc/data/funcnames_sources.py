@@ -1,7 +1,8 @@
-"""Where function-name examples come from: .py trees or RefineCode Parquet, and which split each file is in.
+"""Where function-name examples come from: .py trees or datasets (any ``opencook.kit.io.Dataset`` format:
+RefineCode or pipeline Parquet, JSONL plain/.gz/.zst), and which split each file is in.
 
 A file's split is a hash of its *module path* -- the part after ``lib/python3.X/`` for a CPython
-library, else the path below the source root (or the Parquet ``path`` column) -- so the copies of
+library, else the path below the source root (or the dataset's ``path`` field) -- so the copies of
 one module across CPython versions, which are near-duplicates, always land in the same split.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file
 from opencook.xc.data.funcnames_config import FunctionNamesConfig
 
 _LIB_ROOT = re.compile(r"(?:^|/)lib/python\d+(?:\.\d+)?/")
@@ -25,12 +27,12 @@ _SPLIT_SCALE = 1_000_000
 class Root:
     path: Path
     format: str
-    """``py`` or ``parquet``."""
+    """``py`` or ``dataset``."""
 
 
 @dataclass(frozen=True)
 class Task:
-    """One file to parse: ``payload`` is a path to read (``py``) or the file's text (``parquet``)."""
+    """One file to parse: ``payload`` is a path to read (``py``) or the file's text (``dataset``)."""
 
     key: str
     kind: str
@@ -52,7 +54,7 @@ def is_eval(key: str, eval_fraction: float, split_seed: int) -> bool:
 def resolve_roots(config: FunctionNamesConfig) -> list[Root]:
     """Expand ``~``, ``$VARS`` and globs; every entry must match an existing file or directory."""
     if not config.sources:
-        raise ValueError("funcnames: no sources given; set 'sources' to .py directories or Parquet datasets")
+        raise ValueError("funcnames: no sources given; set 'sources' to .py directories or datasets")
     roots = []
     for entry in config.sources:
         expanded = os.path.expanduser(os.path.expandvars(_default_pyenv_root(entry)))
@@ -72,26 +74,34 @@ def _default_pyenv_root(entry: str) -> str:
 
 
 def _format(path: Path, config: FunctionNamesConfig) -> str:
+    """``parquet`` is the old name of ``dataset``; ``auto`` picks ``dataset`` when any dataset file is there."""
     if config.format != "auto":
-        return config.format
+        return "py" if config.format == "py" else "dataset"
     if path.is_file():
-        return "parquet" if path.suffix == ".parquet" else "py"
+        return "dataset" if is_dataset_file(path) else "py"
     for _, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if d not in config.exclude_dirs]
-        if any(f.endswith(".parquet") for f in files):
-            return "parquet"
+        if any(is_dataset_file(f) for f in files):
+            return "dataset"
     return "py"
 
 
 def list_files(root: Root, exclude_dirs: tuple[str, ...]) -> list[Path]:
-    """The root's .py or .parquet files, sorted, skipping directories named in ``exclude_dirs``."""
-    suffix = f".{root.format}"
+    """The root's .py or dataset files, sorted, skipping directories named in ``exclude_dirs``."""
+    if root.format == "dataset":
+        if root.path.is_file():
+            return [root.path]
+        try:
+            files = Dataset(root.path).files()
+        except NoDatasetFiles:
+            return []
+        return [p for p in files if not set(p.relative_to(root.path).parts[:-1]) & set(exclude_dirs)]
     if root.path.is_file():
         return [root.path]
     found = []
     for parent, dirs, files in os.walk(root.path):
         dirs[:] = sorted(d for d in dirs if d not in exclude_dirs)
-        found.extend(Path(parent, f) for f in sorted(files) if f.endswith(suffix))
+        found.extend(Path(parent, f) for f in sorted(files) if f.endswith(".py"))
     return found
 
 
@@ -106,34 +116,31 @@ def fingerprint(roots: list[Root], files: list[list[Path]]) -> str:
     return h.hexdigest()
 
 
-def count_tasks(root: Root, paths: list[Path]) -> int:
-    """Files (``py``) or rows before the language filter (``parquet``), for the progress bar."""
+def count_tasks(root: Root, paths: list[Path]) -> int | None:
+    """Files (``py``) or rows before the language filter (Parquet; ``None`` when JSONL would need a pass)."""
     if root.format == "py":
         return len(paths)
+    if not all(p.name.endswith(".parquet") for p in paths):
+        return None
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
 
 
 def iter_tasks(root: Root, paths: list[Path], language: str) -> Iterator[Task | None]:
-    """Tasks in a fixed order; ``None`` for a Parquet row of another language (counted, not parsed)."""
+    """Tasks in a fixed order; ``None`` for a record of another language (counted, not parsed)."""
     if root.format == "py":
         base = root.path.parent if root.path.is_file() else root.path
         for p in paths:
             yield Task(module_key(p.relative_to(base).as_posix()), "path", str(p))
         return
-    import pyarrow.parquet as pq
-
     for p in paths:
-        pf = pq.ParquetFile(p)
-        columns = [c for c in ("path", "text", "language") if c in pf.schema_arrow.names]
-        if "path" not in columns or "text" not in columns:
-            raise ValueError(
-                f"{p}: a funcnames Parquet source needs 'path' and 'text' columns, has {columns}"
-            )
-        for batch in pf.iter_batches(batch_size=1024, columns=columns):
-            rows = batch.to_pydict()
-            langs = rows.get("language") or [language] * len(rows["path"])
-            for path, text, lang in zip(rows["path"], rows["text"], langs, strict=True):
-                ok = lang == language and text is not None and path is not None
-                yield Task(module_key(path), "text", text) if ok else None
+        rows = usable = 0
+        for row in Dataset(p).records(columns=("path", "text", "language")):
+            lang = row["language"] if row["language"] is not None else language
+            ok = lang == language and row["text"] is not None and row["path"] is not None
+            rows += 1
+            usable += row["text"] is not None and row["path"] is not None
+            yield Task(module_key(row["path"]), "text", row["text"]) if ok else None
+        if rows and not usable:
+            raise ValueError(f"{p}: a funcnames dataset source needs records with 'path' and 'text' fields")
