@@ -49,7 +49,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from opencook.benchmarks.problems import load_humaneval
-    from opencook.completions.backends import Decoding
+    from opencook.completions.sampling import Sampling
     from opencook.evals.report import write_results as write_run
     from opencook.evals.run import evaluate
     from opencook.lm.generate.backend import InProcessBackend
@@ -63,20 +63,21 @@ def main() -> int:
     load_s = time.perf_counter() - t
     bench = load_humaneval()
     runs = []
-    plan = [("n1", Decoding(n=1, temperature=0.0, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+    plan = [("n1", Sampling(n=1, temperature=0.0, max_new_tokens=args.max_new_tokens),
              args.limit_n1, [1]),
-            ("n10", Decoding(n=10, temperature=0.8, top_p=0.95, max_new_tokens=args.max_new_tokens,
-                             batch_size=args.batch_size, seed=0), args.limit_n10, [1, 10])]
+            ("n10", Sampling(n=10, temperature=0.8, top_p=0.95, max_new_tokens=args.max_new_tokens,
+                             seed=0), args.limit_n10, [1, 10])]
     for label, decoding, limit, ks in plan:
         if limit <= 0:
             continue
         print(f"{label}: {limit} problems, n={decoding.n}", flush=True)
-        res = evaluate(bench, "chat", backend, decoding, ks=ks, workers=2, limit=min(limit, 164), progress=True)
+        res = evaluate(bench, "chat", backend, decoding, ks=ks, batch_size=args.batch_size, workers=2,
+                       limit=min(limit, 164), progress=True)
         write_run(res, ROOT / "runs" / "bench_eval" / label)
         r = res.record
         runs.append({"run": label, "problems": r["problems_evaluated"], "n": decoding.n,
                      "temperature": decoding.temperature, "top_p": decoding.top_p,
-                     "max_new_tokens": decoding.max_new_tokens, "batch_size": decoding.batch_size,
+                     "max_new_tokens": decoding.max_new_tokens, "batch_size": args.batch_size,
                      "scores": r["scores"], "wall_time_s": r["wall_time_s"],
                      "s_per_problem": round(r["wall_time_s"]["total"] / r["problems_evaluated"], 2),
                      "finish_reasons": _finish(res.problems)})

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
+from opencook.completions.sampling import Sampling  # noqa: E402
 from opencook.synth.edu_instruct import edu_instruct  # noqa: E402
 from opencook.synth.stage import RunConfig  # noqa: E402
 from opencook.synth.teacher import Teacher, TeacherConfig  # noqa: E402
@@ -65,7 +66,8 @@ def main() -> int:
         proc, endpoint = _serve(args.model_dir, args.threads)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            teacher = Teacher(TeacherConfig(endpoint=endpoint, max_tokens=args.max_tokens, concurrency=1),
+            teacher = Teacher(TeacherConfig(endpoint=endpoint, sampling=Sampling(max_new_tokens=args.max_tokens),
+                                            concurrency=1),
                               cache_dir=Path(tmp) / "cache")
             seeds = [{"id": f"s{i}", "text": t} for i, t in enumerate(SEEDS[: args.seeds])]
             start = time.perf_counter()

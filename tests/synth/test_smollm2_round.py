@@ -15,6 +15,7 @@ import pytest
 
 from mbpp_data import BENCHMARKS
 from opencook.benchmarks.decontam import DecontamConfig
+from opencook.completions.sampling import Sampling
 from opencook.sandbox import Program, run_programs
 from opencook.synth.edu_instruct import edu_instruct
 from opencook.synth.stage import RunConfig
@@ -51,7 +52,8 @@ def smollm2(tmp_path_factory):
 
 
 def test_real_teacher_round_accounts_for_every_sample(smollm2, tmp_path):
-    teacher = Teacher(TeacherConfig(endpoint=smollm2, model="smollm2", max_tokens=32, concurrency=2),
+    teacher = Teacher(TeacherConfig(endpoint=smollm2, model="smollm2", sampling=Sampling(max_new_tokens=32),
+                                    concurrency=2),
                       cache_dir=tmp_path / "cache")
     path, counts = edu_instruct(SEEDS, teacher, tmp_path / "edu", RunConfig(timeout_s=3.0, decontam=DecontamConfig(benchmarks=BENCHMARKS)))
     assert teacher.stats.requests == 2 and teacher.stats.completion_tokens > 0

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from opencook.cli import main
+from opencook.completions.sampling import Sampling
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
 from opencook.synth.teacher import Teacher, TeacherConfig, TeacherError
@@ -62,7 +63,8 @@ def _dead_endpoint() -> str:
 
 
 def _config(endpoint: str, **kw) -> TeacherConfig:
-    return TeacherConfig(**{"endpoint": endpoint, "model": NAME, "max_tokens": 8, "concurrency": 2, **kw})
+    return TeacherConfig(**{"endpoint": endpoint, "model": NAME, "sampling": Sampling(max_new_tokens=8),
+                            "concurrency": 2, **kw})
 
 
 def test_rerun_pays_nothing_from_journal_or_cache(server, tmp_path):
@@ -84,7 +86,7 @@ def test_rerun_pays_nothing_from_journal_or_cache(server, tmp_path):
     assert cached.stats.requests == 0 and cached.stats.cache_hits == 3
     assert {k: a.text for k, a in from_cache.items()} == {k: a.text for k, a in answers.items()}
 
-    other_knobs = Teacher(_config(server, max_tokens=9), cache_dir=tmp_path / "cache")
+    other_knobs = Teacher(_config(server, sampling=Sampling(max_new_tokens=9)), cache_dir=tmp_path / "cache")
     other_knobs.run(ITEMS[:1], tmp_path / "a.jsonl")
     assert other_knobs.stats.requests == 1 and other_knobs.stats.resumed == 0
 

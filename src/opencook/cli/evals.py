@@ -39,7 +39,7 @@ def _backend(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from opencook.completions.backends import Decoding
+    from opencook.completions.sampling import Sampling
     from opencook.evals.passk import parse_ks
     from opencook.evals.report import write_results
     from opencook.evals.run import evaluate
@@ -48,16 +48,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     temperature = args.temperature
     if temperature is None:
         temperature = 0.0 if args.n == 1 else DEFAULT_SAMPLING_TEMPERATURE
-    decoding = Decoding(n=args.n, temperature=temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                        seed=args.seed, batch_size=args.batch_size)
+    sampling = Sampling(n=args.n, temperature=temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                        seed=args.seed)
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     ks = parse_ks(args.k)
     benchmark = _benchmark(args, name)
     backend = _backend(args)
     split = f"-{args.split}" if name == "mbpp" else ""
     out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}")
     print(f"{name}{split} ({len(benchmark.problems)} problems, sha256 {benchmark.sha256[:12]}), {args.protocol} "
-          f"protocol, n={decoding.n}, {'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
-    results = evaluate(benchmark, args.protocol, backend, decoding, ks=ks, limits=_limits(args),
+          f"protocol, n={sampling.n}, {'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
+    results = evaluate(benchmark, args.protocol, backend, sampling, ks=ks, batch_size=args.batch_size,
+                       limits=_limits(args),
                        workers=args.workers, limit=args.limit, progress=not args.quiet)
     paths = write_results(results, out)
     s, t = results.record["scores"], results.record["wall_time_s"]

@@ -48,11 +48,13 @@ def _with_teacher(run):
 
 
 def _teacher(args: argparse.Namespace):
+    from opencook.completions.sampling import Sampling
     from opencook.synth.teacher import Teacher, TeacherConfig
 
-    config = TeacherConfig(endpoint=args.endpoint, model=args.model, max_tokens=args.max_tokens,
-                           temperature=args.temperature, concurrency=args.concurrency, rps=args.rps,
-                           retries=args.retries, timeout_s=args.request_timeout)
+    sampling = Sampling(max_new_tokens=args.max_tokens, temperature=args.temperature)
+    config = TeacherConfig(endpoint=args.endpoint, model=args.model, sampling=sampling,
+                           concurrency=args.concurrency, rps=args.rps, retries=args.retries,
+                           timeout_s=args.request_timeout)
     return Teacher(config, cache_dir=args.cache or Path(args.out) / "cache")
 
 

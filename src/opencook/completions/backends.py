@@ -3,36 +3,18 @@
 A model in this process is the other backend (``opencook.lm.generate.backend.InProcessBackend``). Both take
 the same batches (``Batch``: rows of prompts or conversations, one seed), so a model served by
 ``opencook lm serve`` and the same model in-process give the same greedy completions. A row is one
-sample; a problem asked for n samples appears n times in a batch.
+sample; a problem asked for n samples appears n times in a batch, and each batch brings its own ``stop``
+strings and seed, which replace those of the ``Sampling`` it is run with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Decoding:
-    """Sampling settings. ``temperature == 0`` is greedy; ``seed`` seeds batch b as ``seed + b``."""
-
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
-    seed: int = 0
-    batch_size: int = 8
-
-    def __post_init__(self) -> None:
-        if self.n < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ValueError(f"n, max_new_tokens and batch_size must be >= 1, got {self}")
-        if not 0.0 <= self.temperature <= 2.0 or not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"temperature must be in [0, 2] and top_p in (0, 1], got {self.temperature}, {self.top_p}")
-        if self.n > 1 and self.temperature == 0.0:
-            raise ValueError(f"n={self.n} greedy samples would all be identical: set --temperature (e.g. 0.8) "
-                             "or use --n 1")
+from opencook.completions.sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -53,7 +35,7 @@ class Sample:
 
 
 class Backend(Protocol):
-    def run(self, batch: Batch, decoding: Decoding) -> list[Sample]: ...
+    def run(self, batch: Batch, sampling: Sampling) -> list[Sample]: ...
 
     def record(self) -> dict: ...
 
@@ -76,25 +58,21 @@ class EndpointBackend:
             raise ConnectionError(f"cannot reach --endpoint {self.url} ({e}): start the server "
                                   "(`opencook lm serve MODEL_DIR`) or fix the URL") from None
 
-    def _knobs(self, batch: Batch, decoding: Decoding, seed: int) -> dict:
-        knobs: dict[str, object] = {"max_tokens": decoding.max_new_tokens, "temperature": decoding.temperature,
-                                    "top_p": decoding.top_p, "seed": seed}
-        if batch.stop:
-            knobs["stop"] = list(batch.stop)
-        return knobs
-
-    def run(self, batch: Batch, decoding: Decoding) -> list[Sample]:
+    def run(self, batch: Batch, sampling: Sampling) -> list[Sample]:
         from opencook.completions.client import complete
+
+        def fields(seed: int) -> dict:
+            return replace(sampling, n=1, seed=seed, stop=batch.stop).openai()
 
         common = {"model": self.model, "api_key": self.api_key, "timeout": self.timeout}
         if batch.prompts is not None:
-            reply = complete(self.url, list(batch.prompts), **common, **self._knobs(batch, decoding, batch.seed))
+            reply = complete(self.url, list(batch.prompts), **common, **fields(batch.seed))
             return [Sample(t, r or "unknown") for t, r in zip(reply.texts, reply.finish_reasons, strict=True)]
 
         def one(row: tuple[int, Sequence[dict[str, str]]]) -> Sample:
             i, conv = row
             reply = complete(self.url, messages=list(conv), **common,
-                             **self._knobs(batch, decoding, batch.seed * 1000 + i))
+                             **fields(batch.seed * 1000 + i))
             return Sample(reply.text, reply.finish_reasons[0] or "unknown")
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

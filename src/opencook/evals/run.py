@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opencook.benchmarks.problems import Benchmark
-from opencook.completions.backends import Backend, Batch, Decoding, Sample
+from opencook.completions.backends import Backend, Batch, Sample
+from opencook.completions.sampling import Sampling
 from opencook.evals.passk import summarize
 from opencook.evals.protocol import Protocol, Task
 
@@ -45,32 +46,35 @@ def _length(task: Task) -> int:
     return len(task.prompt) if task.prompt is not None else sum(len(m["content"]) for m in task.messages)
 
 
-def make_batches(tasks: Sequence[Task], decoding: Decoding) -> list[tuple[Batch, list[tuple[int, int]]]]:
+def make_batches(tasks: Sequence[Task], sampling: Sampling,
+                 batch_size: int = 8) -> list[tuple[Batch, list[tuple[int, int]]]]:
     """The batches, each with the (task index, sample index) of its rows."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}: pass --batch-size 1 or more")
     order = sorted(range(len(tasks)), key=lambda i: (-_length(tasks[i]), i))
-    per = max(1, decoding.batch_size // decoding.n)
+    per = max(1, batch_size // sampling.n)
     out = []
     for b, start in enumerate(range(0, len(order), per)):
         chunk = order[start:start + per]
-        rows = [(i, j) for i in chunk for j in range(decoding.n)]
+        rows = [(i, j) for i in chunk for j in range(sampling.n)]
         first = tasks[chunk[0]]
         stop = first.stop
         if first.prompt is not None:
-            batch = Batch(b, tuple(tasks[i].prompt for i, _ in rows), None, stop, decoding.seed + b)
+            batch = Batch(b, tuple(tasks[i].prompt for i, _ in rows), None, stop, sampling.seed + b)
         else:
-            batch = Batch(b, None, tuple(tasks[i].messages for i, _ in rows), stop, decoding.seed + b)
+            batch = Batch(b, None, tuple(tasks[i].messages for i, _ in rows), stop, sampling.seed + b)
         out.append((batch, rows))
     return out
 
 
-def generate_samples(tasks: Sequence[Task], backend: Backend, decoding: Decoding,
+def generate_samples(tasks: Sequence[Task], backend: Backend, sampling: Sampling, batch_size: int = 8,
                      progress: bool = False) -> list[list[Sample]]:
-    """``decoding.n`` samples for every task, in task order."""
-    samples: list[list[Sample | None]] = [[None] * decoding.n for _ in tasks]
-    batches = make_batches(tasks, decoding)
+    """``sampling.n`` samples for every task, in task order."""
+    samples: list[list[Sample | None]] = [[None] * sampling.n for _ in tasks]
+    batches = make_batches(tasks, sampling, batch_size)
     start, done = time.perf_counter(), 0
     for batch, rows in batches:
-        got = backend.run(batch, decoding)
+        got = backend.run(batch, sampling)
         if len(got) != len(rows):
             raise RuntimeError(f"the backend returned {len(got)} completions for a batch of {len(rows)} rows")
         for (i, j), s in zip(rows, got, strict=True):
@@ -103,9 +107,11 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
     return problems
 
 
-def evaluate(benchmark: Benchmark, kind: str, backend: Backend, decoding: Decoding, *, ks: Sequence[int],
-             limits=None, workers: int = 2, limit: int | None = None, progress: bool = False) -> Results:
-    """Evaluate ``backend`` on ``benchmark`` under protocol ``kind`` (base or chat)."""
+def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampling, *, ks: Sequence[int],
+             batch_size: int = 8, limits=None, workers: int = 2, limit: int | None = None,
+             progress: bool = False) -> Results:
+    """Evaluate ``backend`` on ``benchmark`` under protocol ``kind`` (base or chat). The protocol's stop
+    strings and the per-batch seeds replace ``sampling.stop`` and ``sampling.seed``."""
     from opencook.kit.versions import collect_versions
     from opencook.sandbox import Limits, isolation_report
 
@@ -117,20 +123,21 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, decoding: Decodi
             raise ValueError(f"--limit must be >= 1, got {limit}")
         tasks = tasks[:limit]
     t0 = time.perf_counter()
-    samples = generate_samples(tasks, backend, decoding, progress)
+    samples = generate_samples(tasks, backend, sampling, batch_size, progress)
     t1 = time.perf_counter()
     problems = score_samples(tasks, samples, limits, workers, progress)
     t2 = time.perf_counter()
     scores = summarize([[s["kind"] for s in p["samples"]] for p in problems], ks)
+    settings = {k: v for k, v in dataclasses.asdict(sampling).items() if k != "stop"}  # the protocol's stop
     versions = collect_versions()
     versions["packages"].update(extra_versions())
     record = {
         "benchmark": benchmark.record(),
         "protocol": protocol.record(),
-        "decoding": {**dataclasses.asdict(decoding), "greedy": decoding.temperature == 0.0,
+        "decoding": {**settings, "batch_size": batch_size, "greedy": sampling.greedy,
                      "batching": "tasks sorted by prompt length (longest first), n rows per task, "
                                  "max(1, batch_size // n) tasks per batch, batch b seeded seed + b"},
-        "n": decoding.n,
+        "n": sampling.n,
         "k": list(ks),
         "limit": limit,
         "problems_evaluated": len(tasks),

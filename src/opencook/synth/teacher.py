@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencook.completions.client import ServerError, complete, list_models
+from opencook.completions.sampling import Sampling
 from opencook.synth.cache import ReplyCache, request_key
 
 _PER_ITEM_STATUS = (400, 413, 422)  # this request is bad (too long a prompt); others may still work
@@ -27,18 +28,19 @@ class TeacherError(RuntimeError):
     """The endpoint cannot be used at all (down, wrong model, refused credentials)."""
 
 
+TEACHER_SAMPLING = Sampling(max_new_tokens=768)
+
+
 @dataclass
 class TeacherConfig:
     """Where the teacher is and how it decodes. ``model=None`` takes the server's first model. ``rps=0``
-    means no rate limit. ``max_tokens`` bounds every reply (a teacher that never stops costs at most that)."""
+    means no rate limit. ``sampling.max_new_tokens`` bounds every reply (a teacher that never stops costs at
+    most that); one sample per request (``sampling.n`` must be 1)."""
 
     endpoint: str
     model: str | None = None
     api_key: str | None = None
-    max_tokens: int = 768
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = 0
+    sampling: Sampling = TEACHER_SAMPLING
     concurrency: int = 4
     rps: float = 0.0
     retries: int = 3
@@ -49,17 +51,16 @@ class TeacherConfig:
         if not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(f"teacher endpoint {self.endpoint!r}: give a URL ending in /v1, "
                              "e.g. http://127.0.0.1:8000/v1")
-        for name in ("max_tokens", "concurrency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"teacher {name}={getattr(self, name)}: must be >= 1")
+        if self.concurrency < 1:
+            raise ValueError(f"teacher concurrency={self.concurrency}: must be >= 1")
+        if self.sampling.n != 1:
+            raise ValueError(f"teacher sampling n={self.sampling.n}: must be 1 (one reply per request)")
         if self.rps < 0 or self.retries < 0 or self.backoff_s < 0 or self.timeout_s <= 0:
             raise ValueError("teacher rps, retries and backoff_s must be >= 0 and timeout_s > 0")
 
     def knobs(self) -> dict:
-        knobs = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p}
-        if self.seed is not None:
-            knobs["seed"] = self.seed
-        return knobs
+        """The request fields that decide a reply: sent with every request and part of its cache key."""
+        return self.sampling.openai()
 
 
 @dataclass

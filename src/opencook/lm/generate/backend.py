@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from opencook.completions.backends import Batch, Decoding, Sample
+from opencook.completions.backends import Batch, Sample
+from opencook.completions.sampling import Sampling
 
 
 class CheckpointError(ValueError):
@@ -72,7 +74,7 @@ class InProcessBackend:
         return [encode(s.tokenizer, render_messages(c, s.chat_template, s.template_vars), special=True)
                 for c in batch.conversations]
 
-    def run(self, batch: Batch, decoding: Decoding) -> list[Sample]:
+    def run(self, batch: Batch, sampling: Sampling) -> list[Sample]:
         from opencook.lm.generate.decoding import generate
         from opencook.tokenizer import encode
 
@@ -84,9 +86,9 @@ class InProcessBackend:
             raise ValueError(f"a prompt of batch {batch.index} is {longest} tokens, which fills the model's context "
                              f"of {s.model.cfg.max_seq_len}: evaluate a model with a longer context")
         eos = s.eos_ids if batch.prompts is not None else s.chat_eos_ids
-        out = generate(s.model, s.tokenizer, prompts, max_new_tokens=min(decoding.max_new_tokens, room),
-                       temperature=decoding.temperature, top_p=decoding.top_p, stop=batch.stop,
-                       seed=batch.seed, eos_ids=eos)
+        row = replace(sampling, n=1, max_new_tokens=min(sampling.max_new_tokens, room), stop=batch.stop,
+                      seed=batch.seed)  # the batch's rows already repeat each prompt n times
+        out = generate(s.model, s.tokenizer, prompts, row, eos_ids=eos)
         return [Sample(c.text, c.finish_reason) for c in out]
 
     def record(self) -> dict:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
 from tokenizers import Tokenizer
 
-from opencook.lm.generate.sampling import check_sampling, next_tokens
+from opencook.completions.sampling import Sampling
+from opencook.lm.generate.sampling import next_tokens
 from opencook.lm.model.llama import KVCache, Llama
 from opencook.tokenizer import decode, encode
 
@@ -89,22 +90,24 @@ def _first_stop(text: str, stop: Sequence[str]) -> int | None:
 
 
 @torch.inference_mode()
-def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[Sequence[int]], *,
-             max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0, stop: Sequence[str] = (),
-             seed: int | None = None, eos_ids: Sequence[int] | None = None) -> list[Completion]:
+def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[Sequence[int]],
+             sampling: Sampling | None = None, *, eos_ids: Sequence[int] | None = None,
+             **settings) -> list[Completion]:
     """Complete each prompt (a string, or token ids) with up to ``max_new_tokens`` tokens, in one batch.
 
-    ``temperature == 0`` is greedy; otherwise temperature + nucleus (``top_p``) sampling from a
-    ``torch.Generator`` seeded with ``seed`` (None: a random seed). A sequence ends at any of ``eos_ids``
-    (default: ``<|endoftext|>`` and ``<|im_end|>``) or when its decoded text contains one of ``stop``
-    (cut from the returned text, as OpenAI does); both give ``finish_reason="stop"``."""
+    ``sampling`` says how (``Sampling()`` when None); keyword ``settings`` are ``Sampling`` fields that
+    replace its own, for a one-off call: ``generate(model, tok, prompts, max_new_tokens=16)``. A sequence
+    ends at any of ``eos_ids`` (default: ``<|endoftext|>`` and ``<|im_end|>``) or when its decoded text
+    contains one of the stop strings (cut from the returned text, as OpenAI does); both give
+    ``finish_reason="stop"``. One completion per prompt: for n samples, repeat the prompt n times."""
+    sampling = replace(sampling or Sampling(), **settings)
+    if sampling.n != 1:
+        raise ValueError(f"generate returns one completion per prompt, got n={sampling.n}: repeat each prompt "
+                         "n times (with temperature > 0) instead")
+    max_new_tokens, temperature, top_p, stop = (sampling.max_new_tokens, sampling.temperature, sampling.top_p,
+                                                sampling.stop)
     tok = as_tokenizer(tokenizer)
     cfg = model.cfg
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    check_sampling(temperature, top_p)
-    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
-        raise ValueError(f"stop must be a list of non-empty strings, got {stop!r}")
     eos = set(default_eos_ids(tok) if eos_ids is None else eos_ids)
     ids = _prompt_ids(tok, prompts, cfg.vocab_size)
     lens = [len(p) for p in ids]
@@ -132,7 +135,7 @@ def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[
     generator = None
     if temperature > 0:
         generator = torch.Generator(device=device)
-        generator.manual_seed(random.randrange(2**63) if seed is None else seed)
+        generator.manual_seed(random.randrange(2**63) if sampling.seed is None else sampling.seed)
 
     rows = list(range(b))  # original prompt index of each live batch row
     out: list[list[int]] = [[] for _ in range(b)]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from opencook.completions.sampling import Sampling
 from opencook.lm.generate.decoding import Completion
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
@@ -28,17 +28,6 @@ class RequestError(ValueError):
     def body(self) -> dict:
         kind = "invalid_request_error" if self.status < 500 else "server_error"
         return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
-
-
-@dataclass
-class Knobs:
-    """The sampling settings shared by both endpoints."""
-
-    max_tokens: int | None = None
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
 
 
 def _number(body: dict, name: str, default: float, lo: float, hi: float, lo_open: bool = False) -> float:
@@ -62,8 +51,9 @@ def _int(body: dict, name: str, minimum: int) -> int | None:
     return value
 
 
-def parse_knobs(body: dict) -> Knobs:
-    """The sampling knobs of ``body``, with OpenAI's defaults; unsupported options are refused by name."""
+def parse_sampling(body: dict, default_max_tokens: int) -> Sampling:
+    """The sampling settings of ``body``, with OpenAI's defaults (temperature 1, no seed) and
+    ``default_max_tokens`` when it names none; unsupported options are refused by name."""
     n = body.get("n")
     if n is not None and n != 1:
         raise RequestError(f"'n' must be 1 (got {n!r}): this server returns one choice per prompt; "
@@ -88,8 +78,9 @@ def parse_knobs(body: dict) -> Knobs:
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise RequestError(f"'seed' must be an integer, got {seed!r}", "seed")
-    return Knobs(max_tokens=max_tokens, temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
-                 top_p=_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True), stop=stop, seed=seed)
+    return Sampling(temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+                    top_p=_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
+                    max_new_tokens=default_max_tokens if max_tokens is None else max_tokens, seed=seed, stop=stop)
 
 
 def parse_prompts(body: dict) -> list[str] | list[list[int]]:

@@ -1,16 +1,10 @@
-"""Choosing the next token: greedy, or temperature + nucleus (top-p) sampling from a seeded generator."""
+"""Choosing the next token: greedy, or temperature + nucleus (top-p) sampling from a seeded generator.
+
+The settings themselves, and their checks, are ``opencook.completions.sampling.Sampling``."""
 
 from __future__ import annotations
 
 import torch
-
-
-def check_sampling(temperature: float, top_p: float) -> None:
-    """Reject knobs that would silently mean something else (negative temperature, top_p outside (0, 1])."""
-    if not isinstance(temperature, int | float) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
-    if not isinstance(top_p, int | float) or not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def next_tokens(logits: torch.Tensor, temperature: float, top_p: float,

@@ -19,9 +19,9 @@ from opencook.lm.generate.openai_api import (
     RequestError,
     chat_response,
     completion_response,
-    parse_knobs,
     parse_messages,
     parse_prompts,
+    parse_sampling,
 )
 from opencook.lm.generate.served import ServedModel
 from opencook.tokenizer import encode
@@ -31,28 +31,23 @@ MAX_BODY = 16 * 2**20
 
 def handle_completions(served: ServedModel, body: dict) -> dict:
     prompts = parse_prompts(body)
-    knobs = parse_knobs(body)
+    sampling = parse_sampling(body, COMPLETIONS_DEFAULT_MAX_TOKENS)
     with served.lock:
-        completions = generate(served.model, served.tokenizer, prompts,
-                               max_new_tokens=knobs.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS,
-                               temperature=knobs.temperature, top_p=knobs.top_p, stop=knobs.stop,
-                               seed=knobs.seed, eos_ids=served.eos_ids)
+        completions = generate(served.model, served.tokenizer, prompts, sampling, eos_ids=served.eos_ids)
     return completion_response(served.name, completions)
 
 
 def handle_chat(served: ServedModel, body: dict) -> dict:
     messages = parse_messages(body)
-    knobs = parse_knobs(body)
     ids = encode(served.tokenizer, render_messages(messages, served.chat_template, served.template_vars),
                  special=True)
     room = served.model.cfg.max_seq_len - len(ids)
     if room < 1:
         raise RequestError(f"the conversation is {len(ids)} tokens, which fills the model's context of "
                            f"{served.model.cfg.max_seq_len}: send fewer or shorter messages", "messages")
+    sampling = parse_sampling(body, room)  # no max_tokens: answer until the context is full
     with served.lock:
-        (completion,) = generate(served.model, served.tokenizer, [ids], max_new_tokens=knobs.max_tokens or room,
-                                 temperature=knobs.temperature, top_p=knobs.top_p, stop=knobs.stop,
-                                 seed=knobs.seed, eos_ids=served.chat_eos_ids)
+        (completion,) = generate(served.model, served.tokenizer, [ids], sampling, eos_ids=served.chat_eos_ids)
     return chat_response(served.name, completion)
 
 
