@@ -2,9 +2,11 @@
 
 This file is not imported by the parent; its text is passed to ``python -I -S -c`` so that no
 ``preexec_fn`` is needed (subprocess can then use vfork) and nothing depends on this file's permissions.
-argv: uid gid cpu_s data_bytes nproc fsize_bytes nofile purelib netns_fd pidns. uid < 0 keeps the current
-user; netns_fd >= 0 joins that (empty) network namespace; pidns=1 runs the program as pid 1 of a new pid
-namespace, so everything it starts dies with it. Namespaces are entered here, through libc, rather than by
+Its one argument is a JSON object (``runner.child_settings``): uid, gid, cpu_s, data_bytes, nproc,
+fsize_bytes, nofile, purelib, netns_fd, pidns. uid < 0 keeps the current user; netns_fd >= 0 joins that
+(empty) network namespace; pidns=true runs the program as pid 1 of a new pid namespace, so everything it
+starts dies with it. It is read with the C scanner of ``_json``: importing ``json`` pulls in ``re`` and
+would double the cost of a short program. Namespaces are entered here, through libc, rather than by
 exec'ing ``unshare``: that exec and a fresh network namespace per program cost ~25% of the throughput.
 The exit code tells the parent how the program ended (see ``EXIT_CODES`` in runner.py).
 """
@@ -14,10 +16,26 @@ import resource
 import sys
 
 
+def _settings(text: str) -> dict:
+    import _json
+
+    class Context:
+        strict, object_hook, object_pairs_hook, memo = True, None, None, {}
+        parse_float, parse_int, parse_constant = float, int, None
+
+    settings, end = _json.make_scanner(Context())(text, 0)
+    if not isinstance(settings, dict) or end != len(text):
+        raise ValueError(f"the sandbox child takes one JSON object, got {text!r:.200}")
+    return settings
+
+
 def _main() -> None:
-    uid, gid, cpu, data, nproc, fsize, nofile = (int(a) for a in sys.argv[1:8])
-    purelib = sys.argv[8]
-    netns_fd, pidns = int(sys.argv[9]), sys.argv[10] == "1"
+    if len(sys.argv) != 2:
+        raise SystemExit(f"the sandbox child takes one JSON argument (runner.child_settings), got {sys.argv[1:]!r}")
+    s = _settings(sys.argv[1])
+    uid, gid, cpu, data = s["uid"], s["gid"], s["cpu_s"], s["data_bytes"]
+    nproc, fsize, nofile, purelib = s["nproc"], s["fsize_bytes"], s["nofile"], s["purelib"]
+    netns_fd, pidns = s["netns_fd"], s["pidns"]
     if netns_fd >= 0 or pidns:
         _enter_namespaces(netns_fd, pidns)
     paths = [p for p in (*sys.path, purelib) if p and os.path.isdir(p)]

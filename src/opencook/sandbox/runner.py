@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import queue
 import select
@@ -65,6 +66,14 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
         return list(pool.map(one, programs))
 
 
+def child_settings(limits: Limits, uid: int, purelib: str, netns_fd: int, pidns: bool) -> str:
+    """The child's one argument: a JSON object naming each setting (child.py says what each means)."""
+    return json.dumps({"uid": uid, "gid": uid, "cpu_s": int(limits.timeout_s) + 1,
+                       "data_bytes": limits.memory_mb << 20, "nproc": limits.max_procs,
+                       "fsize_bytes": FILE_SIZE_LIMIT, "nofile": OPEN_FILES_LIMIT, "purelib": purelib,
+                       "netns_fd": netns_fd, "pidns": bool(pidns)})
+
+
 def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib: str) -> Outcome:
     start = time.perf_counter()
     workdir = tempfile.mkdtemp(prefix="opencook-sandbox-")
@@ -74,9 +83,8 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
         if uid >= 0:
             os.chown(workdir, uid, uid)
         netns_fd = -1 if limits.network else iso.netns_fd
-        cmd = [*iso.wrapper(limits.network), sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, str(uid), str(uid),
-               str(int(limits.timeout_s) + 1), str(limits.memory_mb << 20), str(limits.max_procs),
-               str(FILE_SIZE_LIMIT), str(OPEN_FILES_LIMIT), purelib, str(netns_fd), str(int(iso.pidns_in_child))]
+        settings = child_settings(limits, uid, purelib, netns_fd, iso.pidns_in_child)
+        cmd = [*iso.wrapper(limits.network), sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, settings]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1"}
