@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from opencook.data.recipe import Recipe
-from opencook.data.step import Global, Map, Sink, Source
+from opencook.data.step import Global, Map, Sink, Source, Step
 from opencook.kit.executors import Executor
 from opencook.kit.io.shards import (
     read_marker,
@@ -59,24 +60,30 @@ def _counting(records, stats: StageStats):
         yield r
 
 
-def _finish_shard(records: list[dict], out: Path, stats: StageStats, key: dict) -> dict:
+def _finish_shard(records: list[dict], out: Path, stats: StageStats, key: dict, step: Step) -> dict:
     stats.counters["out"] = len(records)  # the runner owns "out"; a step may have counted it too
-    write_records(records, out)
+    schema = step.schema()
+    if schema is None:
+        write_records(records, out)
+    else:
+        write_parquet_atomic(pa.Table.from_pylist(records, schema=schema), out)
     return write_marker(out, len(records), {"key": key, "stats": stats.to_dict()})
 
 
 def source_task(job: tuple[type[Source], Any, Any, Path, dict]) -> dict:
     step_cls, config, task, out, key = job
     stats = StageStats()
-    records = list(step_cls(config).read(task, stats))
-    return _finish_shard(records, out, stats, key)
+    step = step_cls(config)
+    records = list(step.read(task, stats))
+    return _finish_shard(records, out, stats, key, step)
 
 
 def map_task(job: tuple[type[Map], Any, Path, Path, dict]) -> dict:
     step_cls, config, src, out, key = job
     stats = StageStats()
-    records = list(step_cls(config).process(_counting(read_records(src), stats), stats))
-    return _finish_shard(records, out, stats, key)
+    step = step_cls(config)
+    records = list(step.process(_counting(read_records(src), stats), stats))
+    return _finish_shard(records, out, stats, key, step)
 
 
 def summarize_task(job: tuple[type[Global], Any, Path, Path, dict]) -> dict:
@@ -91,8 +98,9 @@ def apply_task(job: tuple[type[Global], Any, Path, Path, Path, dict]) -> dict:
     step_cls, config, src, decision_path, out, key = job
     stats = StageStats()
     decision = pq.read_table(decision_path)
-    records = list(step_cls(config).apply(_counting(read_records(src), stats), decision, stats))
-    return _finish_shard(records, out, stats, key)
+    step = step_cls(config)
+    records = list(step.apply(_counting(read_records(src), stats), decision, stats))
+    return _finish_shard(records, out, stats, key, step)
 
 
 # ---------------------------------------------------------------- the runner
@@ -284,6 +292,8 @@ def _remove_stale_shards(stage_dir: Path, keep: set[Path]) -> None:
 def _count_rows(path: Path) -> int:
     if path.name.endswith(".parquet"):
         return pq.ParquetFile(path).metadata.num_rows
+    if path.name.endswith(".jsonl"):
+        return path.read_bytes().count(b"\n")
     import zstandard
 
     return zstandard.ZstdDecompressor().decompress(path.read_bytes()).count(b"\n")

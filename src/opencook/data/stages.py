@@ -20,6 +20,10 @@ STAGES: Registry[Step] = Registry("stage", {
     "web_ingest": "opencook.data.recall.source:WebIngest",
     "recall_score": "opencook.data.recall.score:RecallScore",
     "write": "opencook.data.write:Write",
+    # `opencook data filter`: every file -> its verdict row (nothing dropped) -> filter_results.{parquet,jsonl}
+    "filter_input": "opencook.data.filter.filter_path:FilterInput",
+    "filter_verdicts": "opencook.data.filter.filter_path:FilterVerdicts",
+    "filter_results": "opencook.data.filter.filter_path:FilterResults",
 })
 
 

@@ -61,6 +61,13 @@ class Step:
     def __init__(self, config: Any = None) -> None:
         self.config = self.config_cls() if config is None else config
 
+    def schema(self) -> pa.Schema | None:
+        """The Arrow schema of this step's shards; ``None`` is the pipeline record schema (the rule).
+
+        A step whose records are not pipeline records (the filter's per-file verdict rows) names its own.
+        """
+        return None
+
 
 class Source(Step):
     kind: ClassVar[str] = "source"

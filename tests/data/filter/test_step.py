@@ -95,3 +95,25 @@ def test_filter_path_jsonl_dataset_two_workers(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["path"] for r in rows] == [f"f{i}.c" for i in range(6)]
     assert [r["kept"] for r in rows] == [i % 2 == 1 for i in range(6)]
+
+
+def test_data_filter_is_a_recipe_that_reads_a_dataset_folder(tmp_path):
+    """A folder of dataset parts (here, JSONL.zst, as `write` makes) is read through kit.io.Dataset."""
+    import zstandard
+
+    from opencook.data.filter.filter_path import filter_recipe
+    from opencook.data.recipe import parse_recipe
+
+    names = [spec.name for spec, _ in parse_recipe(filter_recipe("x"), "t").stages]
+    assert names == ["filter_input", "filter_verdicts", "filter_results"]
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    lines = "".join(json.dumps({"path": f"f{i}.c", "text": GOOD_C if i % 2 else "int x;\n"}) + "\n"
+                    for i in range(4))
+    (ds / "part-00000.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.encode()))
+    (ds / "_SUCCESS.json").write_text("{}")
+    out = filter_path(ds, tmp_path / "out", seed=3)
+    rows = pq.read_table(out).to_pylist()
+    assert [r["path"] for r in rows] == [f"f{i}.c" for i in range(4)]
+    assert [r["kept"] for r in rows] == [False, True, False, True]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["filter_results.parquet"]  # the run dir is gone

@@ -1,7 +1,9 @@
-"""Run the quality filter alone over a folder of files or a Parquet/JSONL dataset.
+"""``opencook data filter``: the quality filter alone, as a recipe run by the pipeline runner.
 
-One output row per file: ``path, language, doc_type, kept, hits, rule_set, reason, signals`` (a JSON
-string), written to ``out_dir/filter_results.parquet`` (or ``.jsonl``).
+``filter_input -> filter_verdicts -> filter_results``: one output row per file, ``path, language,
+doc_type, kept, hits, rule_set, reason, signals`` (a JSON string), written to
+``out_dir/filter_results.parquet`` (or ``.jsonl``). Unlike ``ingest -> filter``, nothing is dropped:
+a binary or oversized file still gets a row that says why it was not judged.
 """
 
 from __future__ import annotations
@@ -9,95 +11,201 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
 from opencook.data.ingest.decode import is_binary, normalize_newlines
 from opencook.data.ingest.languages import detect_language, doc_type_for
-from opencook.kit.executors import make_executor
+from opencook.data.step import Map, Record, Sink, Source
+from opencook.kit.io.dataset import Dataset, is_dataset_file
+from opencook.kit.stats import StageStats
 
 MAX_FILE_BYTES = 8_000_000  # RefineCode's preprocessing limit
-
-_DATASET_SUFFIXES = (".parquet", ".jsonl")
 RECORDS_PER_TASK = 64
 
+INPUT_SCHEMA = pa.schema([
+    ("id", pa.string()), ("path", pa.string()), ("filename", pa.string()), ("ext", pa.string()),
+    ("size_bytes", pa.int64()), ("language", pa.string()), ("doc_type", pa.string()), ("lang", pa.string()),
+    ("text", pa.large_string()), ("skip_reason", pa.string()),
+])
+RESULT_SCHEMA = pa.schema([
+    ("path", pa.string()), ("language", pa.string()), ("doc_type", pa.string()), ("kept", pa.bool_()),
+    ("hits", pa.list_(pa.string())), ("rule_set", pa.string()), ("reason", pa.string()), ("signals", pa.string()),
+])
+_DATASET_COLUMNS = [n for n in INPUT_SCHEMA.names if n != "skip_reason"]
 
-def _folder_records(root: Path) -> Iterator[dict[str, Any]]:
+
+# ---------------------------------------------------------------- source: a folder of files, or a dataset
+
+
+@dataclass
+class FilterInputConfig:
+    """``path``: a folder of source files, or a Parquet/JSONL dataset (a file, or a folder of only those)."""
+
+    path: str
+    records_per_task: int = RECORDS_PER_TASK
+
+    def __post_init__(self) -> None:
+        if self.records_per_task < 1:
+            raise ValueError("filter_input records_per_task must be >= 1")
+
+
+def _is_dataset(root: Path) -> bool:
+    if root.is_file():
+        return True
+    files = [p for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts]
+    return bool(files) and all(is_dataset_file(p) or p.name.startswith(("_", ".")) for p in files)
+
+
+def _folder_files(root: Path) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if not path.is_file():
-                continue
-            size = path.stat().st_size
-            raw = b"" if size > MAX_FILE_BYTES else path.read_bytes()  # too large: not even read
-            skip = "too_large" if size > MAX_FILE_BYTES else "binary" if is_binary(raw) else None
-            # Text mode as in the reference: UTF-8, universal newlines (undecodable bytes -> U+FFFD).
-            text = "" if skip else normalize_newlines(raw.decode("utf-8", "replace"))
-            language = detect_language(name)
-            rel = path.relative_to(root).as_posix()
-            yield {
-                "id": rel,
-                "path": rel,
-                "filename": name,
-                "size_bytes": size,
-                "language": language,
-                "doc_type": doc_type_for(language),
-                "text": text,
-                "skip_reason": skip,
-            }
+            if path.is_file():
+                yield path.relative_to(root).as_posix()
 
 
-def _dataset_records(path: Path) -> Iterator[dict[str, Any]]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        rows: Iterator[dict[str, Any]] = (
-            row for batch in pq.ParquetFile(path).iter_batches(batch_size=1024) for row in batch.to_pylist()
-        )
-    else:
-        rows = (json.loads(line) for line in path.open(encoding="utf-8") if line.strip())
-    for i, row in enumerate(rows):
-        if "text" not in row or "path" not in row:
-            raise ValueError(f"{path}: row {i} lacks a 'text' or 'path' column; both are required")
-        if not row.get("language"):
-            row["language"] = detect_language(row["path"])
-        if not row.get("doc_type"):
-            row["doc_type"] = doc_type_for(row["language"])
-        row.setdefault("id", row["path"])
-        yield row
+def _file_record(root: Path, rel: str) -> Record:
+    path = root / rel
+    size = path.stat().st_size
+    raw = b"" if size > MAX_FILE_BYTES else path.read_bytes()  # too large: not even read
+    skip = "too_large" if size > MAX_FILE_BYTES else "binary" if is_binary(raw) else None
+    # Text mode as in the reference: UTF-8, universal newlines (undecodable bytes -> U+FFFD).
+    text = "" if skip else normalize_newlines(raw.decode("utf-8", "replace"))
+    language = detect_language(path.name)
+    return {"id": rel, "path": rel, "filename": path.name, "size_bytes": size, "language": language,
+            "doc_type": doc_type_for(language), "text": text, "skip_reason": skip}
 
 
-def _judge_rows(task: tuple[tuple[dict[str, Any], ...], QualityFilterConfig]) -> list[dict[str, Any]]:
-    records, config = task
-    return [_judge_row(r, config) for r in records]
+def _dataset_record(where: str, row: dict[str, Any]) -> Record:
+    if row["text"] is None or row["path"] is None:
+        raise ValueError(f"{where} lacks a 'text' or 'path' column; both are required")
+    if not row["language"]:
+        row["language"] = detect_language(row["path"])
+    if not row["doc_type"]:
+        row["doc_type"] = doc_type_for(row["language"])
+    if row["id"] is None:
+        row["id"] = row["path"]
+    return {**row, "skip_reason": None}
 
 
-def _judge_row(record: dict[str, Any], config: QualityFilterConfig) -> dict[str, Any]:
+class FilterInput(Source):
+    """Files of a folder, ``records_per_task`` to a task; a dataset is read one file per task."""
+
+    name: ClassVar[str] = "filter_input"
+    config_cls: ClassVar[type] = FilterInputConfig
+    config: FilterInputConfig
+
+    def plan(self) -> list[tuple[str, tuple[str, ...]]]:
+        root = Path(self.config.path)
+        if not root.exists():
+            raise FileNotFoundError(f"{root} does not exist: give a folder of files, or a Parquet/JSONL dataset")
+        if _is_dataset(root):
+            return [("dataset", (str(f),)) for f in Dataset(root).files()]
+        files = _folder_files(root)
+        return [("files", chunk) for chunk in iter(lambda: tuple(islice(files, self.config.records_per_task)), ())]
+
+    def read(self, task: tuple[str, tuple[str, ...]], stats: StageStats) -> Iterator[Record]:
+        kind, names = task
+        if kind == "dataset":
+            for where, row in Dataset(names[0]).located_records(_DATASET_COLUMNS):
+                stats.add("in")
+                yield _dataset_record(where, row)
+            return
+        root = Path(self.config.path)
+        for rel in names:
+            stats.add("in")
+            yield _file_record(root, rel)
+
+    def schema(self) -> pa.Schema:
+        return INPUT_SCHEMA
+
+
+# ---------------------------------------------------------------- map: every record -> its verdict row
+
+
+class FilterVerdicts(Map):
+    """Judge every record and pass on its verdict row; nothing is dropped, drops are still counted."""
+
+    name: ClassVar[str] = "filter_verdicts"
+    config_cls: ClassVar[type] = QualityFilterConfig
+    config: QualityFilterConfig
+
+    def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[dict[str, Any]]:
+        for record in records:
+            row = _judge_row(record, self.config)
+            nbytes = record.get("size_bytes")
+            if nbytes is None:
+                nbytes = len(record["text"].encode("utf-8", "surrogatepass"))
+            if row["kept"]:
+                stats.kept(row["language"], nbytes)
+            else:
+                stats.drop(f"filter:{row['hits'][0] if row['hits'] else row['reason'] or 'unknown'}", nbytes)
+            yield row
+
+    def schema(self) -> pa.Schema:
+        return RESULT_SCHEMA
+
+
+def _judge_row(record: Record, config: QualityFilterConfig) -> dict[str, Any]:
     if record.get("skip_reason"):  # never judged: a row that says why, so no file goes missing
         return {**verdict_row(record, Verdict(kept=False, reason=record["skip_reason"])), "signals": "{}"}
     verdict = judge(record, config)
     row = verdict_row(record, verdict)
     row["signals"] = json.dumps(
-        {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in verdict.signals.items()
-        }
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in verdict.signals.items()}
     )
     return row
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    p = Path(path)
-    if p.is_dir():
-        return _folder_records(p)
-    if p.is_file() and p.suffix in _DATASET_SUFFIXES:
-        return _dataset_records(p)
-    raise ValueError(f"{p}: give a folder of files, or a .parquet/.jsonl file with 'text' and 'path' columns")
+# ---------------------------------------------------------------- sink: one results file
+
+
+@dataclass
+class FilterResultsConfig:
+    format: Literal["parquet", "jsonl"] = "parquet"
+
+
+class FilterResults(Sink):
+    name: ClassVar[str] = "filter_results"
+    config_cls: ClassVar[type] = FilterResultsConfig
+    config: FilterResultsConfig
+
+    def write(self, records: Iterator[dict[str, Any]], out_dir: Path, stats: StageStats) -> list[Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / f"filter_results.{self.config.format}"
+        rows = [{k: r[k] for k in RESULT_SCHEMA.names} for r in records]
+        stats.add("in", len(rows))
+        stats.add("out", len(rows))
+        if self.config.format == "jsonl":
+            with target.open("w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            pq.write_table(pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), target)
+        return [target]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def filter_recipe(path: str | os.PathLike, fmt: str = "parquet", seed: int = 0, compat: str = "fixed") -> dict:
+    return {"name": "filter", "seed": seed, "stages": [
+        {"filter_input": {"path": str(path)}},
+        {"filter_verdicts": {"compat": compat}},
+        {"filter_results": {"format": fmt}},
+    ]}
 
 
 def filter_path(
@@ -108,37 +216,19 @@ def filter_path(
     workers: int = 1,
     compat: str = "fixed",
 ) -> Path:
-    """Filter every file under ``path``; return the results file."""
+    """Filter every file under ``path``; return the results file (``out_dir`` holds only it)."""
+    from opencook.data.recipe import parse_recipe
+    from opencook.data.runner import PipelineRunner
+    from opencook.kit.executors import make_executor
+
     if fmt not in ("parquet", "jsonl"):
         raise ValueError(f"fmt={fmt!r}: use 'parquet' or 'jsonl'")
-    config = QualityFilterConfig(seed=seed, compat=compat)
+    recipe = parse_recipe(filter_recipe(path, fmt, seed, compat), "data filter")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = iter_records(path)
-    tasks = [(chunk, config) for chunk in iter(lambda: tuple(islice(records, RECORDS_PER_TASK)), ())]
-    with make_executor("local" if workers > 1 else "inprocess", workers) as executor:
-        by_task = dict(executor.map(_judge_rows, tasks, "filter"))
-    rows = [row for i in range(len(tasks)) for row in by_task[i]]
     target = out / f"filter_results.{fmt}"
-    if fmt == "jsonl":
-        with target.open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = pa.schema(
-            [
-                ("path", pa.string()),
-                ("language", pa.string()),
-                ("doc_type", pa.string()),
-                ("kept", pa.bool_()),
-                ("hits", pa.list_(pa.string())),
-                ("rule_set", pa.string()),
-                ("reason", pa.string()),
-                ("signals", pa.string()),
-            ]
-        )
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), target)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".run-") as run_dir, \
+            make_executor("local" if workers > 1 else "inprocess", workers) as executor:
+        [result] = PipelineRunner(recipe, Path(run_dir), executor).run()[-1].shards
+        shutil.move(result, target)
     return target
