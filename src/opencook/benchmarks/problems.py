@@ -8,7 +8,6 @@ which data produced a score.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -17,6 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from opencook.kit.io import sha256_file
 
 MBPP_ENV = "OPENCOOK_MBPP_DIR"
 MBPP_FILES = {"full": "mbpp.jsonl", "sanitized": "mbpp_sanitized.jsonl"}
@@ -72,14 +73,6 @@ class Benchmark:
                 "sha256": self.sha256, "known_sha256": self.known_sha256,
                 "sha256_matches_known": None if self.known_sha256 is None else self.sha256 == self.known_sha256,
                 "problems": len(self.problems)}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -7,12 +7,12 @@ records where the weights came from so a fine-tune can be traced back to the exa
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
+from opencook.kit.io import sha256_file
 from opencook.lm.hf.dir import (
     TOKENIZER_FILES,
     check_hf_names,
@@ -25,14 +25,6 @@ from opencook.lm.hf.gguf import SMOLLM2, gguf_header, load_gguf, smollm2_gguf
 from opencook.lm.model import Llama, from_hf_state_dict, hf_config_dict
 
 IMPORT_RECORD = "opencook_import.json"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_source(src: str | Path) -> Path:
