@@ -55,16 +55,10 @@ def _cmd_data_filter(args: argparse.Namespace) -> int:
 
 
 def _dedup_inputs(path: Path) -> list[str]:
-    """The Parquet/JSONL files of a dataset folder (e.g. a run's ``dataset/``), or the file itself."""
-    if path.is_dir():
-        found = sorted(str(p) for pattern in ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
-                       for p in path.glob(pattern))
-        if not found:
-            raise FileNotFoundError(f"{path} holds no Parquet or JSONL files")
-        return found
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    return [str(path)]
+    """The files of a dataset folder (e.g. a run's ``dataset/``) or file, any ``kit.io.Dataset`` format."""
+    from opencook.kit.io import Dataset
+
+    return [str(p) for p in Dataset(path).files()]
 
 
 def _cmd_data_dedup(args: argparse.Namespace) -> int:
@@ -120,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     flt.set_defaults(func=_cmd_data_filter)
 
     ddp = data.add_parser("dedup", help="fuzzy (MinHash-LSH) dedup of a dataset the pipeline wrote")
-    ddp.add_argument("path", help="a dataset/ folder of Parquet parts, or a Parquet/JSONL file")
+    ddp.add_argument("path", help="a dataset/ folder or file: Parquet, JSONL (plain, .gz, .zst)")
     ddp.add_argument("--out", required=True, help="output directory (a run directory)")
     ddp.add_argument("--preset", choices=["opencoder", "datatrove", "bigcode"])
     ddp.add_argument("--threshold", type=float, help="target Jaccard; chooses bands x rows")
