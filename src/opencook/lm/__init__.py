@@ -1,1 +1,3 @@
-"""Language-model training stack: tokenizer first (issue 5), model and trainer to follow."""
+"""Language models: packed and SFT data (data/), the LLaMA-style model (model/), its trainer (train/),
+Hugging Face import/export (hf/) and generation, serving and the in-process eval backend (generate/).
+The tokenizer lives one floor down, in ``opencook.tokenizer``."""

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from opencook.data.filter.comments import code_and_comments, split_pygments
 from opencook.data.filter.lang_signals import _fastlex_c
-from opencook.data.filter.lang_signals._lexing import code_and_comments, split_pygments
 
 CONF = "/work/shared/data/opc_filter_conformance/files"
 LANGS = ["c", "cpp", "csharp", "java", "javascript"]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from opencook.data.filter.comments import split_pygments
 from opencook.data.filter.conformance import default_dir
 from opencook.data.filter.lang_signals import compute_language_signals
 from opencook.data.filter.lang_signals._fastlex import split as fast_split
-from opencook.data.filter.lang_signals._lexing import split_pygments
 
 REPO = Path(__file__).resolve().parents[3]
 CONFORMANCE = default_dir(REPO)

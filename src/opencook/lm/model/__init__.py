@@ -1,4 +1,4 @@
-"""The LLaMA-style decoder (issue 5): configs and presets, the model, HF conversion, FLOPs/MFU."""
+"""The LLaMA-style decoder: configs and presets, the model, HF conversion, FLOPs/MFU."""
 
 from opencook.lm.model.config import MODEL_PRESETS, ModelConfig, model_config, num_params
 from opencook.lm.model.flops import PEAK_FLOPS, flops_per_token, matmul_params, mfu

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import regex
 
+from opencook.data.filter.comments import code_and_comments
+
 from ._common import Signal, nonempty_lines, ratio, run_group
-from ._lexing import code_and_comments
 from ._regex import compile_, count
 
 _M = regex.MULTILINE

@@ -6,8 +6,9 @@ import os
 
 import regex
 
+from opencook.data.filter.comments import code_and_comments
+
 from ._common import PRECISION, Signal, nonempty_lines, ratio, run_group
-from ._lexing import code_and_comments
 from ._regex import compile_, count
 
 _M = regex.MULTILINE

@@ -9,8 +9,9 @@ import esprima
 import regex
 from esprima import nodes
 
+from opencook.data.filter.comments import code_and_comments
+
 from ._common import Signal, SignalFailure, nonempty_lines, ratio, run_group
-from ._lexing import code_and_comments
 
 _SIMPLE_TYPES = ("Literal", "Identifier", "UnaryExpression")
 _FUNC_TYPES = ("FunctionExpression", "ArrowFunctionExpression")

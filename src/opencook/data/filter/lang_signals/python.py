@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from opencook.data.filter.comments import code_and_comments
+
 from ..pyparse import analyse
 from ._common import PRECISION, Signal, nonempty_lines, ratio, run_group
-from ._lexing import code_and_comments
 
 # Reference: a "simple return" is any line of the comment-free code that starts with `return`.
 _SIMPLE_RETURN = re.compile(r"^\s*return(\s+.+)?\s*$", re.MULTILINE)
