@@ -9,18 +9,17 @@ counted (``malformed:<reason>``) and skipped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
 from opencook.data.recall.warc import iter_warc_pages
 from opencook.data.step import Record
+from opencook.kit.io import Dataset
 from opencook.kit.stats import StageStats
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
@@ -103,24 +102,17 @@ def _url_text(row: object, require_url: bool = True) -> tuple[str, str] | str:
 
 
 def _jsonl(path: str, stats: StageStats, require_url: bool) -> Iterator[tuple[str, str]]:
-    try:
-        with open_decompressed(path) as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    stats.drop("malformed:bad_json")
-                    continue
-                got = _url_text(row, require_url)
-                if isinstance(got, str):
-                    stats.drop(f"malformed:{got}")
-                else:
-                    yield got
-    except (EOFError, OSError) as exc:
-        stats.drop("malformed:truncated_file")
-        stats.add(f"truncated_file:{type(exc).__name__}")
+    def bad(reason: str, exc: Exception | None) -> None:
+        stats.drop(f"malformed:{reason}")
+        if reason == "truncated_file":
+            stats.add(f"truncated_file:{type(exc).__name__}")
+
+    for row in Dataset(path).records(on_bad=bad):
+        got = _url_text(row, require_url)
+        if isinstance(got, str):
+            stats.drop(f"malformed:{got}")
+        else:
+            yield got
 
 
 def _parquet(

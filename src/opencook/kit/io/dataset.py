@@ -68,16 +68,26 @@ class Dataset:
         return files
 
     def records(self, columns: Sequence[str] | None = None, *,
-                on_bad: Callable[[str], None] | None = None) -> Iterator[dict]:
+                on_bad: Callable[[str, Exception | None], None] | None = None) -> Iterator[dict]:
         """Every record, file by file. ``columns`` keeps only those fields (``None`` where a record lacks
         one); Parquet then reads only those columns. A malformed JSONL line is an error naming its
-        ``file:line`` -- unless ``on_bad`` is given, which is called with a reason (``bad_json``,
-        ``not_an_object``, ``truncated_file``) and the line is skipped."""
+        ``file:line`` -- unless ``on_bad`` is given (messy web data), which is called with a reason
+        (``bad_json``, ``not_an_object``, ``truncated_file``) and the error, if any, and the line (or the
+        rest of a truncated file) is skipped."""
+        for _, record in self.located_records(columns, on_bad=on_bad):
+            yield record
+
+    def located_records(self, columns: Sequence[str] | None = None, *,
+                        on_bad: Callable[[str, Exception | None], None] | None = None) -> Iterator[tuple[str, dict]]:
+        """``(where, record)``: ``where`` is ``file:line`` (JSONL) or ``file:row N`` (Parquet), for consumers
+        whose own checks must name the record they reject."""
         for file in self.files():
             if file.name.lower().endswith(PARQUET_SUFFIXES):
-                yield from _parquet_records(file, columns)
+                for n, record in enumerate(_parquet_records(file, columns)):
+                    yield f"{file}:row {n}", record
             else:
-                yield from _jsonl_records(file, columns, on_bad)
+                for lineno, record in _jsonl_records(file, columns, on_bad):
+                    yield f"{file}:{lineno}", record
 
     def texts(self) -> Iterator[str]:
         """Every record's ``text``, empty ones included; a record without a string ``text`` is an error."""
@@ -126,7 +136,7 @@ def _parquet_records(file: Path, columns: Sequence[str] | None) -> Iterator[dict
                            "dataset folder") from None
 
 
-def _jsonl_lines(file: Path, on_bad: Callable[[str], None] | None) -> Iterator[tuple[int, object]]:
+def _jsonl_lines(file: Path, on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, object]]:
     """``(line number, parsed value)`` for every non-blank line."""
     try:
         with io.TextIOWrapper(open_decompressed(str(file)), encoding="utf-8", errors="replace") as fh:
@@ -138,20 +148,20 @@ def _jsonl_lines(file: Path, on_bad: Callable[[str], None] | None) -> Iterator[t
                 except ValueError as exc:
                     if on_bad is None:
                         raise DatasetError(f"{file}:{lineno}: not valid JSON ({exc}); fix or remove the line") from None
-                    on_bad("bad_json")
+                    on_bad("bad_json", exc)
     except (EOFError, OSError, zstandard.ZstdError) as exc:
         if on_bad is None:
             raise DatasetError(f"{file} is truncated or corrupt ({exc}); rewrite or re-download it") from None
-        on_bad("truncated_file")
+        on_bad("truncated_file", exc)
 
 
 def _jsonl_records(file: Path, columns: Sequence[str] | None,
-                   on_bad: Callable[[str], None] | None) -> Iterator[dict]:
+                   on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, dict]]:
     for lineno, row in _jsonl_lines(file, on_bad):
         if not isinstance(row, dict):
             if on_bad is None:
                 raise DatasetError(f"{file}:{lineno}: not a JSON object ({type(row).__name__}); each line "
                                    "must be one record {...}")
-            on_bad("not_an_object")
+            on_bad("not_an_object", None)
             continue
-        yield row if columns is None else {c: row.get(c) for c in columns}
+        yield lineno, row if columns is None else {c: row.get(c) for c in columns}
