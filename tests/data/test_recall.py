@@ -295,3 +295,20 @@ def test_cli_runs_a_yaml_config_and_names_a_typo(world, tmp_path, capsys):
     saved = json.loads((tmp_path / "out" / "recall.json").read_text())
     assert len(saved["rounds"]) == 1
     assert f"recalled {saved['output']['pages']} pages" in proc.stdout
+
+
+def test_cli_out_flag_replaces_the_config_key(world, tmp_path, capsys):
+    from opencook.cli.recall import main
+
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(f"corpus: {json.dumps(world['files'])}\nseeds: [{world['dir'] / 'seeds.jsonl'}]\n"
+                   f"tokenizer: {world['tok']}\nrounds: 1\n")
+    assert main([str(cfg)]) == 2
+    assert "no output directory: pass --out DIR" in capsys.readouterr().err
+    assert main([str(cfg), "--out", str(tmp_path / "flag")]) == 0
+    assert (tmp_path / "flag" / "recall.json").exists()
+    assert "deprecated" not in capsys.readouterr().err
+    cfg.write_text(cfg.read_text() + "out: keyed\n")
+    assert main([str(cfg)]) == 0
+    assert "the config key 'out' is deprecated" in capsys.readouterr().err
+    assert (tmp_path / "keyed" / "recall.json").exists()

@@ -1,4 +1,4 @@
-"""``opencook data recall CONFIG.yaml``: run the recall loop from a YAML file of ``RecallConfig`` keys.
+"""``opencook data recall CONFIG.yaml --out DIR``: run the recall loop from a YAML file of ``RecallConfig`` keys.
 
 Wire it with ``add_parser(data_sub)`` on the ``opencook data`` subparsers; ``python -m
 opencook.cli.recall`` runs it standalone.
@@ -45,9 +45,17 @@ def load_recall_config(path: str | Path, **overrides):
 
 def _run(args: argparse.Namespace) -> int:
     from opencook.data.recall.loop import run_recall
+    from opencook.kit.config import ConfigError
 
-    config = load_recall_config(args.config, out=args.out, rounds=args.rounds, threshold=args.threshold)
-    result = run_recall(config, progress=True)
+    config = load_recall_config(args.config, rounds=args.rounds, threshold=args.threshold)
+    out = args.out
+    if out is None and config.out is not None:
+        print(f"opencook data recall: the config key 'out' is deprecated and will be removed; "
+              f"pass --out {config.out} instead", file=sys.stderr)
+        out = config.out
+    if out is None:
+        raise ConfigError(f"{args.config}: no output directory: pass --out DIR")
+    result = run_recall(config, out=out, progress=True)
     print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
           f"{result.out / 'dataset'}; report: {result.out / 'report.html'}")
     return 0
@@ -55,8 +63,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(data_sub) -> None:
     p = data_sub.add_parser("recall", help="code-related web text recall: fastText + domains + URL patterns, N rounds")
-    p.add_argument("config", help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, out, ...)")
-    p.add_argument("--out", help="output directory (overrides the config's out)")
+    p.add_argument("config", help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, ...)")
+    p.add_argument("--out", help="output directory (required; replaces the deprecated config key 'out')")
     p.add_argument("--rounds", type=int, help="number of rounds (default 3)")
     p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled (default 0.5)")
     p.set_defaults(func=_run)

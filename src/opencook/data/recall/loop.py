@@ -47,12 +47,13 @@ class RecallConfig:
       from the corpus (seeded), avoiding known code domains and last round's recalled pages.
     - ``url_patterns``: ``%`` patterns applied every round besides the derived ones
       (``derive_patterns: false`` to use only these).
+    - ``out``: deprecated; the output directory is ``run_recall(out=...)`` / ``opencook data recall --out``.
     """
 
     corpus: list[str]
     seeds: list[str]
     tokenizer: str
-    out: str
+    out: str | None = None
     heldout: str | None = None
     negatives: list[str] = field(default_factory=list)
     negative_ratio: float = 1.0
@@ -166,9 +167,12 @@ def _sample_negatives(corpus: Corpus, exclude: set[int], n: int, rng: random.Ran
     return sorted(rng.sample(pool, min(n, len(pool))))
 
 
-def run_recall(config: RecallConfig, *, progress: bool = False) -> RecallResult:
-    """Run ``config.rounds`` rounds and write the dataset, ``recall.json`` and ``report.html`` to ``config.out``."""
-    out = Path(config.out)
+def run_recall(config: RecallConfig, *, out: str | Path | None = None, progress: bool = False) -> RecallResult:
+    """Run ``config.rounds`` rounds and write the dataset, ``recall.json`` and ``report.html`` to ``out``
+    (or, deprecated, to ``config.out``)."""
+    if out is None and config.out is None:
+        raise ValueError("recall: no output directory: pass --out DIR (run_recall(config, out=DIR))")
+    out = Path(out if out is not None else config.out)
     out.mkdir(parents=True, exist_ok=True)
     to_lines = BpeLines(load_bpe(config.tokenizer), config.fasttext.max_chars)
     read_stats = StageStats()

@@ -197,7 +197,7 @@ def write_demo(out_dir: str | Path, seed: int = 0, scale: int = 1) -> Path:
     (out / "recall.yaml").write_text(
         "# code-related web text recall on the self-made demo corpus (python -m opencook.data.recall.synthetic)\n"
         "corpus: [cc.warc.wet.gz, fineweb.parquet, web.jsonl]\nseeds: [seeds.jsonl]\nheldout: heldout.jsonl\n"
-        "tokenizer: tokenizer\nout: recall_out\nrounds: 3\nthreshold: 0.5\ndomain_share: 0.10\nseed: 0\n")
+        "tokenizer: tokenizer\nrounds: 3\nthreshold: 0.5\ndomain_share: 0.10\nseed: 0\n")
     return out / "recall.yaml"
 
 
