@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def inputs(py_limit: int, h_limit: int, md_limit: int, ref_limit: int) -> list[dict]:
     """The files to judge, in a deterministic order, with their evaluate() arguments."""
-    from opencook.data.filter import conformance
+    import filter_conformance as conformance  # beside this file
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     py = sorted(str(p) for p in stdlib.rglob("*.py") if "site-packages" not in str(p))

@@ -1,14 +1,16 @@
-"""Locate the reference conformance set (``OPENCOOK_CONFORMANCE_DIR`` or ../shared/...)."""
+"""Locate the reference conformance set (``OPENCOOK_CONFORMANCE_DIR`` or ../shared/...); the harness that
+compares with it is tooling, in benchmarks/filter_conformance.py."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-from opencook.data.filter.conformance import default_dir
-
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(Path(__file__).parent))  # for filter_samples
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # for filter_conformance
+
+from filter_conformance import default_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from opencook.data.filter import conformance
+import filter_conformance as conformance
 
 # Signals we deliberately do not compute (no rule uses them); see docs/filter.md.
 NOT_COMPUTED = {"qsc_doc_frac_words_redpajama_stop"}

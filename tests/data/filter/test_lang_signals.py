@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from filter_conformance import default_dir  # benchmarks/, put on sys.path by conftest.py
 from opencook.data.filter.comments import split_pygments
-from opencook.data.filter.conformance import default_dir
 from opencook.data.filter.lang_signals import compute_language_signals
 from opencook.data.filter.lang_signals._fastlex import split as fast_split
 
