@@ -109,9 +109,9 @@ def test_non_finite_embeddings_and_bad_configs_are_refused():
 def test_approximate_graph_reports_its_sampled_recall():
     head = KNNSoftmax(D, 4000, "knn", graph_k=5, graph_method="ivf", graph_recall_sample=300, init_std=1.0)
     head.refresh_graph()
-    assert head.graph_method == "ivf" and 0.5 < head.last_graph_recall <= 1.0
+    assert head.graph_build.method == "ivf" and 0.5 < head.graph_build.recall <= 1.0
     exact = KNNSoftmax(D, 4000, "knn", graph_k=5, graph_method="exact", init_std=1.0)
     exact.refresh_graph()
     from opencook.xc.graph import graph_recall
 
-    assert abs(graph_recall(head.graph, exact.graph) - head.last_graph_recall) < 0.1
+    assert abs(graph_recall(head.graph, exact.graph) - head.graph_build.recall) < 0.1

@@ -13,18 +13,18 @@ import torch
 import torch.distributed as dist
 
 from opencook.kit.dist import all_reduce_
-from opencook.xc.head.timing import CLOCK
+from opencook.xc.head.timing import StepClock
 
 
 class _ShardedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits: torch.Tensor, target_pos: torch.Tensor, group):
+    def forward(ctx, logits: torch.Tensor, target_pos: torch.Tensor, group, clock: StepClock):
         rows = logits.shape[0]
         if logits.shape[1]:
             row_max = logits.detach().max(dim=1).values
         else:
             row_max = logits.new_full((rows,), float("-inf"))
-        with CLOCK.comm(group):
+        with clock.comm(group):
             all_reduce_(row_max, dist.ReduceOp.MAX, group)
         logits.sub_(row_max.unsqueeze(1))
         here = target_pos >= 0
@@ -36,7 +36,7 @@ class _ShardedCrossEntropy(torch.autograd.Function):
         sum_exp = softmax.sum(dim=1)
         # One all-reduce for the exp-sum, the target logit and how many shards own each target.
         stacked = torch.cat([sum_exp.unsqueeze(0), target_and_count])
-        with CLOCK.comm(group):
+        with clock.comm(group):
             all_reduce_(stacked, dist.ReduceOp.SUM, group)
         sum_exp, target_logit, owners = stacked
         if not bool((owners == 1).all()):
@@ -58,13 +58,15 @@ class _ShardedCrossEntropy(torch.autograd.Function):
         where = (target_pos >= 0).nonzero().squeeze(1)
         grad[where, target_pos[where]] -= 1.0
         grad.mul_(grad_loss.unsqueeze(1))
-        return grad, None, None
+        return grad, None, None, None
 
 
-def sharded_cross_entropy(logits: torch.Tensor, target_pos: torch.Tensor, group=None) -> torch.Tensor:
+def sharded_cross_entropy(logits: torch.Tensor, target_pos: torch.Tensor, group=None,
+                          clock: StepClock | None = None) -> torch.Tensor:
     """Per-sample loss ``logsumexp_all_shards(logits) - logit[target]``.
 
     ``logits``: [B, A_local] on this rank (consumed in place); ``target_pos``: [B] int64, the
-    column of each sample's class on this rank or -1 where another rank owns it.
+    column of each sample's class on this rank or -1 where another rank owns it; the all-reduces'
+    blocked time goes to ``clock`` (none given: not recorded).
     """
-    return _ShardedCrossEntropy.apply(logits, target_pos, group)
+    return _ShardedCrossEntropy.apply(logits, target_pos, group, clock or StepClock())

@@ -1,34 +1,44 @@
-"""``KNNSoftmax``: a class-sharded softmax head a user drops into an ordinary DDP loop.
+"""``ShardedSoftmax``: a class-sharded softmax head a user drops into an ordinary DDP loop.
 
-    head = KNNSoftmax(embedding_dim, num_classes, mode="knn", active_budget=10_000)
+    head = ShardedSoftmax(embedding_dim, num_classes, mode="knn", active_budget=10_000)
     loss = head(local_embeddings, local_labels)   # same value on every rank: the global-batch mean
+    loss = head((model(x) for x in local_inputs.chunk(4)), local_labels)   # the same loss, pipelined
 
 Rank r owns classes [start, end) (``head.shard``). The embeddings and labels of all ranks are
 gathered; each rank scores them against its active rows; the softmax normaliser crosses shards by
 all-reduce. The weight's gradient never leaves its rank. In ``knn``/``random`` mode the weight's
 gradient is a sparse tensor over the active rows only -- use ``opencook.xc.train.optim`` optimizers,
 which update those rows and define what happens to the others.
+
+Given micro-batches, the step's active set is chosen once from all the labels (on ``select_on``'s
+thread, if given, while the backbone runs) and each micro-batch's all-gather is issued as soon as its
+embeddings exist, so it travels while the next micro-batch's backbone computes.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from opencook.kit.dist import all_gather_cat, all_gather_varlen, is_distributed, rank, world_size
+from opencook.kit.dist import all_gather_cat, is_distributed, rank, world_size
 from opencook.xc.head.active_set import ActiveSet, select_active
-from opencook.xc.head.collectives import all_gather_with_grad
+from opencook.xc.head.collectives import PendingGather, start_all_gather
 from opencook.xc.head.config import HeadConfig
 from opencook.xc.head.logits import LogitConfig, class_logits
 from opencook.xc.head.sharded_ce import sharded_cross_entropy
-from opencook.xc.head.timing import CLOCK
+from opencook.xc.head.timing import StepClock
 from opencook.xc.head.topk import sharded_topk
 from opencook.xc.sharding import shard_range
+
+if TYPE_CHECKING:
+    from opencook.xc.graph.build import GraphBuild
 
 INIT_BLOCK = 65536
 
@@ -45,9 +55,16 @@ def init_rows(start: int, end: int, dim: int, std: float, seed: int) -> torch.Te
     return out
 
 
-class KNNSoftmax(nn.Module):
+class ShardedSoftmax(nn.Module):
+    """A classifier over ``num_classes`` split across the group's ranks; ``forward(embeddings, labels)``.
+
+    ``mode``: full | knn | random (``HeadConfig``'s fields may be given as keywords, or ``config``).
+    ``clock``: where the step's blocked communication and selection time go (default: the head's own).
+    """
+
     def __init__(self, embedding_dim: int, num_classes: int, mode: str = "knn", *, config: HeadConfig | None = None,
-                 group=None, device: torch.device | str | None = None, **options) -> None:
+                 group=None, device: torch.device | str | None = None, clock: StepClock | None = None,
+                 **options) -> None:
         super().__init__()
         if isinstance(options.get("logits"), dict):
             options["logits"] = LogitConfig(**options["logits"])
@@ -57,16 +74,13 @@ class KNNSoftmax(nn.Module):
         self.embedding_dim = embedding_dim
         self.num_classes = num_classes
         self.group = group
+        self.clock = clock or StepClock()
         self.shard = shard_range(num_classes, rank(group), world_size(group))
         rows = init_rows(self.shard.start, self.shard.end, embedding_dim, self.config.init_std, self.config.seed)
         self.weight = nn.Parameter(rows.to(device) if device is not None else rows)
         self.budget = self.config.budget(num_classes)
         self.step = 0
-        self.graph: torch.Tensor | None = None
-        self.graph_step = -1
-        self.graph_method = ""
-        self.last_graph_seconds = 0.0
-        self.last_graph_recall: float | None = None
+        self.graph_build: GraphBuild | None = None
         self.last: ActiveSet | None = None
         self._group_for_graph = None
         self._pool: ThreadPoolExecutor | None = None
@@ -77,10 +91,20 @@ class KNNSoftmax(nn.Module):
     def mode(self) -> str:
         return self.config.mode
 
+    @property
+    def graph(self) -> torch.Tensor | None:
+        """The [C, k] class graph in use (knn mode), or None before the first build."""
+        return None if self.graph_build is None else self.graph_build.graph
+
+    @property
+    def graph_step(self) -> int:
+        """The step whose centres built the graph in use; -1 before the first build."""
+        return -1 if self.graph_build is None else self.graph_build.step
+
     # -- the class graph -------------------------------------------------------------------------
     def refresh_graph(self) -> torch.Tensor:
         """Rebuild the KNN graph from the current class centres now (a collective: call on every rank)."""
-        self._install(self._build_graph(self.weight.detach().float().cpu().clone(), self.step))
+        self.graph_build = self._build_graph(self.weight.detach().float().cpu().clone(), self.step)
         return self.graph
 
     def _graph_group(self):
@@ -91,35 +115,19 @@ class KNNSoftmax(nn.Module):
                                                    if self.group is not None else None, backend="gloo")
         return self._group_for_graph
 
-    def _build_graph(self, centres: torch.Tensor, step: int) -> dict:
+    def _build_graph(self, centres: torch.Tensor, step: int) -> GraphBuild:
         """The graph of ``centres`` (this rank's rows, snapshotted at ``step``); safe on a side thread."""
-        from opencook.xc.graph import GraphConfig, build_class_graph, sample_recall
+        from opencook.xc.graph import GraphConfig, rebuild_graph
 
-        started = time.perf_counter()
-        group = self._graph_group()
-        k = min(self.config.graph_k, self.num_classes - 1)
-        if k < 1:
-            return {"graph": torch.empty((self.num_classes, 0), dtype=torch.long), "method": "none", "step": step,
-                    "seconds": time.perf_counter() - started, "recall": 1.0}
-        cfg = GraphConfig(k=k, method=self.config.graph_method, refresh_every=self.config.refresh_every,
-                          seed=self.config.seed)
-        graph = build_class_graph(centres, self.shard, cfg, group=group).cpu()
-        method = cfg.resolve_method(self.num_classes)
-        recall = 1.0 if method == "exact" else None
-        if recall is None and self.config.graph_recall_sample:  # approximate: measure it on a sample
-            everyone = all_gather_varlen(centres, group)
-            recall = sample_recall(graph, everyone, sample=self.config.graph_recall_sample, seed=self.config.seed)
-        return {"graph": graph, "method": method, "step": step, "seconds": time.perf_counter() - started,
-                "recall": recall}
-
-    def _install(self, built: dict) -> None:
-        self.graph, self.graph_method, self.graph_step = built["graph"], built["method"], built["step"]
-        self.last_graph_seconds, self.last_graph_recall = built["seconds"], built["recall"]
+        cfg = GraphConfig(k=max(1, min(self.config.graph_k, self.num_classes - 1)), method=self.config.graph_method,
+                          refresh_every=self.config.refresh_every, seed=self.config.seed)
+        return rebuild_graph(centres, self.shard, cfg, step=step, group=self._graph_group(),
+                             recall_sample=self.config.graph_recall_sample)
 
     def _graph_due(self) -> bool:
         return self.graph is None or self.step - self.graph_step >= self.config.refresh_every
 
-    def refresh_graph_if_due(self) -> None:
+    def _refresh_graph_if_due(self) -> None:
         """Keep the graph current. With ``graph_lag`` L > 0 a due rebuild runs on a side thread from the
         centres of step t and is installed at step t + L on every rank (waiting for it if need be), so
         the step count at which a graph changes never depends on timing."""
@@ -127,7 +135,7 @@ class KNNSoftmax(nn.Module):
             return
         if self._pending is not None and self.step >= self._pending_install:
             future, self._pending = self._pending, None
-            self._install(future.result())
+            self.graph_build = future.result()
         if not self._graph_due() or self._pending is not None:
             return
         if self.graph is None or not self.config.graph_lag:  # the first graph is needed at once
@@ -141,20 +149,21 @@ class KNNSoftmax(nn.Module):
         self._pending_install = self.step + self.config.graph_lag
 
     # -- forward ---------------------------------------------------------------------------------
-    def check_labels(self, labels: torch.Tensor, batch: int) -> None:
+    def _check_labels(self, labels: torch.Tensor, batch: int | None = None) -> None:
         if labels.dtype != torch.long:
             raise TypeError(f"labels must be int64 (torch.long), got {labels.dtype}: pass labels.long()")
-        if labels.shape != (batch,):
+        if batch is not None and labels.shape != (batch,):
             raise ValueError(f"labels must be [{batch}] to match the batch, got {tuple(labels.shape)}")
+        if labels.dim() != 1:
+            raise ValueError(f"labels must be one id per sample, [batch], got {tuple(labels.shape)}")
 
-    def _check(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+    def _check_embeddings(self, embeddings: torch.Tensor) -> None:
         if embeddings.dim() != 2 or embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must be [batch, {self.embedding_dim}], got {tuple(embeddings.shape)}")
-        self.check_labels(labels, embeddings.shape[0])
 
-    def gather_labels(self, labels: torch.Tensor) -> torch.Tensor:
+    def _gather_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Every rank's labels, rank order; checked here so every rank raises the same error."""
-        with CLOCK.comm(self.group):
+        with self.clock.comm(self.group):
             all_labels = all_gather_cat(labels, self.group)
         bad = (all_labels < 0) | (all_labels >= self.num_classes)
         if bool(bad.any()):
@@ -163,41 +172,86 @@ class KNNSoftmax(nn.Module):
                              f"[0, {self.num_classes})")
         return all_labels
 
-    def select(self, all_labels: torch.Tensor) -> ActiveSet:
-        """This step's active set: no communication, so it may run on a side thread (the graph is
-        refreshed before, on the main thread, by ``refresh_graph_if_due``)."""
+    def _select(self, all_labels: torch.Tensor) -> tuple[ActiveSet, torch.Tensor]:
+        """This step's active set and its weight rows (gathered once, shared by every micro-batch). No
+        communication, so it may run on a side thread: the graph was refreshed before, on the main thread,
+        and the weights do not change until the optimizer steps after backward."""
         active = select_active(all_labels.cpu(), self.mode, self.shard, graph=self.graph, budget=self.budget,
                                seed=self.config.seed, step=self.step)
         device = self.weight.device
-        return ActiveSet(None if active.local_rows is None else active.local_rows.to(device, non_blocking=True),
-                         active.target_pos.to(device, non_blocking=True), active.global_size)
-
-    def active_rows(self, active: ActiveSet) -> torch.Tensor:
-        """The weight rows this step scores; gathered once and shared by every micro-batch."""
+        active = ActiveSet(None if active.local_rows is None else active.local_rows.to(device, non_blocking=True),
+                           active.target_pos.to(device, non_blocking=True), active.global_size)
         if active.local_rows is None:
-            return self.weight
-        return F.embedding(active.local_rows, self.weight, sparse=True)
+            return active, self.weight
+        return active, F.embedding(active.local_rows, self.weight, sparse=True)
 
-    def sample_losses(self, gathered: torch.Tensor, rows: torch.Tensor, target_pos: torch.Tensor) -> torch.Tensor:
+    def _select_hidden(self, all_labels: torch.Tensor) -> tuple[ActiveSet, torch.Tensor]:
+        """``_select`` on the side thread, its time counted as hidden (the main thread computes meanwhile)."""
+        t = time.perf_counter()
+        try:
+            return self._select(all_labels)
+        finally:
+            self.clock.selection_hidden_s += time.perf_counter() - t
+
+    def _sample_losses(self, gathered: torch.Tensor, rows: torch.Tensor, target_pos: torch.Tensor) -> torch.Tensor:
         """Per-sample loss of gathered embeddings whose targets sit at ``target_pos`` (-1: other shard)."""
         if not bool(torch.isfinite(gathered.detach()).all()):  # gathered: every rank raises alike
             raise FloatingPointError("embeddings contain NaN or Inf; check the backbone's loss scale / learning rate")
         logits = class_logits(gathered, rows.to(gathered.dtype), target_pos, self.config.logits)
-        return sharded_cross_entropy(logits.float(), target_pos, self.group)
+        return sharded_cross_entropy(logits.float(), target_pos, self.group, self.clock)
 
-    def finish_step(self, active: ActiveSet) -> None:
+    def _start_gather(self, embeddings: torch.Tensor) -> PendingGather:
+        self._check_embeddings(embeddings)
+        return start_all_gather(embeddings, self.group, self.clock)
+
+    def forward(self, embeddings: torch.Tensor | Iterable[torch.Tensor], labels: torch.Tensor, *,
+                select_on: Executor | None = None) -> torch.Tensor:
+        """The mean loss over every rank's samples (the same value on every rank).
+
+        ``embeddings``: this rank's [B, D] tensor, or its micro-batches in order -- a list, or a generator
+        that runs the backbone lazily, so that each micro-batch's all-gather travels while the next one's
+        backbone computes. ``labels``: this rank's [B] int64 labels, for all micro-batches together.
+        ``select_on``: an executor whose thread chooses the step's active set meanwhile.
+        """
+        whole = isinstance(embeddings, torch.Tensor)
+        if whole:
+            self._check_embeddings(embeddings)
+        self._check_labels(labels, embeddings.shape[0] if whole else None)
+        all_labels = self._gather_labels(labels)
+        with self.clock.selection():
+            self._refresh_graph_if_due()
+            future = select_on.submit(self._select_hidden, all_labels) if select_on is not None else None
+            active, rows = self._select(all_labels) if future is None else (None, None)
+        per_rank, world = labels.shape[0], world_size(self.group)
+        chunks = iter((embeddings,) if whole else embeddings)
+        first = next(chunks, None)
+        if first is None:
+            raise ValueError("forward got no micro-batches: pass a [batch, D] tensor or a non-empty list of them")
+        pending, total, done = self._start_gather(first), None, 0
+        while pending is not None:
+            following = next(chunks, None)  # the next backbone forward runs while this gather is in flight
+            following = None if following is None else self._start_gather(following)
+            if active is None:
+                with self.clock.selection():
+                    active, rows = future.result()
+            n = pending.local.shape[0]
+            if done + n > per_rank:
+                raise ValueError(f"the micro-batches hold more than the {per_rank} samples of labels")
+            target_pos = active.target_pos
+            if not whole:  # this micro-batch's samples in the gathered batch: rank r's slice [done, done + n)
+                target_pos = target_pos.reshape(world, per_rank)[:, done:done + n].reshape(-1)
+            losses = self._sample_losses(pending.wait(), rows, target_pos)
+            if whole:
+                total = losses.mean()
+            else:
+                total = losses.sum() if total is None else total + losses.sum()
+            pending, done = following, done + n
+        if done != per_rank:
+            raise ValueError(f"the micro-batches hold {done} samples but labels has {per_rank}: "
+                             "split embeddings and labels alike")
         self.last = active
         self.step += 1
-
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        self._check(embeddings, labels)
-        all_labels = self.gather_labels(labels)
-        self.refresh_graph_if_due()
-        active = self.select(all_labels)
-        gathered = all_gather_with_grad(embeddings, self.group)
-        loss = self.sample_losses(gathered, self.active_rows(active), active.target_pos).mean()
-        self.finish_step(active)
-        return loss
+        return total if whole else total / (per_rank * world)
 
     @torch.no_grad()
     def predict_topk(self, embeddings: torch.Tensor, k: int = 5, chunk_rows: int = 65536) -> torch.Tensor:
@@ -209,21 +263,32 @@ class KNNSoftmax(nn.Module):
     # -- state -----------------------------------------------------------------------------------
     def get_extra_state(self) -> dict:
         """A graph still being built is finished and saved with its install step, so that a resumed run
-        changes graphs at the same steps as an uninterrupted one."""
+        changes graphs at the same steps as an uninterrupted one. Plain dicts, as checkpoints always held."""
         pending = None
         if self._pending is not None:  # waits for the build; it is still installed at its step
-            pending = {**self._pending.result(), "install": self._pending_install}
-        return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph, "pending": pending}
+            pending = {**vars(self._pending.result()), "install": self._pending_install}
+        return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph, "pending": pending,
+                "graph_method": None if self.graph_build is None else self.graph_build.method}
 
     def set_extra_state(self, state: dict) -> None:
-        self.step, self.graph_step, self.graph = state["step"], state["graph_step"], state["graph"]
+        from opencook.xc.graph import GraphBuild
+
+        self.step = state["step"]
+        self.graph_build = None
+        if state["graph"] is not None:  # the build's cost was logged by the run that made it
+            self.graph_build = GraphBuild(state["graph"], state.get("graph_method") or "", state["graph_step"],
+                                          0.0, None)
         pending = state.get("pending")
         if pending is not None:
             done: Future = Future()
-            done.set_result({k: v for k, v in pending.items() if k != "install"})
+            done.set_result(GraphBuild(**{k: v for k, v in pending.items() if k != "install"}))
             self._pending, self._pending_install = done, pending["install"]
 
     def extra_repr(self) -> str:
         s = self.shard
         return (f"dim={self.embedding_dim}, classes={self.num_classes}, shard=[{s.start}, {s.end}), "
                 f"mode={self.mode}, budget={self.budget}")
+
+
+KNNSoftmax = ShardedSoftmax
+"""The head's first name, kept so existing code and checkpoints' configs keep working."""

@@ -1,8 +1,9 @@
 """Where a training step's wall time goes: compute, exposed communication, and active-set selection.
 
 Only time the main thread spends *blocked* counts as communication: a collective still in flight while
-the backbone computes is hidden, which is the point of overlapping. ``CLOCK`` is one per process; the
-head's collectives add to it, the step runner resets and reads it once per step.
+the backbone computes is hidden, which is the point of overlapping. A clock is passed in, not global:
+each head owns one (or is given one), its collectives and the sparsify hook add to it, and the step
+runner resets and reads it once per step -- so two heads in one process never mix their timings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from opencook.kit.dist import is_distributed
 
 
 class StepClock:
+    """Seconds of one step by kind; ``reset`` at the step's start, ``split`` at its end."""
+
     def __init__(self) -> None:
         self.reset()
 
@@ -59,5 +62,3 @@ class StepClock:
         return {"compute_ms": 1000 * max(step_s - comm - sel, 0.0), "comm_ms": 1000 * comm,
                 "selection_ms": 1000 * sel, "selection_hidden_ms": 1000 * self.selection_hidden_s}
 
-
-CLOCK = StepClock()

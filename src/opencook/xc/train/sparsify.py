@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from opencook.xc.head.timing import CLOCK
+from opencook.xc.head.timing import StepClock
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,12 @@ class SparsifyConfig:
 class SparsifyState:
     """Everything the hook keeps between steps: residuals, velocities, the step and byte counters."""
 
-    def __init__(self, cfg: SparsifyConfig, momentum: float = 0.0, process_group=None) -> None:
+    def __init__(self, cfg: SparsifyConfig, momentum: float = 0.0, process_group=None,
+                 clock: StepClock | None = None) -> None:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"sparsify momentum must be in [0, 1), got {momentum}")
         self.cfg, self.momentum, self.group = cfg, momentum, process_group
+        self.clock = clock or StepClock()  # the step's clock: the blocking exchange counts as communication
         self.world = dist.get_world_size(process_group)
         self.step = 0
         self.residual: dict[torch.Tensor, torch.Tensor] = {}
@@ -184,7 +186,7 @@ def sparsify_hook(state: SparsifyState, bucket: dist.GradBucket) -> torch.future
     sent_index = index.to(index_dtype)
     all_index = [torch.empty_like(sent_index) for _ in range(state.world)]
     all_values = [torch.empty_like(values) for _ in range(state.world)]
-    with CLOCK.comm(state.group):  # blocking inside backward: the step's split counts it as communication
+    with state.clock.comm(state.group):  # blocking inside backward: the step's split counts it as communication
         dist.all_gather(all_index, sent_index, group=state.group)
         dist.all_gather(all_values, values, group=state.group)
     out = torch.zeros_like(buf)
@@ -199,13 +201,14 @@ def sparsify_hook(state: SparsifyState, bucket: dist.GradBucket) -> torch.future
 
 
 def attach_sparsify(model: torch.nn.parallel.DistributedDataParallel, cfg: SparsifyConfig,
-                    momentum: float = 0.0) -> SparsifyState:
-    """Register the hook on a DDP model; returns the state the caller reads bytes from."""
+                    momentum: float = 0.0, clock: StepClock | None = None) -> SparsifyState:
+    """Register the hook on a DDP model; returns the state the caller reads bytes from. Pass the step's
+    ``clock`` (the head's) for the hook's blocking exchange to count in the step's communication time."""
     if not isinstance(model, torch.nn.parallel.DistributedDataParallel):
         raise TypeError(f"sparsify needs a DistributedDataParallel model, got {type(model).__name__}; "
                         "run with more than one rank or set sparsify.enabled: false")
     state = SparsifyState(cfg, momentum=momentum if cfg.momentum_correction else 0.0,
-                          process_group=model.process_group)
+                          process_group=model.process_group, clock=clock)
     state.names = {p: n for n, p in model.module.named_parameters()}
     model.register_comm_hook(state, sparsify_hook)
     return state

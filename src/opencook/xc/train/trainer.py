@@ -23,7 +23,7 @@ from opencook.kit.config import to_plain
 from opencook.kit.dist import all_gather_cat, barrier, init_distributed, rank, world_size
 from opencook.kit.registry import Registry
 from opencook.kit.versions import collect_versions
-from opencook.xc.head.softmax import KNNSoftmax
+from opencook.xc.head import ShardedSoftmax, StepClock
 from opencook.xc.train.backbone import make_backbone
 from opencook.xc.train.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
 from opencook.xc.train.config import OptimConfig, TrainConfig
@@ -80,7 +80,9 @@ class Trainer:
         self.backbone = make_backbone(self.data.input_kind, self.data.input_dim, cfg.backbone).to(self.device)
         self.model = DistributedDataParallel(self.backbone) if self.world > 1 else self.backbone
         head_cfg = dataclasses.replace(cfg.head, seed=cfg.seed)
-        self.head = KNNSoftmax(cfg.backbone.embedding_dim, self.data.num_classes, config=head_cfg, device=self.device)
+        self.clock = StepClock()  # the step's time split: the head, its collectives and sparsify add to it
+        self.head = ShardedSoftmax(cfg.backbone.embedding_dim, self.data.num_classes, config=head_cfg,
+                                   device=self.device, clock=self.clock)
         self.backbone_opt = make_optimizer(self.backbone.parameters(), cfg.optim, cfg.optim.lr)
         self.head_opt = make_optimizer(self.head.parameters(), cfg.optim, cfg.optim.head_lr or cfg.optim.lr,
                                        cfg.optim.inactive_rows, head=True)
@@ -88,7 +90,7 @@ class Trainer:
         self.sparsify = None  # one process has no all-reduce to sparsify: the flag is then a no-op
         if cfg.sparsify.enabled and self.world > 1:
             momentum = cfg.optim.momentum if cfg.optim.name == "sgd" else 0.0
-            self.sparsify = attach_sparsify(self.model, cfg.sparsify, momentum=momentum)
+            self.sparsify = attach_sparsify(self.model, cfg.sparsify, momentum=momentum, clock=self.clock)
             if self.sparsify.momentum:  # DGC: the hook now applies the momentum; SGD must not apply it twice
                 for group in self.backbone_opt.param_groups:
                     group["momentum"] = 0.0
@@ -166,8 +168,7 @@ class Trainer:
         self.head_opt.zero_grad(set_to_none=True)
         result = self.step_runner.run(x, y)
         if self.head.graph_step != graph_before:
-            self._log({"kind": "graph", "step": self.step, "build_s": self.head.last_graph_seconds,
-                       "k": int(self.head.graph.shape[1]), "method": self.head.graph_method, "recall": self.head.last_graph_recall})
+            self._log({"kind": "graph", "step": self.step, **self.head.graph_build.metrics()})
         t_opt = time.perf_counter()
         self.backbone_opt.step()
         self.head_opt.step()
