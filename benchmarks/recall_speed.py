@@ -1,6 +1,6 @@
 """Recall classifier speed: training time, and pages/s scored on one core (BPE tokenising + fastText predict).
 
-A synthetic labelled web corpus of about 20k pages (``opencook.data.recall.synthetic``, scale 55) is
+A synthetic labelled web corpus of about 20k pages (``scripts/recall_demo_corpus.py``, scale 55) is
 scored by a classifier trained on its seeds plus as many negatives drawn from its non-code pages. Everything runs on one
 thread (``RAYON_NUM_THREADS=1`` for the tokenizer, ``thread=1`` for fastText), so the figures are per core.
 Also timed: one full round of the recall loop and the ``recall_score`` stage in a pipeline run.
@@ -18,14 +18,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the demo-corpus generator
+
+from recall_demo_corpus import make_corpus  # noqa: E402
+
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
 from opencook.data.recall import CodeClassifier, FastTextConfig, RecallConfig, run_recall  # noqa: E402
 from opencook.data.recall.classifier import BpeLines, load_bpe  # noqa: E402
-from opencook.data.recall.synthetic import make_corpus  # noqa: E402
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
 from opencook.kit.executors import InProcessExecutor  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("fasttext", reason="needs the recall extra (fastText)")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))  # the demo-corpus generator
+
+from recall_demo_corpus import Page, make_corpus  # noqa: E402
 
 from opencook.data.recall import (  # noqa: E402
     CodeClassifier,
@@ -21,7 +25,6 @@ from opencook.data.recall import (  # noqa: E402
     iter_pages,
     run_recall,
 )
-from opencook.data.recall.synthetic import Page, make_corpus  # noqa: E402
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
 from opencook.kit.executors import InProcessExecutor  # noqa: E402

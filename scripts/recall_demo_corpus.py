@@ -1,4 +1,8 @@
-"""A labelled web corpus made on the spot, for tests, the benchmark and the demo.
+"""A labelled web corpus made on the spot, for tests, the benchmark and the demo (tooling, not library).
+
+Run: ``python scripts/recall_demo_corpus.py runs/recall_demo`` writes the corpus, seeds, a held-out
+sample, a tokenizer and ``recall.yaml``. tests/data/test_recall.py and benchmarks/recall_speed.py import it
+with scripts/ on ``sys.path``.
 
 Code-related pages are built from real code and docs: the docstrings and source of pure-Python
 standard-library functions, wrapped in a little prose, on ``docs.python.org``, ``stackoverflow.com``
@@ -195,7 +199,7 @@ def write_demo(out_dir: str | Path, seed: int = 0, scale: int = 1) -> Path:
     tok = train_tokenizer([out / "web.jsonl", out / "seeds.jsonl"], TokenizerConfig(vocab_size=1200), progress=False)
     save_tokenizer(tok, out / "tokenizer")
     (out / "recall.yaml").write_text(
-        "# code-related web text recall on the self-made demo corpus (python -m opencook.data.recall.synthetic)\n"
+        "# code-related web text recall on the self-made demo corpus (python scripts/recall_demo_corpus.py)\n"
         "corpus: [cc.warc.wet.gz, fineweb.parquet, web.jsonl]\nseeds: [seeds.jsonl]\nheldout: heldout.jsonl\n"
         "tokenizer: tokenizer\nrounds: 3\nthreshold: 0.5\ndomain_share: 0.10\nseed: 0\n")
     return out / "recall.yaml"
