@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import ClassVar, Literal
 import zstandard
 
 from opencook.data.step import Record, Sink
+from opencook.kit.io import atomic_write
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.io.shards import write_records
 from opencook.kit.stats import StageStats
@@ -72,7 +72,6 @@ def _write_part(batch: list[dict], out_dir: Path, index: int, config: WriteConfi
         buf.write(json.dumps({k: record.get(k) for k in FIELD_NAMES}, ensure_ascii=False))
         buf.write("\n")
     data = zstandard.ZstdCompressor(level=3).compress(buf.getvalue().encode("utf-8"))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
     return path

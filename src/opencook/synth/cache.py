@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from opencook.kit.io import atomic_write
 
 
 def request_key(model: str, messages: list[dict[str, str]], knobs: dict) -> str:
@@ -36,9 +36,5 @@ class ReplyCache:
             return None  # an unreadable entry is a miss; the next put replaces it
 
     def put(self, key: str, reply: dict) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with atomic_write(self._path(key)) as fh:
             json.dump(reply, fh, ensure_ascii=False)
-        os.replace(tmp, path)

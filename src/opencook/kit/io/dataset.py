@@ -35,7 +35,7 @@ def is_dataset_file(path: str | Path) -> bool:
 
 
 def _hidden(path: Path, root: Path) -> bool:
-    """Markers (``_SUCCESS.json``, ``.done.json``) and leftovers (``.x.tmp``) are not data."""
+    """Markers (``_SUCCESS.json``) and leftovers (``.x.tmp``) are not data."""
     return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from opencook.kit.io import atomic_write
 from opencook.xc.data import funcnames_sources as src
 from opencook.xc.data.funcnames_config import FunctionNamesConfig
 from opencook.xc.data.funcnames_extract import OK, Extractor, FileFunctions
@@ -262,10 +263,8 @@ def _save(path: Path, built: Built) -> None:
     for name, split in built.splits.items():
         for field in _SPLIT_FIELDS:
             arrays[f"{name}_{field}"] = getattr(split, field)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
 
 
 def _load(path: Path) -> Built:

@@ -19,7 +19,6 @@ components, and they point at the file that would survive.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opencook.data.dedup.minhash.shingles import fmix64
+from opencook.kit.io import atomic_write
 from opencook.kit.io.shards import read_marker, write_marker
 
 RUN_SCHEMA = pa.schema([pa.field("band", pa.uint16()), pa.field("hash", pa.uint64()),
@@ -60,12 +60,8 @@ def write_run(band_matrix: np.ndarray, ranks: np.ndarray, path: Path, key: dict)
     rank = np.tile(ranks.astype(np.int64), bands)
     order = np.lexsort((rank, hashes, band))
     table = pa.table({"band": band[order], "hash": hashes[order], "rank": rank[order]}, schema=RUN_SCHEMA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=RUN_ROW_GROUP, write_statistics=True)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd", row_group_size=RUN_ROW_GROUP, write_statistics=True)
     return write_marker(path, table.num_rows, {"key": key})
 
 
