@@ -29,22 +29,20 @@ from opencook.lm.model import (  # noqa: E402
     num_params,
     to_hf_state_dict,
 )
-from opencook.lm.train.trainer import _param_groups, compile_model, loss_sum  # noqa: E402
+from opencook.lm.train.step import lm_train_step  # noqa: E402
+from opencook.lm.train.trainer import _param_groups, compile_model  # noqa: E402
 
 
 def _ours(cfg, compiled: bool):
+    """The trainer's own step function (one micro-batch, clipping at 1.0, fp32), not a copy of it."""
     torch.manual_seed(0)
     model = Llama(cfg)
     opt = torch.optim.AdamW(_param_groups(model, 0.1), lr=3e-4, betas=(0.9, 0.95))
-    fwd = compile_model(model) if compiled else model
+    if compiled:
+        compile_model(model)
 
     def step(x, y):
-        loss = loss_sum(fwd(x), y)
-        (loss / y.numel()).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss.item() / y.numel()
+        return lm_train_step(model, opt, x, y, micro_batch=x.size(0), clip_grad=1.0, autocast=False).loss
 
     return step
 

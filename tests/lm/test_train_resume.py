@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from lm_assets import build_assets, losses, recipe, run_cli
-from opencook.lm.train.checkpoint import checkpoint_dirs, load_model_for_export
+from opencook.kit.rundir import complete_checkpoints as checkpoint_dirs
+from opencook.lm.train.checkpoint import load_model_for_export
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from opencook.kit.dist import barrier, rank, world_size
+from opencook.kit.rundir import CHECKPOINTS, COMPLETE, commit_checkpoint, complete_checkpoints, step_dir_name
 from opencook.lm.model import Llama, ModelConfig
 
 FORMAT = 1
@@ -44,20 +45,13 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used as asked; the message says which and what to do."""
 
 
-def checkpoint_dirs(root: Path) -> list[Path]:
-    """Complete checkpoints under ``root``, oldest first (a directory without ``COMPLETE`` is a crash's leftover)."""
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("step_*") if p.is_dir() and (p / "COMPLETE").is_file())
-
-
 def resolve_checkpoint(path: str | Path) -> Path:
     """A step directory, or the newest complete one of a run directory or a ``checkpoints/`` directory."""
     path = Path(path)
-    if (path / "COMPLETE").is_file():
+    if (path / COMPLETE).is_file():
         return path
-    for root in (path / "checkpoints", path):
-        found = checkpoint_dirs(root)
+    for root in (path / CHECKPOINTS, path):
+        found = complete_checkpoints(root)
         if found:
             return found[-1]
     if not path.exists():
@@ -85,7 +79,7 @@ def save_checkpoint(
 ) -> Path:
     """Collective. Writes to ``step_X.tmp`` and renames, so a kill mid-save never leaves a 'complete' fake."""
     this_rank, n_ranks = rank(), world_size()
-    final, tmp = root / f"step_{step:08d}", root / f"step_{step:08d}.tmp"
+    tmp = root / f"{step_dir_name(step)}.tmp"
     if this_rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "rng").mkdir(parents=True)
@@ -97,13 +91,9 @@ def save_checkpoint(
     if this_rank == 0:
         meta = {"format": FORMAT, "step": step, "world_size": n_ranks, **trainer_state}
         (tmp / "trainer.json").write_text(json.dumps(meta, indent=2) + "\n")
-        (tmp / "COMPLETE").write_text("ok\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        for old in checkpoint_dirs(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        commit_checkpoint(tmp, root, step, keep)
     barrier()
-    return final
+    return root / step_dir_name(step)
 
 
 def read_trainer_state(ckpt: Path) -> dict[str, Any]:

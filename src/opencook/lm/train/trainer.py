@@ -1,33 +1,30 @@
 """The training loop for pretrain, anneal and SFT, under torchrun or in one process.
 
 One optimizer step consumes one global batch (``data.global_batch`` sequences over all ranks and
-micro-steps). The loss is the mean over every target token of that global batch, however it is split,
-so the same recipe gives the same curve on 1 rank with accumulation and on N ranks without.
+micro-steps; ``step.py``). The loop, the run directory and the metrics log are the kit's (``TrainLoop``,
+``RunDir``); this file builds the model, its parallelism, the data and the optimizer, and says what a
+step logs and what a checkpoint holds.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-import yaml
-from tqdm import tqdm
 
-from opencook.kit.config import to_plain
-from opencook.kit.dist import all_reduce_, barrier, init_distributed, rank, world_size
-from opencook.kit.versions import collect_versions
+from opencook.kit.dist import init_distributed, rank, world_size
+from opencook.kit.rundir import peak_memory_mib
+from opencook.kit.trainloop import TrainLoop
 from opencook.lm.model import Llama, ModelConfig, flops_per_token, model_config, num_params
 from opencook.lm.train import checkpoint as ckpt_io
 from opencook.lm.train.config import LMTrainConfig
-from opencook.lm.train.metrics import MetricsWriter, device_peak_flops, peak_memory_mib, truncate_after
-from opencook.lm.train.parallel import set_grad_sync, unwrap, wrap_model
+from opencook.lm.train.metrics import device_peak_flops
+from opencook.lm.train.parallel import unwrap, wrap_model
 from opencook.lm.train.schedule import lr_at
+from opencook.lm.train.step import lm_train_step
 
 
 class TrainingError(RuntimeError):
@@ -94,13 +91,6 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Summed next-token cross-entropy over targets that are not -100 (prompt, padding)."""
-    return F.cross_entropy(
-        logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum"
-    )
-
-
 def compile_model(model: torch.nn.Module) -> torch.nn.Module:
     """``torch.compile`` each decoder block in place (torchtitan's granularity: every block shares one compiled
     graph, so compile time does not grow with depth, and DDP/FSDP2 wrap the compiled blocks unchanged)."""
@@ -109,7 +99,7 @@ def compile_model(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-class LMTrainer:
+class LMTrainer(TrainLoop):
     """Builds everything from a config and a run directory; ``train()`` runs (or resumes) to the end."""
 
     def __init__(
@@ -120,6 +110,7 @@ class LMTrainer:
         reset_data_position: bool = False,
         until_step: int | None = None,
     ) -> None:
+        super().__init__(out)
         self.cfg, self.out = cfg, out
         self.reset_data_position = reset_data_position
         self.until_step = until_step
@@ -148,20 +139,22 @@ class LMTrainer:
         self.total_steps = (
             cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * self.loader.epoch_steps))
         )
+        self.stop_at = min(self.total_steps, self.until_step) if self.until_step else self.total_steps
         self.autocast = cfg.dtype == "bfloat16" and self.device.type == "cuda"
-        self.ckpt_root = self.out / "checkpoints"
-        self.step = 0
         self.tokens_seen = 0
         self.resumed_from: str | None = None
+        self.loss = self.grad_norm = self.lr = float("nan")
+        self.peak_flops = device_peak_flops(self.device)
+        self.flops_per_token = flops_per_token(self.mcfg, cfg.data.seq_len)
 
-    def _restore(self) -> None:
+    def restore(self) -> dict[str, Any] | None:
         """Resume this run's newest checkpoint, else start from ``init_from`` (anneal: model + optimizer;
         sft: model only), else from the seeded initialisation."""
         from opencook.lm.data import DataPositionError
 
-        existing = ckpt_io.checkpoint_dirs(self.ckpt_root)
-        if existing:
-            state = ckpt_io.load_checkpoint(existing[-1], self.model, self.optimizer)
+        latest = self.run.latest_checkpoint()
+        if latest is not None:
+            state = ckpt_io.load_checkpoint(latest, self.model, self.optimizer)
             self.step, self.tokens_seen = state["step"], state.get("tokens_seen", 0)
             try:
                 self.loader.load_state_dict(state["data"])
@@ -171,10 +164,11 @@ class LMTrainer:
                 self._note(
                     f"data position reset (checkpoint step {self.step}): the data restarts from the beginning"
                 )
-            self.resumed_from = str(existing[-1])
-            return
+            self.resumed_from = str(latest)
+            self._note(f"resumed at step {self.step} from {self.resumed_from}")
+            return self._resume_record()
         if not self.cfg.init_from:
-            return
+            return None
         src = Path(self.cfg.init_from)
         if _is_hf_dir(src):
             from opencook.lm.hf import load_hf_dir
@@ -187,55 +181,66 @@ class LMTrainer:
             for group in self.optimizer.param_groups:  # the new run's schedule owns the LR from here on
                 group["lr"] = self.cfg.optim.lr
         self.resumed_from = f"init_from {src}"
+        self._note(f"initialised from {src}")
+        return self._resume_record()
+
+    def _resume_record(self) -> dict[str, Any]:
+        return {"kind": "resume", "step": self.step, "from": self.resumed_from, "world_size": self.world_size}
 
     def _note(self, text: str) -> None:
         if self.rank == 0:
             print(f"lm: {text}", flush=True)
 
-    def _write_run_files(self) -> None:
-        if self.rank != 0:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
-        (self.out / "versions.json").write_text(json.dumps(collect_versions(), indent=2) + "\n")
+    def describe(self) -> dict[str, Any]:
         model_info = {
             "config": ckpt_io.model_config_dict(self.mcfg),
             "params": num_params(self.mcfg),
-            "flops_per_token": flops_per_token(self.mcfg, self.cfg.data.seq_len),
+            "flops_per_token": self.flops_per_token,
         }
-        (self.out / "model.json").write_text(json.dumps(model_info, indent=2) + "\n")
-        (self.out / "data.json").write_text(json.dumps(self.loader.describe(), indent=2, default=str) + "\n")
+        return {"model.json": model_info, "data.json": self.loader.describe()}
 
     # -- one step ----------------------------------------------------------------------------------------
-    def _train_step(self, lr: float) -> float:
+    def train_step(self) -> None:
+        cfg = self.cfg
+        self.lr = lr_at(
+            self.step, self.total_steps, cfg.schedule_kind, cfg.optim.lr, cfg.optim.final_lr,
+            cfg.schedule.warmup_steps,
+        )
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = self.lr
         inputs, targets = self.loader.next_step(self.rank, self.world_size)
-        inputs, targets = inputs.to(self.device), targets.to(self.device)
-        n_targets = all_reduce_((targets != -100).sum().to(torch.float64))
-        scale = self.world_size / n_targets.clamp(min=1).item()  # DDP/FSDP average over ranks: undo it
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        mb = self.cfg.micro_batch
-        for i in range(self.accum):
-            x, y = inputs[i * mb : (i + 1) * mb], targets[i * mb : (i + 1) * mb]
-            with set_grad_sync(self.model, i == self.accum - 1):
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    logits = self.model(x)
-                loss = F.cross_entropy(
-                    logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum"
-                )
-                (loss * scale).backward()
-            loss_sum += loss.detach().to(torch.float64)
-        if self.cfg.optim.clip_grad > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
-            self.grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.tokens_seen += int(n_targets.item())
-        return float(all_reduce_(loss_sum) / n_targets.clamp(min=1))
+        stats = lm_train_step(
+            self.model, self.optimizer, inputs.to(self.device), targets.to(self.device),
+            micro_batch=cfg.micro_batch, clip_grad=cfg.optim.clip_grad, autocast=self.autocast,
+        )
+        if not math.isfinite(stats.loss):
+            raise TrainingError(f"loss is {stats.loss} at step {self.step + 1}: lower optim.lr or check the data")
+        if cfg.optim.clip_grad > 0:
+            self.grad_norm = stats.grad_norm
+        self.loss = stats.loss
+        self.tokens_seen += stats.target_tokens
+        self.step += 1
 
-    # -- the run -----------------------------------------------------------------------------------------
-    def _save(self) -> None:
+    def after_step(self, seconds: float) -> dict[str, str]:
+        tok_per_dev = self.loader.tokens_per_step / self.world_size / seconds
+        rec = {
+            "kind": "train",
+            "step": self.step,
+            "loss": self.loss,
+            "lr": self.lr,
+            "grad_norm": self.grad_norm,
+            "tokens_seen": self.tokens_seen,
+            "step_s": seconds,
+            "tokens_per_s_per_device": tok_per_dev,
+            "memory_mib": peak_memory_mib(self.device),
+        }
+        if self.peak_flops:
+            rec["mfu"] = tok_per_dev * self.flops_per_token / self.peak_flops
+        self.log(rec, to_tensorboard=self.step % self.cfg.log_every == 0 or self.step == self.stop_at)
+        return {"loss": f"{self.loss:.4f}", "lr": f"{self.lr:.2e}"}
+
+    # -- checkpoint, summary, report ---------------------------------------------------------------------
+    def save(self) -> None:
         state = {
             "tokens_seen": self.tokens_seen,
             "data": self.loader.state_dict(),
@@ -245,117 +250,42 @@ class LMTrainer:
             "total_steps": self.total_steps,
         }
         ckpt_io.save_checkpoint(
-            self.ckpt_root, self.step, self.model, self.optimizer, state, self.cfg.keep_checkpoints
+            self.run.checkpoints, self.step, self.model, self.optimizer, state, self.cfg.keep_checkpoints
         )
 
-    def train(self) -> dict[str, Any]:
-        self._setup()
-        self._restore()  # before writing anything: a refused resume leaves the run directory as it was
-        self._write_run_files()
-        barrier()
-        if self.rank == 0:
-            truncate_after(self.out / "metrics.jsonl", self.step)
-        metrics = MetricsWriter(self.out, self.rank == 0, self.cfg.tensorboard)
-        if self.resumed_from:
-            metrics.write(
-                {
-                    "kind": "resume",
-                    "step": self.step,
-                    "from": self.resumed_from,
-                    "world_size": self.world_size,
-                },
-                to_tensorboard=False,
-            )
-            if self.resumed_from.startswith("init_from"):
-                self._note(f"initialised from {self.resumed_from.removeprefix('init_from ')}")
-            else:
-                self._note(f"resumed at step {self.step} from {self.resumed_from}")
-        stop_at = min(self.total_steps, self.until_step) if self.until_step else self.total_steps
-        peak = device_peak_flops(self.device)
-        fpt = flops_per_token(self.mcfg, self.cfg.data.seq_len)
-        bar = tqdm(
-            total=stop_at,
-            initial=self.step,
-            desc=f"lm {self.cfg.phase}",
-            unit="step",
-            disable=self.rank != 0 or not os.isatty(2) and os.environ.get("OPENCOOK_PROGRESS") != "1",
-        )
-        t_start = time.perf_counter()
-        first_step = self.step
-        loss = float("nan")
-        self.grad_norm = float("nan")
-        while self.step < stop_at:
-            lr = lr_at(
-                self.step,
-                self.total_steps,
-                self.cfg.schedule_kind,
-                self.cfg.optim.lr,
-                self.cfg.optim.final_lr,
-                self.cfg.schedule.warmup_steps,
-            )
-            t0 = time.perf_counter()
-            loss = self._train_step(lr)
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss is {loss} at step {self.step + 1}: lower optim.lr or check the data"
-                )
-            dt = time.perf_counter() - t0
-            self.step += 1
-            tok_per_dev = self.loader.tokens_per_step / self.world_size / dt
-            rec = {
-                "kind": "train",
-                "step": self.step,
-                "loss": loss,
-                "lr": lr,
-                "grad_norm": self.grad_norm,
-                "tokens_seen": self.tokens_seen,
-                "step_s": dt,
-                "tokens_per_s_per_device": tok_per_dev,
-                "memory_mib": peak_memory_mib(self.device),
-            }
-            if peak:
-                rec["mfu"] = tok_per_dev * fpt / peak
-            metrics.write(rec, to_tensorboard=self.step % self.cfg.log_every == 0 or self.step == stop_at)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-            if (
-                self.cfg.checkpoint_every
-                and self.step % self.cfg.checkpoint_every == 0
-                or self.step == stop_at
-            ):
-                self._save()
-        bar.close()
-        wall = time.perf_counter() - t_start
-        metrics.close()
-        summary = {
+    def summarize(self, wall_s: float, first_step: int) -> dict[str, Any]:
+        steps_run = self.step - first_step
+        return {
             "name": self.cfg.name,
             "phase": self.cfg.phase,
             "steps": self.step,
             "total_steps": self.total_steps,
             "finished": self.step >= self.total_steps,
-            "final_loss": loss,
+            "final_loss": self.loss,
             "tokens_seen": self.tokens_seen,
             "world_size": self.world_size,
             "grad_accum": self.accum,
             "parallel": self.cfg.parallel,
             "device": str(self.device),
             "params": num_params(self.mcfg),
-            "wall_s": wall,
-            "tokens_per_s_per_device": (self.step - first_step)
-            * self.loader.tokens_per_step
-            / self.world_size
-            / wall
-            if wall > 0 and self.step > first_step
+            "wall_s": wall_s,
+            "tokens_per_s_per_device": steps_run * self.loader.tokens_per_step / self.world_size / wall_s
+            if wall_s > 0 and steps_run > 0
             else None,
             "resumed_from": self.resumed_from,
         }
-        if self.rank == 0:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            try:
-                from opencook.lm.train.report import write_training_report
 
-                summary["report"] = str(write_training_report(self.out))
-            except Exception as exc:  # the report is a view; a bug in it must not fail a finished run
-                self._note(f"report not written: {exc}")
-        barrier()
-        return summary
+    def write_report(self, run_dir: Path) -> Path:
+        from opencook.lm.train.report import write_training_report
+
+        return write_training_report(run_dir)
+
+    def train(self) -> dict[str, Any]:
+        self._setup()
+        return self.fit(
+            self.cfg,
+            stop_at=self.stop_at,
+            checkpoint_every=self.cfg.checkpoint_every,
+            tensorboard=self.cfg.tensorboard,
+            desc=f"lm {self.cfg.phase}",
+        )
