@@ -8,7 +8,7 @@ compute rates (``plan_calibrate.step_rates``) are measured again in each point's
 right after its steps, and their mean is what that point is predicted with -- the machine is shared, and
 contention then hits rates and steps alike; (2) each
 (mode, C) runs in a fresh process that builds the project's own ``Trainer`` (synthetic data, MLP backbone,
-class-sharded head, row-sparse momentum SGD) and times whole ``Trainer._train_step`` calls (zero_grad,
+class-sharded head, row-sparse momentum SGD) and times whole ``Trainer.train_step`` calls (zero_grad,
 forward, backward, both optimizer steps), with the synthetic batches drawn before the clock starts;
 (3) ``plan_model.step_time`` predicts each step from the sizes and the calibration. One process, so every
 communication term is zero. KNN at every C gets a random [C, k] int64 graph injected (``head.graph``, with
@@ -88,7 +88,7 @@ def worker(args: argparse.Namespace) -> dict:
         steps = []
         for _ in range(n):
             t = time.perf_counter()
-            trainer._train_step()
+            trainer.train_step()
             steps.append(time.perf_counter() - t)
         after = step_rates(args.dim)
         steps = steps[args.warmup:]
@@ -198,7 +198,7 @@ def render_md(r: dict) -> str:
              f"{r['backbone_gflops'] * 1e6:.1f} kFLOP per sample forward), D={r['dim']}, batch {r['batch']}, "
              f"momentum SGD with weight decay, fp32; knn active budget {r['active']:g} of C, k={GRAPH_K}. "
              f"Median of {r['steps']} steps after {r['warmup']} warm-up steps, wall clock around whole "
-             "`Trainer._train_step` calls (zero_grad, forward, backward, both optimizers; batches drawn beforehand). KNN runs use an injected random [C, k] int64 graph instead of a faiss "
+             "`Trainer.train_step` calls (zero_grad, forward, backward, both optimizers; batches drawn beforehand). KNN runs use an injected random [C, k] int64 graph instead of a faiss "
              "build (a step's cost depends on the graph's shape, not its quality). One process: every "
              "communication term is zero here.", "",
              "Calibration: `calibrate()` at the start of the run (below); each point is predicted with the host "

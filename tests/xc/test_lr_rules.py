@@ -112,7 +112,7 @@ def test_trainer_applies_warmup_and_plateau_and_resumes_the_rule_from_the_checkp
 def test_a_checkpoint_without_rule_state_still_loads(tmp_path):
     """Checkpoints written before the rule existed have no ``extra``: they resume with a fresh rule."""
     _train(tmp_path, "old", steps=4)
-    ckpt = tmp_path / "old" / "ckpt" / "step_00000004" / "trainer.pt"
+    ckpt = tmp_path / "old" / "checkpoints" / "step_00000004" / "trainer.pt"
     state = torch.load(ckpt, weights_only=False)
     assert state["extra"]["plateau"]["decays"] == 1
     del state["extra"]

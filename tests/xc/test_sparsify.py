@@ -127,8 +127,8 @@ def test_a_resumed_sparsified_run_continues_bit_identically(tmp_path):
     reference = train(tmp_path / "whole")
     run = tmp_path / "resumed"
     shutil.copytree(tmp_path / "whole", run)
-    shutil.rmtree(run / "ckpt" / "step_00000008")
-    assert len(list((run / "ckpt" / "step_00000004").glob("rank_*.pt"))) == 2
+    shutil.rmtree(run / "checkpoints" / "step_00000008")
+    assert len(list((run / "checkpoints" / "step_00000004").glob("rank_*.pt"))) == 2
     lines = (run / "metrics.jsonl").read_text().splitlines()
     (run / "metrics.jsonl").write_text("".join(f"{line}\n" for line in lines if json.loads(line)["step"] <= 4))
     resumed = train(run)

@@ -1,6 +1,6 @@
 """Checkpoints that a different number of ranks can resume.
 
-Layout of ``ckpt/step_00000100/``:
+Layout of ``checkpoints/step_00000100/`` (runs written before ``opencook.kit.rundir`` used ``ckpt/``):
   ``meta.json``               step, world size, C, D and each old rank's class range
   ``head_<start>-<end>.safetensors``  rows [start, end) of W and of its row-shaped optimizer state
   ``trainer.pt``              backbone + its optimizer, the head's scalar optimizer state, graph, step,
@@ -24,6 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from opencook.kit.dist import barrier, rank, world_size
+from opencook.kit.rundir import commit_checkpoint, step_dir_name
 
 FORMAT = 1
 
@@ -34,19 +35,11 @@ def _row_state(head, head_opt) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if torch.is_tensor(v) and v.dim() >= 1 and v.shape[0] == head.shard.size}
 
 
-def checkpoint_dirs(root: Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("step_*") if (p / "COMPLETE").is_file())
-
-
 def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, keep: int, group=None,
                     extra: dict | None = None, rank_state: dict | None = None) -> Path:
     """Collective: every rank writes its rows (and ``rank_state``, state that differs by rank), rank 0 the
     rest, then marks the directory complete."""
-    final = root / f"step_{step:08d}"
-    tmp = root / f"step_{step:08d}.tmp"
+    tmp = root / f"{step_dir_name(step)}.tmp"
     if rank(group) == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -73,13 +66,9 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     barrier(group)
     if rank(group) == 0:
-        (tmp / "COMPLETE").write_text("ok\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        for old in checkpoint_dirs(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        commit_checkpoint(tmp, root, step, keep)
     barrier(group)
-    return final
+    return root / step_dir_name(step)
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,33 @@
 """The hybrid-parallel training loop: a data-parallel backbone in front of a class-sharded head.
 
-Run under ``torchrun`` (any world size, gloo on CPU, NCCL on GPU) or as one plain process. Every
-output lands in the run directory: resolved config, versions, dataset description, metrics.jsonl,
-checkpoints, summary.json and the HTML report.
+Run under ``torchrun`` (any world size, gloo on CPU, NCCL on GPU) or as one plain process. The loop and
+the run directory (resolved config, versions, metrics.jsonl, checkpoints, summary.json, the HTML report)
+are the kit's ``TrainLoop``; this file adds the dataset description and the xc-specific parts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import resource
 import sys
 import time
 from pathlib import Path
 
 import torch
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from opencook.kit.config import to_plain
 from opencook.kit.dist import all_gather_cat, barrier, init_distributed, rank, world_size
 from opencook.kit.registry import Registry
-from opencook.kit.versions import collect_versions
+from opencook.kit.rundir import peak_memory_mib
+from opencook.kit.trainloop import TrainLoop
 from opencook.xc.head import ShardedSoftmax, StepClock
 from opencook.xc.train.backbone import make_backbone
-from opencook.xc.train.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
+from opencook.xc.train.checkpoint import load_checkpoint, save_checkpoint
 from opencook.xc.train.config import OptimConfig, TrainConfig
 from opencook.xc.train.large_batch import DEFAULT_TRUST, LAMB, LARS, split_decay_groups
 from opencook.xc.train.lr_rules import PlateauRule, warmup_scale
 from opencook.xc.train.optim import RowSparseAdamW, RowSparseSGD
 from opencook.xc.train.overlap import HybridStep, StepResult
 from opencook.xc.train.sparsify import attach_sparsify
-
 
 # The backbone's optimizer by ``optim.name``; the head keeps a row-sparse one (see ``make_optimizer``).
 OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry(
@@ -55,14 +50,9 @@ def make_optimizer(params, cfg: OptimConfig, lr: float, inactive_rows: str = "la
     return cls(params, lr=lr, weight_decay=cfg.weight_decay, inactive_rows=inactive_rows, **momentum)
 
 
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-class Trainer:
+class Trainer(TrainLoop):
     def __init__(self, cfg: TrainConfig, out: Path) -> None:
+        super().__init__(out)
         self.cfg, self.out = cfg, out
         self.device = init_distributed()
         if cfg.threads:
@@ -95,33 +85,18 @@ class Trainer:
                 for group in self.backbone_opt.param_groups:
                     group["momentum"] = 0.0
         self.step_runner = HybridStep(self.model, self.backbone, self.head, cfg.overlap)
-        self.step = 0
-        self.metrics = None
-
-    def _log(self, record: dict) -> None:
-        if self.metrics is not None:
-            self.metrics.write(json.dumps(record) + "\n")
-            self.metrics.flush()
+        self.window: list[StepResult] = []  # the steps since the last train record
+        self.last_eval: dict | None = None
 
     # -- run directory ---------------------------------------------------------------------------
-    def _prepare_out(self) -> None:
-        if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
-            (self.out / "versions.json").write_text(json.dumps(collect_versions(), indent=2))
-            (self.out / "dataset.json").write_text(json.dumps(self.data.describe(), indent=2))
-            path = self.out / "metrics.jsonl"
-            torn = path.is_file() and path.stat().st_size and not _ends_with_newline(path)
-            self.metrics = path.open("a")
-            if torn:  # a crash cut the last record: end it, so the next record starts on its own line
-                self.metrics.write("\n")
-        barrier()
+    def describe(self) -> dict:
+        return {"dataset.json": self.data.describe()}
 
-    def _resume(self) -> None:
-        found = checkpoint_dirs(self.out / "ckpt")
-        if not found:
-            return
-        loaded = load_checkpoint(found[-1], self.backbone, self.backbone_opt, self.head, self.head_opt)
+    def restore(self) -> dict | None:
+        latest = self.run.latest_checkpoint()
+        if latest is None:
+            return None
+        loaded = load_checkpoint(latest, self.backbone, self.backbone_opt, self.head, self.head_opt)
         self.step = loaded.step
         if self.plateau is not None and "plateau" in loaded.extra:  # absent: an older run, or plateau just enabled
             self.plateau.load_state_dict(loaded.extra["plateau"])
@@ -131,15 +106,15 @@ class Trainer:
             if states:  # else an older run or sparsify just enabled: start from empty residuals
                 self.sparsify.load_rank_states(states)
             self.sparsify.step = self.step  # the dense warm-up is counted in trainer steps
-        self._log({"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
-                   "world_size": self.world})
         if self.is_main:
-            print(f"resumed from {found[-1]} (written by {loaded.from_world_size} rank(s))", flush=True)
+            print(f"resumed from {latest} (written by {loaded.from_world_size} rank(s))", flush=True)
+        return {"kind": "resume", "step": loaded.step, "from_world_size": loaded.from_world_size,
+                "world_size": self.world}
 
     # -- evaluation ------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Top-1/top-5 over all C classes (the full normaliser), on the held-out set."""
+        """Top-1/top-5 over all C classes (the full normaliser), on the held-out set; the plateau rule sees it."""
         self.model.eval()
         hits1 = hits5 = seen = 0
         for x, y in self.data.eval_batches(self.cfg.eval_batch, self.rank, self.world):
@@ -152,11 +127,13 @@ class Trainer:
         self.model.train()
         record = {"kind": "eval", "step": self.step, "top1": hits1 / max(seen, 1), "top5": hits5 / max(seen, 1),
                   "eval_samples": seen}
-        self._log(record)
+        self.log(record)
+        self._observe(record)
+        self.last_eval = record
         return record
 
     # -- training --------------------------------------------------------------------------------
-    def _train_step(self) -> StepResult:
+    def train_step(self) -> StepResult:
         x, y = self.data.train_batch(self.step, self.cfg.global_batch, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
         scale = warmup_scale(self.step, self.cfg.optim.warmup_steps) * (self.plateau.scale if self.plateau else 1.0)
@@ -168,7 +145,7 @@ class Trainer:
         self.head_opt.zero_grad(set_to_none=True)
         result = self.step_runner.run(x, y)
         if self.head.graph_step != graph_before:
-            self._log({"kind": "graph", "step": self.step, **self.head.graph_build.metrics()})
+            self.log({"kind": "graph", "step": self.step, **self.head.graph_build.metrics()})
         t_opt = time.perf_counter()
         self.backbone_opt.step()
         self.head_opt.step()
@@ -176,47 +153,29 @@ class Trainer:
         result.seconds += opt_s
         result.split["compute_ms"] += 1000 * opt_s
         self.step += 1
+        self.last_result = result
         return result
 
-    def train(self) -> dict:
-        self._prepare_out()
-        self._resume()
-        cfg, start_step, t_start = self.cfg, self.step, time.perf_counter()
-        self.t_start = t_start
-        window: list[StepResult] = []
-        bar = None
-        if self.is_main:
-            from tqdm import tqdm
+    def after_step(self, seconds: float) -> dict[str, str]:
+        self.window.append(self.last_result)
+        if len(self.window) == self.cfg.log_every or self.step == self.cfg.steps:
+            self._log_window(self.window)
+            self.window = []
+        return {"loss": f"{self.last_result.loss:.3f}"}
 
-            # a bar on a terminal; in a log file, one line per logging window instead of a stream of \r
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"xc {cfg.head.mode}", unit="step", leave=False,
-                       disable=not sys.stderr.isatty(), mininterval=1.0)
-        while self.step < cfg.steps:
-            window.append(self._train_step())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{window[-1].loss:.3f}")
-            if len(window) == cfg.log_every or self.step == cfg.steps:
-                self._log_window(window)
-                window = []
-            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
-                self._observe(self.evaluate())
-            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
-                save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head,
-                                self.head_opt, cfg.keep_checkpoints, extra=self._extra_state(),
-                                rank_state=self._rank_state())
-        if bar is not None:
-            bar.close()
-        last_eval = self.evaluate()
-        self._observe(last_eval)
-        save_checkpoint(self.out / "ckpt", self.step, self.backbone, self.backbone_opt, self.head, self.head_opt,
-                        cfg.keep_checkpoints, extra=self._extra_state(), rank_state=self._rank_state())
-        return self._finish(last_eval, time.perf_counter() - t_start, start_step)
+    def train(self) -> dict:
+        cfg = self.cfg
+        return self.fit(cfg, stop_at=cfg.steps, checkpoint_every=cfg.checkpoint_every, eval_every=cfg.eval_every,
+                        desc=f"xc {cfg.head.mode}")
+
+    def save(self) -> None:
+        save_checkpoint(self.run.checkpoints, self.step, self.backbone, self.backbone_opt, self.head, self.head_opt,
+                        self.cfg.keep_checkpoints, extra=self._extra_state(), rank_state=self._rank_state())
 
     def _observe(self, record: dict) -> None:
         """Feed the plateau rule one eval; the new LR takes effect from the next step."""
         if self.plateau is not None and self.plateau.observe(record[self.cfg.optim.plateau.metric]):
-            self._log({"kind": "lr_decay", "step": self.step, "lr": self.plateau.lr, "decays": self.plateau.decays,
+            self.log({"kind": "lr_decay", "step": self.step, "lr": self.plateau.lr, "decays": self.plateau.decays,
                        "best": self.plateau.best})
 
     def _extra_state(self) -> dict:
@@ -236,38 +195,28 @@ class Trainer:
             print(f"step {self.step}/{self.cfg.steps} loss {losses[-1]:.4f} "
                   f"{self.cfg.global_batch * len(window) / step_s:.0f} samples/s, {active} active classes",
                   flush=True)
-        self._log({
+        self.log({
             "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
             "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
             "samples_per_s": self.cfg.global_batch * len(window) / step_s,
             "step_ms": 1000 * step_s / len(window), **split,
             "active_classes": active, "active_fraction": active / self.head.num_classes,
             "graph_age": self.head.step - self.head.graph_step if self.head.graph is not None else None,
-            "peak_mem_mb": _peak_memory_mb(self.device),
+            "peak_mem_mb": peak_memory_mib(self.device),
             **(self.sparsify.window_metrics() if self.sparsify is not None else {}),
         })
 
-    def _finish(self, last_eval: dict, wall_s: float, start_step: int) -> dict:
+    def close(self) -> None:
         self.step_runner.close()
-        summary = {"name": self.cfg.name, "steps": self.step, "world_size": self.world, "mode": self.head.mode,
-                   "num_classes": self.head.num_classes, "top1": last_eval["top1"], "top5": last_eval["top5"],
-                   "wall_s": wall_s, "steps_this_run": self.step - start_step,
-                   "peak_mem_mb": _peak_memory_mb(self.device)}
-        if self.is_main:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
-            self.metrics.close()
-            try:
-                from opencook.xc.train.report import write_training_report
 
-                summary["report"] = str(write_training_report(self.out))
-            except ImportError:
-                pass
-        barrier()
-        return summary
+    def summarize(self, wall_s: float, first_step: int) -> dict:
+        last_eval = self.last_eval or self.evaluate()  # a rerun of a finished run steps no more
+        return {"name": self.cfg.name, "steps": self.step, "world_size": self.world, "mode": self.head.mode,
+                "num_classes": self.head.num_classes, "top1": last_eval["top1"], "top5": last_eval["top5"],
+                "wall_s": wall_s, "steps_this_run": self.step - first_step,
+                "peak_mem_mb": peak_memory_mib(self.device)}
 
+    def write_report(self, run_dir: Path) -> Path:
+        from opencook.xc.train.report import write_training_report
 
-def _ends_with_newline(path: Path) -> bool:
-    """Read only the last byte: metrics.jsonl grows with the run and is checked at every start."""
-    with path.open("rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
+        return write_training_report(run_dir)
