@@ -22,8 +22,8 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(VENV)/bin/opencook run recipes/demo.yaml --out $(DEMO_OUT) --workers 2
-	$(VENV)/bin/opencook xc train recipes/xc_demo.yaml --nproc 2 --out runs/xc_demo
+	$(VENV)/bin/opencook run recipes/data/demo.yaml --out $(DEMO_OUT) --workers 2
+	$(VENV)/bin/opencook xc train recipes/xc/demo.yaml --nproc 2 --out runs/xc_demo
 	$(MAKE) --no-print-directory demo-lm
 	$(MAKE) --no-print-directory demo-synth
 
@@ -36,7 +36,7 @@ demo-lm: setup
 	$(OC) lm tokenizer train $(DEMO_OUT)/dataset --out $(LM_OUT)/tokenizer --vocab-size 8192 --quiet
 	$(OC) lm data build $(DEMO_OUT)/dataset --tokenizer $(LM_OUT)/tokenizer --out $(LM_OUT)/packed --quiet
 	$(OC) lm pretrain recipes/lm/demo_pretrain.yaml --nproc 2 --out $(LM_OUT)/pretrain
-	$(OC) lm data sft recipes/data/sft_demo.jsonl --tokenizer $(LM_OUT)/tokenizer --out $(LM_OUT)/sft_data \
+	$(OC) lm data sft recipes/lm/sft_demo.jsonl --tokenizer $(LM_OUT)/tokenizer --out $(LM_OUT)/sft_data \
 	  --max-len 385 --quiet
 	$(OC) lm sft recipes/lm/demo_sft.yaml --nproc 2 --out $(LM_OUT)/sft
 	$(OC) lm export-hf $(LM_OUT)/sft --out $(LM_OUT)/hf --chat

@@ -83,8 +83,8 @@ def steady(records: list[dict], skip: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--throughput-recipe", type=Path, default=ROOT / "recipes" / "xc_synthetic.yaml")
-    p.add_argument("--accuracy-recipe", type=Path, default=ROOT / "recipes" / "xc_b4_synthetic.yaml")
+    p.add_argument("--throughput-recipe", type=Path, default=ROOT / "recipes" / "xc" / "synthetic.yaml")
+    p.add_argument("--accuracy-recipe", type=Path, default=ROOT / "recipes" / "xc" / "b4_synthetic.yaml")
     p.add_argument("--accuracy-steps", type=int, default=800)
     p.add_argument("--skip-convergence", action="store_true")
     args = p.parse_args()

@@ -1,7 +1,7 @@
 """B4: top-1 over all C classes after the same number of steps -- full vs KNN vs random softmax.
 
-    .venv/bin/python benchmarks/xc_accuracy.py recipes/xc_synthetic.yaml
-    .venv/bin/python benchmarks/xc_accuracy.py recipes/xc_funcnames.yaml --name xc_accuracy_funcnames
+    .venv/bin/python benchmarks/xc_accuracy.py recipes/xc/synthetic.yaml
+    .venv/bin/python benchmarks/xc_accuracy.py recipes/xc/funcnames.yaml --name xc_accuracy_funcnames
 
 Each mode trains the same recipe (same data, backbone, optimizer, seed, steps) under ``opencook xc
 train --nproc N``; ``knn`` and ``random`` get the same active budget (the recipe's, or ``--budget``).

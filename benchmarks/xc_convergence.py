@@ -1,6 +1,6 @@
 """Fast convergence: steps to a target top-1 with LARS/LAMB + warm-up + plateau rule vs a fixed baseline schedule.
 
-    .venv/bin/python benchmarks/xc_convergence.py recipes/xc_synthetic.yaml
+    .venv/bin/python benchmarks/xc_convergence.py recipes/xc/synthetic.yaml
 
 Every arm trains the same recipe (shrunk by the defaults below, or ``--set``) at the same large
 batch, same data, seed and head learning rate, evaluating top-1 over all classes every

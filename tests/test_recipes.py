@@ -6,9 +6,14 @@ import pytest
 
 from opencook.data.recipe import load_recipe
 
-# data recipes; xc_*.yaml are trainer configs, checked in tests/xc/test_trainer.py
-RECIPES = sorted(p for p in (Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml")
-                 if not p.name.startswith("xc_"))
+ROOT = Path(__file__).resolve().parents[1]
+# data pipeline recipes; recipes/xc, recipes/lm and recipes/synth are checked in tests/xc, tests/lm, tests/synth
+RECIPES = sorted((ROOT / "recipes" / "data").glob("*.yaml"))
+
+
+def test_recipes_are_filed_by_capability():
+    """One layout: recipes/<capability>/..., nothing loose at the top."""
+    assert {p.name for p in (ROOT / "recipes").iterdir() if not p.name.startswith(".")} <= {"data", "lm", "xc", "synth"}
 
 
 def test_there_are_recipes():

@@ -18,7 +18,7 @@ import pytest
 
 from opencook.lm.data.chat import example_messages
 
-DEMO = Path(__file__).resolve().parents[2] / "recipes" / "data" / "sft_demo.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "recipes" / "lm" / "sft_demo.jsonl"
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
 MAX_CHARS = 1000
 MIN_EXAMPLES = 80
