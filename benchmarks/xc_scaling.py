@@ -46,7 +46,7 @@ def main() -> None:
         for n, m in ((2, 2), (2, 1), (1, 2)):
             run = tmp / f"resume_{n}_{m}"
             shutil.copytree(tmp / f"w{n}", run)
-            for ckpt in (run / "ckpt").glob("step_*"):
+            for ckpt in (run / "checkpoints").glob("step_*"):
                 if int(ckpt.name.split("_")[1]) > half:
                     shutil.rmtree(ckpt)
             kept = [line for line in (run / "metrics.jsonl").read_text().splitlines() if json.loads(line)["step"] <= half]

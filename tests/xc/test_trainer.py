@@ -67,7 +67,7 @@ def test_a_run_writes_its_directory_and_learns(tmp_path):
     evals = [r for r in records if r["kind"] == "eval"]
     assert evals[-1]["eval_samples"] == 256 and summary["top1"] == evals[-1]["top1"]
     assert summary["top5"] >= summary["top1"] > 1 / 300  # better than chance over all classes
-    assert sorted(p.name for p in (run / "ckpt").iterdir()) == ["step_00000016", "step_00000024"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000016", "step_00000024"]
 
 
 def test_rerun_resumes_and_continues_bit_identically(tmp_path):
@@ -93,7 +93,7 @@ def test_two_rank_checkpoint_resumes_on_two_and_on_one_rank(tmp_path):
     for world in (2, 1):
         run = tmp_path / f"resume_on_{world}"
         shutil.copytree(two, run)
-        shutil.rmtree(run / "ckpt" / "step_00000008")
+        shutil.rmtree(run / "checkpoints" / "step_00000008")
         lines = (run / "metrics.jsonl").read_text().splitlines()
         (run / "metrics.jsonl").write_text("".join(f"{line}\n" for line in lines if json.loads(line)["step"] <= 4))
         _cli(str(cfg), "--out", str(run), "--nproc", str(world))
