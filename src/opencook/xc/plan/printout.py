@@ -69,9 +69,12 @@ def render(p: PlanInputs, modes: list[str], cal: Calibration) -> str:
 def cmd_plan(args: argparse.Namespace) -> int:
     from opencook.xc.plan.calibrate import calibrate, load_calibration, save_calibration
 
+    if args.out and not args.calibrate:
+        raise SystemExit("opencook xc plan: --out is where --calibrate writes its measurements; add --calibrate, "
+                         "or read an earlier file with --calibration FILE")
     if args.calibrate:
         cal = calibrate(dim=args.dim)
-        out = Path(args.calibration or "xc_calibration.json")
+        out = Path(args.out or args.calibration or "xc_calibration.json")
         save_calibration(cal, out)
         print(f"calibration written to {out}")
     else:
@@ -103,5 +106,7 @@ def add_plan_parser(xc) -> None:
     plan.add_argument("--backbone-params", type=float, default=25.6e6, help="DDP payload (default ResNet-50)")
     plan.add_argument("--backbone-gflops", type=float, default=4.1, help="forward GFLOPs per sample")
     plan.add_argument("--calibration", help="calibration JSON to read (or, with --calibrate, to write)")
+    plan.add_argument("--out", help="with --calibrate: the calibration JSON to write (default: --calibration, "
+                                    "else xc_calibration.json)")
     plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~30 s, ~4 GiB of RAM; at --dim)")
     plan.set_defaults(func=cmd_plan)
