@@ -1,7 +1,7 @@
 """Every dataset format the pipeline writes or ingests x every consumer that reads a dataset.
 
-The same six records are written as Parquet, JSONL, JSONL.gz and JSONL.zst; each consumer is called through
-its public function (or the CLI) and must see the same texts, whatever the format."""
+The same six records are written as Parquet, JSONL, JSONL.gz and JSONL.zst; each consumer (the quality filter
+included) is called through its public function (or the CLI) and must see the same texts, whatever the format."""
 
 from __future__ import annotations
 
@@ -134,3 +134,12 @@ def test_dedup_cli(dataset, tmp_path, capsys):
 
     assert main(["data", "dedup", str(dataset), "--out", str(tmp_path / "dedup"), "--workers", "1"]) == 0
     assert f"files: {len(RECORDS)} in" in capsys.readouterr().out
+
+
+def test_quality_filter_cli(dataset, tmp_path, capsys):
+    from opencook.cli import main
+
+    assert main(["data", "filter", str(dataset), "--out", str(tmp_path / "filter")]) == 0
+    results = pq.read_table(tmp_path / "filter" / "filter_results.parquet").to_pylist()
+    assert len(results) == len(RECORDS)
+    assert "filter results:" in capsys.readouterr().out
