@@ -1,6 +1,6 @@
 """B8: 1 -> 2 rank scaling of the trainer, and an N-rank checkpoint resumed on M ranks.
 
-    .venv/bin/python benchmarks/xc_scaling.py recipes/xc_synthetic.yaml [--steps 60]
+    .venv/bin/python benchmarks/xc_scaling.py recipes/xc/synthetic.yaml [--steps 60]
 
 (a) Scaling: the same recipe at a fixed global batch on 1 and on 2 ranks, one thread per rank; samples/s from the
 trainer's metrics (the first logging window, which holds the first graph build, is excluded);

@@ -130,7 +130,7 @@ def test_cli_reports_a_config_typo_before_launching_ranks(tmp_path):
     assert "torch.distributed" not in proc.stderr and not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("xc_*.yaml")))
+@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[2].joinpath("recipes", "xc").glob("*.yaml")))
 def test_shipped_xc_recipes_parse(recipe):
     cfg = load_train_config(recipe)
     assert cfg.steps >= 1 and cfg.data["kind"] in ("synthetic", "funcnames")
