@@ -96,6 +96,15 @@ def test_on_bad_counts_and_skips(tmp_path):
     assert seen[-1] == "truncated_file"
 
 
+def test_a_jsonl_line_that_is_not_utf8_is_an_error_or_a_counted_drop(tmp_path):
+    (tmp_path / "a.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b'{"text": "ok"}\n{"text": "\xff"}\n'))
+    with pytest.raises(DatasetError, match=r"a.jsonl.zst:2: not UTF-8"):
+        list(Dataset(tmp_path).texts())
+    bad = []
+    assert [r["text"] for r in Dataset(tmp_path).records(on_bad=lambda why, exc: bad.append(why))] == ["ok"]
+    assert bad == ["bad_json"]
+
+
 def test_unreadable_parquet_and_missing_text_column(tmp_path):
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DatasetError, match=r"junk\.parquet is not a readable Parquet file .*rewrite it"):

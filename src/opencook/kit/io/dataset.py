@@ -7,7 +7,6 @@ formats is read the same way everywhere. Errors name the file (and line) and say
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -139,15 +138,16 @@ def _parquet_records(file: Path, columns: Sequence[str] | None) -> Iterator[dict
 def _jsonl_lines(file: Path, on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, object]]:
     """``(line number, parsed value)`` for every non-blank line."""
     try:
-        with io.TextIOWrapper(open_decompressed(str(file)), encoding="utf-8", errors="replace") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
+        with open_decompressed(str(file)) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
                     continue
-                try:
-                    yield lineno, json.loads(line)
+                try:  # JSON text is UTF-8: a line that is not is malformed, never silently "repaired"
+                    yield lineno, json.loads(raw.decode("utf-8"))
                 except ValueError as exc:
                     if on_bad is None:
-                        raise DatasetError(f"{file}:{lineno}: not valid JSON ({exc}); fix or remove the line") from None
+                        what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+                        raise DatasetError(f"{file}:{lineno}: {what} ({exc}); fix or remove the line") from None
                     on_bad("bad_json", exc)
     except (EOFError, OSError, zstandard.ZstdError) as exc:
         if on_bad is None:
