@@ -70,3 +70,6 @@ def test_bad_config_and_input_are_explained(tmp_path):
         AlgorithmicConfig(markers=[], rules=False)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         select_algorithmic(tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "no_text.jsonl").write_text('{"id": "a", "content": "def f(): pass"}\n')
+    with pytest.raises(ValueError, match=r"no_text.jsonl:1: a record without a string 'text' field"):
+        select_algorithmic(tmp_path / "no_text.jsonl", tmp_path / "out")

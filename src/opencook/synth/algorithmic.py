@@ -105,7 +105,10 @@ def select_algorithmic(dataset: str | Path, out: str | Path, config: Algorithmic
     config = config or AlgorithmicConfig()
     kept: list[dict] = []
     counts: Counter[str] = Counter()
-    for record in Dataset(dataset).records():
+    for where, record in Dataset(dataset).located_records():
+        if not isinstance(record.get("text"), str):
+            raise ValueError(f"{where}: a record without a string 'text' field; give a dataset written by "
+                             "`opencook run`")
         keep, reason = classify(record, config)
         counts["in"] += 1
         counts[reason] += 1
