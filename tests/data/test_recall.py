@@ -315,3 +315,24 @@ def test_cli_out_flag_replaces_the_config_key(world, tmp_path, capsys):
     assert main([str(cfg)]) == 0
     assert "the config key 'out' is deprecated" in capsys.readouterr().err
     assert (tmp_path / "keyed" / "recall.json").exists()
+
+
+@pytest.mark.slow
+def test_loop_scores_on_any_executor_with_the_saved_classifier(world, tmp_path, monkeypatch):
+    """Scoring runs as executor tasks on the round's saved model: same scores as the model in memory, and the
+    same recalled pages from a process pool cut into many tasks."""
+    from opencook.data.recall import score
+    from opencook.data.recall.classifier import BpeLines, CodeClassifier, load_bpe
+    from opencook.kit.executors import LocalExecutor
+
+    one = run_recall(_config(world, tmp_path / "one", rounds=1, derive_patterns=False))
+    monkeypatch.setattr(score, "LINES_PER_TASK", 50)
+    with LocalExecutor(2) as pool:
+        two = run_recall(_config(world, tmp_path / "two", rounds=1, derive_patterns=False), executor=pool)
+    assert one.recalled_ids == two.recalled_ids and one.rounds[0].score_hist == two.rounds[0].score_hist
+
+    pages = [p.text for p in world["corpus"][:40]]
+    lines = BpeLines(load_bpe(world["tok"]), 100_000)(pages)
+    model = str(tmp_path / "one" / "rounds" / "01" / "model")
+    in_memory = CodeClassifier.load(model).score_lines(lines)
+    assert score.score_lines_on(InProcessExecutor(), model, None, lines) == in_memory

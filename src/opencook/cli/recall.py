@@ -55,7 +55,10 @@ def _run(args: argparse.Namespace) -> int:
         out = config.out
     if out is None:
         raise ConfigError(f"{args.config}: no output directory: pass --out DIR")
-    result = run_recall(config, out=out, progress=True)
+    from opencook.kit.executors import make_executor
+
+    with make_executor("local" if args.workers > 1 else "inprocess", args.workers) as executor:
+        result = run_recall(config, out=out, executor=executor, progress=True)
     print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
           f"{result.out / 'dataset'}; report: {result.out / 'report.html'}")
     return 0
@@ -66,6 +69,7 @@ def add_parser(data_sub) -> None:
     p.add_argument("config", help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, ...)")
     p.add_argument("--out", help="output directory (required; replaces the deprecated config key 'out')")
     p.add_argument("--rounds", type=int, help="number of rounds (default 3)")
+    p.add_argument("--workers", type=int, default=1, help="processes that score the corpus each round")
     p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled (default 0.5)")
     p.set_defaults(func=_run)
 

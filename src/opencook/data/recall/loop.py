@@ -26,11 +26,12 @@ from typing import Any
 from opencook.data.recall.classifier import BpeLines, CodeClassifier, FastTextConfig, load_bpe
 from opencook.data.recall.labelled import LabelledPages, load_labelled
 from opencook.data.recall.pages import iter_pages
-from opencook.data.recall.score import score_bucket
+from opencook.data.recall.score import score_bucket, score_lines_on
 from opencook.data.recall.source import expand_paths
 from opencook.data.recall.urls import UrlPatterns, derive_patterns, group_by_domain
 from opencook.data.step import Record
 from opencook.data.write import WriteConfig, write_dataset
+from opencook.kit.executors import Executor, InProcessExecutor
 from opencook.kit.stats import StageStats
 
 
@@ -167,9 +168,12 @@ def _sample_negatives(corpus: Corpus, exclude: set[int], n: int, rng: random.Ran
     return sorted(rng.sample(pool, min(n, len(pool))))
 
 
-def run_recall(config: RecallConfig, *, out: str | Path | None = None, progress: bool = False) -> RecallResult:
+def run_recall(config: RecallConfig, *, out: str | Path | None = None, executor: Executor | None = None,
+               progress: bool = False) -> RecallResult:
     """Run ``config.rounds`` rounds and write the dataset, ``recall.json`` and ``report.html`` to ``out``
-    (or, deprecated, to ``config.out``)."""
+    (or, deprecated, to ``config.out``). Each round's corpus scoring runs on ``executor`` (default: this
+    process), every worker loading the round's saved classifier."""
+    executor = executor or InProcessExecutor()
     if out is None and config.out is None:
         raise ValueError("recall: no output directory: pass --out DIR (run_recall(config, out=DIR))")
     out = Path(out if out is not None else config.out)
@@ -202,9 +206,9 @@ def run_recall(config: RecallConfig, *, out: str | Path | None = None, progress:
         clf = CodeClassifier.train(positives, negatives, config.tokenizer, config.fasttext, tokenized=True,
                                    tokenizer=to_lines.tokenizer)
         train_s = time.perf_counter() - t0
-        clf.save(out / "rounds" / f"{k:02d}" / "model")
+        model_dir = clf.save(out / "rounds" / f"{k:02d}" / "model")
         t0 = time.perf_counter()
-        scores = clf.score_lines(corpus.lines)
+        scores = score_lines_on(executor, str(model_dir), config.tokenizer, corpus.lines)
         score_s = time.perf_counter() - t0
         recalled = [s >= config.threshold for s in scores]
 

@@ -4,11 +4,15 @@ A page below the threshold is dropped as ``recall:below_threshold``. Every score
 score bin (``recall_score_bin:0.9`` holds scores in [0.9, 1.0)), so the run's stats show the score
 distribution on both sides of the threshold. The score itself goes into the record's ``recall_score``
 field when the pipeline schema has one. The classifier loads once per worker process.
+
+``score_lines_on`` is the same scorer for the recall loop: already tokenised lines, cut into tasks for
+any executor, each worker loading the round's saved classifier once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -16,10 +20,12 @@ from typing import ClassVar
 
 from opencook.data.recall.classifier import CodeClassifier
 from opencook.data.step import Map, Record
+from opencook.kit.executors import Executor
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.stats import StageStats
 
 SCORE_FIELD = "recall_score"
+LINES_PER_TASK = 8192
 
 
 @dataclass
@@ -39,9 +45,32 @@ class RecallScoreConfig:
             raise ValueError("recall_score batch must be >= 1")
 
 
-@lru_cache(maxsize=4)
 def shared_classifier(model: str, tokenizer: str | None) -> CodeClassifier:
+    """The classifier saved at ``model``, loaded once per process (again if the saved file changed)."""
+    try:
+        st = os.stat(os.path.join(model, "model.bin"))
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None  # CodeClassifier.load names the problem
+    return _load_classifier(model, tokenizer, stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_classifier(model: str, tokenizer: str | None, stamp: tuple[int, int] | None) -> CodeClassifier:
     return CodeClassifier.load(model, tokenizer)
+
+
+def score_lines_task(job: tuple[str, str | None, list[str]]) -> list[float]:
+    """An executor task: P(code) of tokenised lines with the classifier saved at ``job[0]``."""
+    model, tokenizer, lines = job
+    return shared_classifier(model, tokenizer).score_lines(lines)
+
+
+def score_lines_on(executor: Executor, model: str, tokenizer: str | None, lines: Sequence[str]) -> list[float]:
+    """P(code) of every line, in order, scored in tasks of ``LINES_PER_TASK`` lines on ``executor``."""
+    tasks = [(model, tokenizer, list(lines[i : i + LINES_PER_TASK])) for i in range(0, len(lines), LINES_PER_TASK)]
+    by_task = dict(executor.map(score_lines_task, tasks, "recall:score"))
+    return [p for i in range(len(tasks)) for p in by_task[i]]
 
 
 def score_bucket(p: float) -> int:
