@@ -95,12 +95,12 @@ def generate(model: Llama, tokenizer: object, prompts: Sequence[str] | Sequence[
              **settings) -> list[Completion]:
     """Complete each prompt (a string, or token ids) with up to ``max_new_tokens`` tokens, in one batch.
 
-    ``sampling`` says how (``Sampling()`` when None); keyword ``settings`` are ``Sampling`` fields that
+    ``sampling`` says how (``Sampling(seed=None)`` when None: a random seed); keyword ``settings`` are ``Sampling`` fields that
     replace its own, for a one-off call: ``generate(model, tok, prompts, max_new_tokens=16)``. A sequence
     ends at any of ``eos_ids`` (default: ``<|endoftext|>`` and ``<|im_end|>``) or when its decoded text
     contains one of the stop strings (cut from the returned text, as OpenAI does); both give
     ``finish_reason="stop"``. One completion per prompt: for n samples, repeat the prompt n times."""
-    sampling = replace(sampling or Sampling(), **settings)
+    sampling = replace(sampling or Sampling(seed=None), **settings)  # no seed given: a random one, as before
     if sampling.n != 1:
         raise ValueError(f"generate returns one completion per prompt, got n={sampling.n}: repeat each prompt "
                          "n times (with temperature > 0) instead")
