@@ -7,9 +7,9 @@ import pytest
 
 from opencook.data.recipe import parse_recipe
 from opencook.data.stages import STAGES, stage_class
-from opencook.data.step import Filter, Global, Map, Sink, Source, Step
 from opencook.kit.config import ConfigError
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Filter, Global, Map, Sink, Source, Step
 
 
 @dataclass

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from opencook.benchmarks.decontam import DecontamConfig, DecontamIndex, shared_index
-from opencook.data.step import Filter, Record
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Filter, Record
 
 DecontaminateConfig = DecontamConfig
 

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from opencook.data.stages import stage_class
-from opencook.data.step import Step
 from opencook.kit.config import ConfigError, build_config, to_plain
+from opencook.kit.step import Step
 
 
 @dataclass

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 import yaml
 
 from opencook.data.recipe import Recipe
-from opencook.data.step import Global, Map, Sink, Source, Step
 from opencook.kit.executors import Executor
 from opencook.kit.io.shards import (
     read_marker,
@@ -32,6 +31,7 @@ from opencook.kit.io.shards import (
     write_records,
 )
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Global, Map, Sink, Source, Step
 from opencook.kit.versions import collect_versions
 
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from opencook.data.step import Filter, Record
+from opencook.kit.step import Filter, Record
 
 
 def _paper_ratios() -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The stages a recipe can name: stage name -> step class (see ``opencook.data.step`` for the kinds).
+"""The stages a recipe can name: stage name -> step class (see ``opencook.kit.step`` for the kinds).
 
 Entries are lazy, so naming the stages (``opencook --help``, parsing a recipe) imports only the
 steps the recipe uses. A new stage is one line here and one class with a ``config_cls``.
@@ -6,8 +6,8 @@ steps the recipe uses. A new stage is one line here and one class with a ``confi
 
 from __future__ import annotations
 
-from opencook.data.step import Step
 from opencook.kit.registry import Registry
+from opencook.kit.step import Step
 
 STAGES: Registry[Step] = Registry("stage", {
     "ingest": "opencook.data.ingest.step:Ingest",

@@ -11,11 +11,11 @@ from typing import ClassVar, Literal
 
 import zstandard
 
-from opencook.data.step import Record, Sink
 from opencook.kit.io import atomic_write
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.io.shards import write_records
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record, Sink
 
 
 @dataclass

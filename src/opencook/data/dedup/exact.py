@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opencook.data.step import Global, Record
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Global, Record
 
 HASH_TYPE = pa.binary(32)
 SUMMARY_SCHEMA = pa.schema(

@@ -26,9 +26,9 @@ from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
 from opencook.data.ingest.decode import is_binary, normalize_newlines
 from opencook.data.ingest.languages import detect_language, doc_type_for
-from opencook.data.step import Map, Record, Sink, Source
 from opencook.kit.io.dataset import Dataset, is_dataset_file
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Map, Record, Sink, Source
 
 MAX_FILE_BYTES = 8_000_000  # RefineCode's preprocessing limit
 RECORDS_PER_TASK = 64

@@ -1,4 +1,4 @@
-"""The quality filter as a pipeline step (see ``opencook.data.step``)."""
+"""The quality filter as a pipeline step (see ``opencook.kit.step``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from opencook.data.filter.evaluate import COMPAT_MODES, Verdict, evaluate
 from opencook.data.filter.rules import all_rule_names
-from opencook.data.step import Filter, Record
+from opencook.kit.step import Filter, Record
 
 # Linguist names whose reference key is not simply the lower-cased name.
 _PROGRAM_LANG = {

@@ -25,8 +25,8 @@ from opencook.data.ingest.config import IngestConfig, IngestError, IngestTask
 from opencook.data.ingest.languages import detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
-from opencook.data.step import Record
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 RECORD_COLUMNS = ("text", "content", "path", "repo", "repo_name", "stars", "commit_time", "language")

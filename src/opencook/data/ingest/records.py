@@ -17,8 +17,8 @@ from opencook.data.ingest.decode import SNIFF_BYTES, decode, is_binary, normaliz
 from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
 from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
 from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
-from opencook.data.step import Record
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record
 
 NOTEBOOK = "Jupyter Notebook"
 

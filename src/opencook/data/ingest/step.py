@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from opencook.data.ingest.config import IngestConfig, IngestTask
 from opencook.data.ingest.sources import plan_ingest, read_task
-from opencook.data.step import Record, Source
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record, Source
 
 
 class Ingest(Source):

@@ -29,10 +29,10 @@ from opencook.data.recall.pages import iter_pages
 from opencook.data.recall.score import score_bucket, score_lines_on
 from opencook.data.recall.source import expand_paths
 from opencook.data.recall.urls import UrlPatterns, derive_patterns, group_by_domain
-from opencook.data.step import Record
 from opencook.data.write import WriteConfig, write_dataset
 from opencook.kit.executors import Executor, InProcessExecutor
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record
 
 
 @dataclass

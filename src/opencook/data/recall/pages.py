@@ -1,4 +1,4 @@
-"""Web pages from any supported file -> pipeline records (see ``opencook.data.step``).
+"""Web pages from any supported file -> pipeline records (fields: docs/schema.md).
 
 Formats, by name: ``*.warc[.gz]`` and ``*.wet[.gz]`` (Common Crawl WARC/WET, see ``warc``),
 ``*.parquet`` (FineWeb style: ``url`` and ``text`` columns), ``*.jsonl[.gz|.zst]`` (one object with
@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
 from opencook.data.recall.warc import iter_warc_pages
-from opencook.data.step import Record
 from opencook.kit.io import Dataset
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
 TEXT_KEYS = ("text", "content", "raw_content")

@@ -19,10 +19,10 @@ from itertools import islice
 from typing import ClassVar
 
 from opencook.data.recall.classifier import CodeClassifier
-from opencook.data.step import Map, Record
 from opencook.kit.executors import Executor
 from opencook.kit.io.schema import FIELD_NAMES
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Map, Record
 
 SCORE_FIELD = "recall_score"
 LINES_PER_TASK = 8192

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opencook.data.recall.pages import iter_pages, page_format
-from opencook.data.step import Record, Source
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Record, Source
 
 
 class WebIngestError(ValueError):

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from opencook.data.step import Map, Record
 from opencook.data.transform.copyright import remove_copyright_header
 from opencook.data.transform.pii import redact_pii
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Map, Record
 
 
 @dataclass

@@ -38,9 +38,9 @@ from opencook.data.dedup.minhash.lsh import band_hashes, candidate_edges, valid_
 from opencook.data.dedup.minhash.shingles import shingle_batch
 from opencook.data.dedup.minhash.signatures import signature_batch
 from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, pair_jaccard
-from opencook.data.step import Global, Record
 from opencook.kit.io.shards import read_marker
 from opencook.kit.stats import StageStats
+from opencook.kit.step import Global, Record
 
 BATCH_BYTES = 4 << 20
 META_FIELDS = [

@@ -1,4 +1,4 @@
-"""The contract every pipeline step follows: four kinds, each a small base class.
+"""The contract every pipeline step follows (data recipes and synth stages): four kinds, each a small base class.
 
 - ``Source``: ``plan()`` cuts the inputs into picklable tasks (in the driver); ``read(task, stats)``
   turns one task into records (in a worker). Each task becomes one shard.
@@ -10,27 +10,15 @@
 - ``Sink``: ``write(records, out_dir, stats)`` turns every shard, in order, into the final dataset.
 
 Each step class names its config dataclass in ``config_cls`` and is constructed with one
-instance of it; the stage registry (``opencook.data.stages``) maps a recipe's stage name to the
-class. A step is built in the process that runs it, so it must only hold its config (and caches).
+instance of it; a capability's registry maps a stage name to the class (``opencook.data.stages`` for
+data recipes). A step is built in the process that runs it, so it must only hold its config (and caches).
 
 A record is a plain ``dict`` (cheap to pickle to a worker and to turn into an Arrow
 table). A step turns an iterator of records into another and reports every record it
 drops to ``stats`` with a reason. A step never knows which executor runs it, how the
-input was sharded, or where its output goes: the runner owns all of that.
-
-Record fields written by ingest (see docs/schema.md):
-    id           str   stable id: sha1 of "repo\\0path" (hex)
-    repo         str   repository name ("" when unknown)
-    path         str   path inside the repository, "/"-separated
-    filename     str   base name with extension ("setup.py")
-    ext          str   last extension without the dot, lower-case ("py"; "" if none)
-    size_bytes   int   size of the raw file in bytes
-    language     str   GitHub Linguist language name ("Python", "C++"), or "unknown"
-    doc_type     str   "code" | "data" | "text"
-    stars        int | None   repository stars (sidecar metadata)
-    commit_time  int | None   latest commit, unix seconds (sidecar metadata)
-    text         str   decoded content
-Later steps may add fields (``sha256``, ``dup_count``); none removes one.
+input was sharded, or where its output goes: whoever runs the list owns all of that (the data
+pipeline's runner, ``opencook.data.runner``; a synth stage, ``opencook.synth.stage``). The fields of
+a data pipeline record are in docs/schema.md; a synth stage's records are its own.
 
 Randomness: a step that draws random numbers seeds a generator from its configured
 seed and the record's ``id`` (never from shard order), so the verdicts do not depend on
@@ -100,6 +88,10 @@ class Filter(Map):
         """``None`` keeps the record; a string drops it and is the reason it is counted under."""
         raise NotImplementedError
 
+    def dropped(self, record: Record, reason: str) -> None:
+        """Called after each drop is counted, for a step that also logs which record went (datatrove's
+        exclusion writer; synth's ``rejected.jsonl``). The default logs nothing: the counts are enough."""
+
     def nbytes(self, record: Record) -> int:
         """The bytes a verdict counts: the raw file size when ingest recorded it, else the text's."""
         nbytes = record.get("size_bytes")
@@ -114,6 +106,7 @@ class Filter(Map):
                 yield record
             else:
                 stats.drop(reason, self.nbytes(record))
+                self.dropped(record, reason)
 
 
 class Global(Step):
