@@ -15,12 +15,15 @@ import pytest
 import torch
 
 from opencook.cli import main
+from opencook.evals.opencoder import refine, sanitize
 from opencook.evals.protocol import HUMANEVAL_STOP
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
 from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
 
 FLAGS = ["--limit", "3", "--max-new-tokens", "24", "--workers", "2", "--quiet"]
+HARNESS = ["--protocol", "harness"]
+ENTRY = {"HumanEval/0": "has_close_elements", "HumanEval/1": "separate_paren_groups", "HumanEval/2": "truncate_number"}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +66,8 @@ def _verdicts(rows: list[dict]) -> list[tuple]:
 
 def test_in_process_and_endpoint_agree(served):
     tmp = served["tmp"]
-    local, local_rows = _run(["--model", str(served["model_dir"]), "--out", str(tmp / "local")])
-    remote, remote_rows = _run(["--endpoint", served["url"], "--out", str(tmp / "remote")])
+    local, local_rows = _run(["--model", str(served["model_dir"]), "--out", str(tmp / "local"), *HARNESS])
+    remote, remote_rows = _run(["--endpoint", served["url"], "--out", str(tmp / "remote"), *HARNESS])
 
     assert [r["task_id"] for r in local_rows] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
     assert _verdicts(local_rows) == _verdicts(remote_rows)
@@ -92,7 +95,7 @@ def test_in_process_and_endpoint_agree(served):
 
 def test_chat_protocol_agrees_one_conversation_per_batch(served):
     tmp = served["tmp"]
-    flags = ["--protocol", "chat", "--batch-size", "1"]
+    flags = [*HARNESS, "--kind", "chat", "--batch-size", "1"]
     local, local_rows = _run(["--model", str(served["model_dir"]), "--out", str(tmp / "chat_local"), *flags])
     remote, remote_rows = _run(["--endpoint", served["url"], "--out", str(tmp / "chat_remote"), *flags])
     assert _verdicts(local_rows) == _verdicts(remote_rows)
@@ -109,3 +112,21 @@ def test_bad_inputs_are_named(served, capsys, tmp_path):
     assert main(["eval", "humaneval", "--model", str(served["model_dir"]), "--n", "2", "--temperature", "0",
                  "--out", str(tmp_path)]) == 2
     assert "identical" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["base", "chat"])
+def test_opencoder_is_the_default_and_agrees_through_the_server(served, kind):
+    tmp = served["tmp"]
+    flags = ["--kind", kind, "--batch-size", "1"]
+    local, local_rows = _run(["--model", str(served["model_dir"]), "--out", str(tmp / f"oc_{kind}_l"), *flags])
+    remote, remote_rows = _run(["--endpoint", served["url"], "--out", str(tmp / f"oc_{kind}_r"), *flags])
+    assert _verdicts(local_rows) == _verdicts(remote_rows)
+    p = local["protocol"]
+    assert (p["name"], p["kind"]) == ("opencoder", kind) and "import math" in p["import_prelude"]
+    assert "\n```\n" in p["stop"] and ("\ndef " in p["stop"]) == (kind == "base")
+    for r in local_rows:
+        s = r["samples"][0]
+        assert not any(stop in s["completion"] for stop in p["stop"])
+        shown = r["prompt"] if kind == "base" else r["messages"][0]["content"]
+        read = (shown + "\n\n" + s["completion"]) if kind == "base" else s["completion"]
+        assert s["code"] == sanitize(refine(read), r["task_id"] and ENTRY[r["task_id"]])

