@@ -88,3 +88,85 @@ def test_missing_and_malformed_files(tmp_path, capsys):
         load_humaneval(bad)
     assert main(["eval", "verify", "humaneval", "--dataset", str(bad)]) == 2
     assert "lacks field" in capsys.readouterr().err
+
+
+# --- HumanEval+ / MBPP+ with base and plus columns, per-input limits from the canonical solution's time ---
+
+HE_ROWS = [
+    {**HE_PLUS},
+    {"task_id": "HumanEval/1", "prompt": "def add(a, b):\n    \"\"\"a + b\"\"\"\n", "canonical_solution": "    return a + b\n",
+     "entry_point": "add", "base_input": [[1, 2], [3, 4]], "plus_input": [[10**20, 1], [-5, 5]], "atol": 0,
+     "contract": "", "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"},
+]
+MBPP_ROWS = [
+    {"task_id": "Mbpp/2", "prompt": MBPP_PLUS["prompt"], "code": MBPP_PLUS["canonical_solution"],
+     "entry_point": "similar_elements", "base_input": [[[3, 4, 5, 6], [5, 7, 4, 10]]],
+     "plus_input": [[[1, 2], [3]], [[1, 2, 3], [3, 2]]], "atol": 0, "test_imports": [],
+     "test_list": ["assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))"],
+     "test": MBPP_PLUS["test"], "source_file": "x"},
+    {"task_id": "Mbpp/3", "prompt": '"""\nWrite a python function to identify non-prime numbers.\n'
+                                    'assert is_not_prime(2) == False\n"""\n',
+     "code": "import math\ndef is_not_prime(n):\n    return n < 2 or any(n % i == 0 for i in range(2, int(math.sqrt(n)) + 1))\n",
+     "entry_point": "is_not_prime", "base_input": [[2], [10]], "plus_input": [[1], [97]], "atol": 0,
+     "test_imports": [], "test_list": ["assert is_not_prime(2) == False"], "test": "", "source_file": "x"},
+]
+
+
+def _write(path, rows):
+    with gzip.open(path, "wt") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def he_plus(tmp_path_factory):
+    from opencook.benchmarks.evalplus import load_evalplus
+
+    return load_evalplus(_write(tmp_path_factory.mktemp("ep") / "HumanEvalPlus.jsonl.gz", HE_ROWS))
+
+
+@pytest.fixture(scope="module")
+def mbpp_plus(tmp_path_factory):
+    from opencook.benchmarks.evalplus import load_evalplus
+
+    return load_evalplus(_write(tmp_path_factory.mktemp("ep") / "MbppPlus.jsonl.gz", MBPP_ROWS))
+
+
+def test_evalplus_loader_names_and_text(he_plus, mbpp_plus):
+    assert he_plus.name == "humaneval+" and mbpp_plus.name == "mbpp+"
+    assert mbpp_plus.problems[1].prompt == "Write a python function to identify non-prime numbers."
+    task = Protocol(mbpp_plus, "base").tasks()[1]  # OpenCodeEval's MBPP+ prompt: text, newline, first test
+    assert task.prompt == "Write a python function to identify non-prime numbers.\nassert is_not_prime(2) == False\n"
+
+
+def test_base_and_plus_columns_and_per_input_limits(he_plus, mbpp_plus):
+    from opencook.evals import evalplus as ep
+
+    truth = ep.ground_truth(he_plus)
+    t = truth["HumanEval/1"]
+    assert t.outputs == [3, 7, 10**20 + 1, 0] and len(t.seconds) == 4 and all(s >= 0 for s in t.seconds)
+    assert ep.time_limits(t) == [max(ep.MIN_TIME_LIMIT_S, ep.GT_TIME_LIMIT_FACTOR * s) for s in t.seconds]
+    codes = [
+        HE_ROWS[0]["prompt"] + "    return number - int(number)\n",  # right on base, right on plus
+        HE_ROWS[1]["prompt"] + "    return int(float(a) + float(b))\n",  # base right, plus wrong (10**20 + 1)
+    ]
+    rows = ep.check(he_plus, codes, truth, limits=Limits(timeout_s=30.0))
+    assert [(r["base"], r["plus"]) for r in rows] == [(True, True), (True, False)]
+    wrong = ep.check(he_plus, [codes[0], HE_ROWS[1]["prompt"] + "    return a - b\n"], truth)
+    assert [(r["base"], r["plus"]) for r in wrong] == [(True, True), (False, False)]
+
+    mtruth = ep.ground_truth(mbpp_plus)
+    set_order = "def similar_elements(a, b):\n    return tuple(sorted(set(a) & set(b), reverse=True))\n"
+    off_by_one = "def is_not_prime(n):\n    return n != 2 and n != 97 and n != 1\n"  # base right, plus wrong on 1
+    rows = ep.check(mbpp_plus, [set_order, off_by_one], mtruth)
+    assert [(r["base"], r["plus"]) for r in rows] == [(True, True), (True, False)]
+
+
+def test_a_slow_input_times_out_on_its_own_limit(he_plus):
+    from opencook.evals import evalplus as ep
+
+    truth = ep.ground_truth(he_plus)
+    slow = HE_ROWS[1]["prompt"] + "    import time\n    if a == -5:\n        time.sleep(60)\n    return a + b\n"
+    (_, row) = ep.check(he_plus, [HE_ROWS[0]["prompt"] + HE_ROWS[0]["canonical_solution"], slow], truth)
+    assert (row["base"], row["plus"]) == (True, False) and "limit" in row["stderr_tail"]
