@@ -3,9 +3,10 @@
 This file is not imported by the parent; its text is passed to ``python -I -S -c`` so that no
 ``preexec_fn`` is needed (subprocess can then use vfork) and nothing depends on this file's permissions.
 Its one argument is a JSON object (``runner.child_settings``): uid, gid, cpu_s, data_bytes, nproc,
-fsize_bytes, nofile, purelib, netns_fd, pidns. uid < 0 keeps the current user; netns_fd >= 0 joins that
-(empty) network namespace; pidns=true runs the program as pid 1 of a new pid namespace, so everything it
-starts dies with it. It is read with the C scanner of ``_json``: importing ``json`` pulls in ``re`` and
+fsize_bytes, nofile, purelib, netns_fd, pidns, and optionally argv. uid < 0 keeps the current user;
+netns_fd >= 0 joins that (empty) network namespace; pidns=true runs the program as pid 1 of a new pid
+namespace, so everything it starts dies with it; argv (a compiler, a runtime, a built binary) is exec'd in
+place of running ``main.py`` once the rest applies. It is read with the C scanner of ``_json``: importing ``json`` pulls in ``re`` and
 would double the cost of a short program. Namespaces are entered here, through libc, rather than by
 exec'ing ``unshare``: that exec and a fresh network namespace per program cost ~25% of the throughput.
 The exit code tells the parent how the program ended (see ``EXIT_CODES`` in runner.py).
@@ -35,10 +36,10 @@ def _main() -> None:
     s = _settings(sys.argv[1])
     uid, gid, cpu, data = s["uid"], s["gid"], s["cpu_s"], s["data_bytes"]
     nproc, fsize, nofile, purelib = s["nproc"], s["fsize_bytes"], s["nofile"], s["purelib"]
-    netns_fd, pidns = s["netns_fd"], s["pidns"]
+    netns_fd, pidns, argv = s["netns_fd"], s["pidns"], s.get("argv")
     if netns_fd >= 0 or pidns:
         _enter_namespaces(netns_fd, pidns)
-    paths = [p for p in (*sys.path, purelib) if p and os.path.isdir(p)]
+    paths = [p for p in (*sys.path, purelib) if p and os.path.isdir(p)] if argv is None else []
     if uid >= 0:
         # The interpreter may live where the throwaway uid cannot search (pyenv under /root): keep each
         # import dir open and import through /proc/self/fd, which skips the search checks on its parents.
@@ -63,6 +64,14 @@ def _main() -> None:
         resource.setrlimit(which, (soft, hard))
     if pidns:
         _fork_as_pid_one()
+    if argv is not None:
+        if pidns:  # pid 1 stays a waiter: as pid 1 a program cannot die of its own signal (abort() -> SIGSEGV)
+            _fork_as_pid_one()
+        try:
+            os.execv(argv[0], argv)
+        except OSError as e:
+            os.write(2, f"cannot start {argv[0]}: {e}\n".encode())
+            os._exit(127)
     sys.argv[:] = ["main.py"]
     with open("main.py", "rb") as f:
         source = f.read()
@@ -119,10 +128,10 @@ def _fork_as_pid_one() -> None:
         return
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
-        import signal
+        import _signal  # the builtin: an exec'd program's child has no import path for ``signal``
 
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        _signal.signal(sig, _signal.SIG_DFL)
         os.kill(os.getpid(), sig)
         os._exit(128 + sig)
     os._exit(os.waitstatus_to_exitcode(status))

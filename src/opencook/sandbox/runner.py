@@ -6,10 +6,7 @@ import functools
 import json
 import os
 import queue
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -18,23 +15,28 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from opencook.sandbox.build import Builder
 from opencook.sandbox.isolation import UID_SLOTS, Isolation, empty_netns, slot_uid
+from opencook.sandbox.languages import language
+from opencook.sandbox.native import run_native
+from opencook.sandbox.process import CHILD_SOURCE, spawn
 from opencook.sandbox.types import Limits, Outcome, Program
 
-CHILD_SOURCE = (Path(__file__).parent / "child.py").read_text()
+__all__ = ["CHILD_SOURCE", "OPEN_FILES_LIMIT", "child_settings", "isolation_report", "run_programs"]
 EXIT_CODES = {0: "passed", 3: "wrong_answer", 4: "syntax_error", 6: "killed"}  # set by child.py
 FILE_SIZE_LIMIT = 16 << 20  # RLIMIT_FSIZE: the largest file a program may write
 OPEN_FILES_LIMIT = 256
-_CHUNK = 1 << 16
 DEFAULT_LIMITS = Limits()
 
 
 def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, workers: int | None = None,
-                 progress: bool = False) -> list[Outcome]:
+                 progress: bool = False, cache_dir: str | Path | None = None) -> list[Outcome]:
     """Run every program under ``limits``; outcomes come back in input order.
 
-    Threads only wait: each program is its own ``python -I -S`` process, so ``workers`` (default: the CPU
-    count) processes run at once.
+    Threads only wait: each program is its own process (``python -I -S``, or the build of a compiled
+    language then its binary), so ``workers`` (default: the CPU count) run at once. Compiled programs are
+    built once per content hash into ``cache_dir`` (default ``build.default_cache_dir()``); every
+    language's toolchain is checked before anything runs.
     """
     if not isinstance(limits, Limits):
         raise TypeError(f"limits={limits!r}: pass an opencook.sandbox.Limits")
@@ -45,6 +47,8 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
     if workers < 1:
         raise ValueError(f"workers={workers}: must be >= 1")
     iso = probe_isolation()
+    langs = {p.language for p in programs if p.language != "python"}
+    builder = Builder(cache_dir, iso, sorted(langs)) if langs else None
     slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for s in range(min(workers, 256)):
         slots.put(s)
@@ -54,7 +58,9 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
     def one(program: Program) -> Outcome:
         slot = slots.get()
         try:
-            return run_one(program, limits, iso, slot, purelib)
+            if program.language == "python":
+                return run_one(program, limits, iso, slot, purelib)
+            return run_native(program, language(program.language), limits, iso, slot, builder)
         finally:
             slots.put(slot)
             if progress:
@@ -83,23 +89,12 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
         if uid >= 0:
             os.chown(workdir, uid, uid)
         netns_fd = -1 if limits.network else iso.netns_fd
-        settings = child_settings(limits, uid, purelib, netns_fd, iso.pidns_in_child)
-        cmd = [*iso.wrapper(limits.network), sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, settings]
+        settings = json.loads(child_settings(limits, uid, purelib, netns_fd, iso.pidns_in_child))
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1"}
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                pass_fds=(netns_fd,) if netns_fd >= 0 else ())
-        try:
-            out, err, timed_out = _collect(proc, start + limits.timeout_s, limits.max_output_bytes)
-        finally:
-            _kill_group(proc)
-            if uid >= 0:
-                _kill_uid(uid)
-            proc.stdout.close()
-            proc.stderr.close()
-        code = proc.wait()
+        code, out, err, timed_out = spawn(settings, workdir, env, iso.wrapper(limits.network),
+                                          start + limits.timeout_s, limits.max_output_bytes, uid)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if timed_out:
@@ -110,93 +105,6 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
         kind = EXIT_CODES.get(code, "exception")
     return Outcome(id=program.id, passed=kind == "passed", kind=kind, exit_code=code, stdout=out, stderr=err,
                    duration_s=time.perf_counter() - start)
-
-
-def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, str, bool]:
-    """Read both pipes until the process exits or the deadline passes, keeping the last ``cap`` bytes of each."""
-    fds = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    seen = dict.fromkeys(fds, 0)
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    poller = select.poll()
-    for fd in (*fds, *([pidfd] if pidfd is not None else [])):
-        poller.register(fd, select.POLLIN)
-    open_fds = set(fds)
-    exited = timed_out = False
-    try:
-        while not exited:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                timed_out = proc.poll() is None
-                break
-            wait_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 20)
-            for fd, _ in poller.poll(wait_ms):
-                if fd == pidfd:
-                    exited = True
-                elif fd in open_fds and not _read(fd, fds, seen, cap):
-                    open_fds.discard(fd)
-                    poller.unregister(fd)
-            if pidfd is None and proc.poll() is not None:
-                exited = True
-            if not open_fds and proc.poll() is not None:
-                exited = True
-        for fd in open_fds:  # what the program wrote just before exiting; never wait on a grandchild's pipe
-            os.set_blocking(fd, False)
-            while True:
-                try:
-                    if not _read(fd, fds, seen, cap):
-                        break
-                except BlockingIOError:
-                    break
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-    out, err = (_text(fds[fd], seen[fd], cap) for fd in fds)
-    return out, err, timed_out
-
-
-def _read(fd: int, bufs: dict[int, bytearray], seen: dict[int, int], cap: int) -> bool:
-    data = os.read(fd, _CHUNK)
-    if not data:
-        return False
-    buf = bufs[fd]
-    buf += data
-    seen[fd] += len(data)
-    if len(buf) > 2 * cap:
-        del buf[:-cap]
-    return True
-
-
-def _text(buf: bytearray, seen: int, cap: int) -> str:
-    text = bytes(buf[-cap:]).decode("utf-8", errors="replace")
-    return f"[{seen - cap} bytes cut]\n{text}" if seen > cap else text
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the program's whole process group (after a timeout, and after a normal exit too)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill_uid(uid: int) -> None:
-    """SIGKILL whatever still runs as the slot's throwaway uid (a program that left its group and namespace)."""
-    for _ in range(10):
-        found = False
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.stat(f"/proc/{entry}").st_uid == uid:
-                        found = True
-                        os.kill(int(entry), signal.SIGKILL)
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
-        if not found:
-            return
-        time.sleep(0.001)
 
 
 # ---------------------------------------------------------------- which isolation this machine gives

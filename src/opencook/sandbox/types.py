@@ -9,10 +9,23 @@ KINDS = ("passed", "wrong_answer", "exception", "timeout", "syntax_error", "kill
 
 @dataclass(frozen=True)
 class Program:
-    """A whole Python program; it passes when it runs to the end without an uncaught exception."""
+    """A whole program; it passes when it runs to the end without an uncaught exception (exit status 0).
+
+    ``language`` is ``python`` or one of ``opencook.sandbox.languages.LANGUAGES`` (MultiPL-E's codes:
+    cpp, java, js, ts, go, rs, php, sh, cs; ``rust``, ``javascript``... are accepted too).
+    """
 
     id: str
     source: str
+    language: str = "python"
+
+    def __post_init__(self) -> None:
+        if self.language.lower() in ("py", "python", "python3"):
+            object.__setattr__(self, "language", "python")
+        else:
+            from opencook.sandbox.languages import language
+
+            object.__setattr__(self, "language", language(self.language).name)
 
 
 @dataclass(frozen=True)
@@ -24,9 +37,12 @@ class Limits:
     max_procs: int = 64
     max_output_bytes: int = 64_000
     network: bool = False
+    compile_timeout_s: float = 60.0  # the build of a compiled language (javac, rustc: seconds each)
+    compile_memory_mb: int = 4096
 
     def __post_init__(self) -> None:
-        for name in ("timeout_s", "memory_mb", "max_procs", "max_output_bytes"):
+        for name in ("timeout_s", "memory_mb", "max_procs", "max_output_bytes", "compile_timeout_s",
+                     "compile_memory_mb"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name}={value!r}: must be a positive number (e.g. Limits({name}="
@@ -40,7 +56,8 @@ class Outcome:
     """The verdict on one program.
 
     ``kind`` is one of ``KINDS``: wrong_answer = an uncaught AssertionError; exception = any other uncaught
-    exception (``SystemExit`` included, as in the reference harness); syntax_error = it does not compile;
+    exception (``SystemExit`` included, as in the reference harness; in other languages any non-zero exit
+    that is not a failed assertion); syntax_error = it does not compile (the compiler's errors in ``stderr``);
     timeout = the wall-clock limit was hit; killed = a signal or a resource limit (MemoryError included).
     ``stdout``/``stderr`` are the last ``Limits.max_output_bytes`` of each stream.
     """
