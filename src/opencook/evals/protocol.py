@@ -21,6 +21,7 @@ from opencook.evals.extract import truncate_at_stop
 
 KINDS = ("base", "chat")
 NAMES = ("opencoder", "harness")
+EVALPLUS = ("humaneval+", "mbpp+")  # benchmarks scored per input, with base and plus verdicts
 OPENCODEEVAL_SOURCE = ("OpenCoder-llm/OpenCoder-llm OpenCodeEval/src at commit 42e109328450e74eba2b81d8bd60bd7691f9741f "
                        "(HumanEval.py, MBPP.py; the other files as of 2a8581a113033309f8c4e397272d27d11842bc42)")
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ", "\nif __name__", "\nprint(")
@@ -50,6 +51,7 @@ class Task:
     stop: tuple[str, ...]
     extract: Callable[[str], str] = field(repr=False)
     build_program: Callable[[str], str] = field(repr=False)
+    build_code: Callable[[str], str] | None = field(default=None, repr=False)  # EvalPlus: the program minus tests
 
 
 def extract_code(reply: str) -> str:
@@ -155,19 +157,26 @@ class Protocol:
 
             def program(sol: str) -> str:
                 return oc.mbpp_plus_program(sol, tuple(p.extra.get("test_imports", ())), p.test)
+
+            def code(sol: str) -> str:
+                return oc.mbpp_plus_program(sol, tuple(p.extra.get("test_imports", ())), "")
         else:
             text, entry = oc.humaneval_prompt(p.prompt, self.kind), p.entry_point
 
             def program(sol: str) -> str:
                 return oc.humaneval_program(p.prompt, p.test, p.entry_point, sol)
 
+            def code(sol: str) -> str:
+                return oc.humaneval_code(p.prompt, sol)
+
         def extract(c: str) -> str:
             return oc.sanitize(oc.completion_text(text, truncate_at_stop(c, stop), self.kind), entry)
 
+        plus = (lambda c: code(extract(c))) if self.benchmark.name in EVALPLUS else None
         if self.kind == "base":
-            return Task(p.task_id, text, None, stop, extract, lambda c: program(extract(c)))
+            return Task(p.task_id, text, None, stop, extract, lambda c: program(extract(c)), plus)
         return Task(p.task_id, None, ({"role": "user", "content": text},), stop, extract,
-                    lambda c: program(extract(c)))
+                    lambda c: program(extract(c)), plus)
 
     def task(self, p: Problem) -> Task:
         if self.is_mbpp and self.kind == "base":
@@ -186,10 +195,17 @@ class Protocol:
             def cut(c: str) -> str:
                 return truncate_at_stop(c, HUMANEVAL_STOP)
 
-            return Task(p.task_id, p.prompt, None, HUMANEVAL_STOP, cut, lambda c: humaneval_program(p, cut(c)))
+            return Task(p.task_id, p.prompt, None, HUMANEVAL_STOP, cut, lambda c: humaneval_program(p, cut(c)),
+                        (lambda c: p.prompt + cut(c)) if self.benchmark.name in EVALPLUS else None)
         message = {"role": "user", "content": CHAT_HUMANEVAL_INSTRUCTION.format(prompt=p.prompt)}
+
+        def chat_code(c: str) -> str:
+            code = extract_code(c)
+            return p.prompt + "\n" + code if defines(code, p.entry_point) else p.prompt + code
+
         return Task(p.task_id, None, (message,), (), extract_code,
-                    lambda c: humaneval_chat_program(p, extract_code(c)))
+                    lambda c: humaneval_chat_program(p, extract_code(c)),
+                    chat_code if self.benchmark.name in EVALPLUS else None)
 
     def record(self) -> dict:
         """The protocol as a results file records it: every string that shapes a prompt or a program."""

@@ -13,7 +13,7 @@ from opencook.evals.run import Results
 def _title(record: dict) -> str:
     b, p = record["benchmark"], record["protocol"]
     split = f" {b['split']}" if b["name"] == "mbpp" else ""
-    return f"{b['name']}{split}, {p['kind']} protocol"
+    return f"{b['name']}{split}, {p.get('name', 'harness')} protocol, {p['kind']} model"
 
 
 def summary_markdown(record: dict, problems: list[dict]) -> str:
@@ -22,6 +22,8 @@ def summary_markdown(record: dict, problems: list[dict]) -> str:
     lines = [f"# {_title(record)}", ""]
     lines += ["| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {100 * v:.2f} |" for k, v in s["pass_at_k"].items()]
+    for column, values in s.get("columns", {}).items():  # EvalPlus: base tests, base + plus tests
+        lines += [f"| {k} ({column}) | {100 * v:.2f} |" for k, v in values.items()]
     lines += [f"| problems | {record['problems_evaluated']} of {record['problems_in_benchmark']} |",
               f"| samples per problem (n) | {s['n']} |",
               f"| problems solved | {s['problems_solved']} |",

@@ -34,6 +34,14 @@ def extra_versions() -> dict[str, str]:
     return out
 
 
+def evalplus_limits_record() -> dict:
+    from opencook.evals import evalplus as ep
+
+    return {"per_input_s": f"max({ep.MIN_TIME_LIMIT_S}, {ep.GT_TIME_LIMIT_FACTOR} x canonical solution's time on "
+                           "that input, measured here)", "task_cap_s": ep.TASK_TIME_CAP_S,
+            "source": "evalplus/config.py DEFAULT_MIN_TIME_LIMIT, DEFAULT_GT_TIME_LIMIT_FACTOR; docs/execution.md"}
+
+
 @dataclass
 class Results:
     """Everything a run produced: the record written as results.json, and one row per problem."""
@@ -86,6 +94,33 @@ def generate_samples(tasks: Sequence[Task], backend: Backend, sampling: Sampling
     return samples  # type: ignore[return-value]
 
 
+def score_evalplus(benchmark: Benchmark, tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], limits,
+                   workers: int) -> list[dict]:
+    """EvalPlus's per-input check of every sample: ``passed`` is the plus verdict, ``base`` the base one."""
+    from opencook.evals import evalplus as ep
+
+    by_id = {p.task_id: p for p in benchmark.problems}
+    picked = [by_id[t.task_id] for t in tasks]
+    sub = dataclasses.replace(benchmark, problems=tuple(picked))
+    truth = ep.ground_truth(sub, workers=workers)
+    n = len(samples[0]) if samples else 0
+    rows: list[list[dict]] = [[] for _ in tasks]
+    for j in range(n):
+        codes = [t.build_code(row[j].text) for t, row in zip(tasks, samples, strict=True)]
+        for i, r in enumerate(ep.check(sub, codes, truth, limits=limits, workers=workers)):
+            rows[i].append(r)
+    out = []
+    for t, row, checks in zip(tasks, samples, rows, strict=True):
+        entries = [{"completion": s.text, "finish_reason": s.finish_reason, "code": t.extract(s.text),
+                    "kind": "passed" if c["plus"] else ("wrong_answer" if c["kind"] == "passed" else c["kind"]),
+                    "passed": c["plus"], "base": c["base"], "plus": c["plus"], "stderr_tail": c["stderr_tail"]}
+                   for s, c in zip(row, checks, strict=True)]
+        out.append({"task_id": t.task_id, "prompt": t.prompt, "messages": list(t.messages or []) or None,
+                    "n": len(row), "passed": sum(e["passed"] for e in entries),
+                    "passed_base": sum(e["base"] for e in entries), "samples": entries})
+    return out
+
+
 def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], limits, workers: int,
                   progress: bool = False) -> list[dict]:
     """Run every sample's program in the sandbox; one row per problem with its samples and verdicts."""
@@ -125,9 +160,18 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampli
     t0 = time.perf_counter()
     samples = generate_samples(tasks, backend, sampling, batch_size, progress)
     t1 = time.perf_counter()
-    problems = score_samples(tasks, samples, limits, workers, progress)
+    plus = all(t.build_code is not None for t in tasks) and bool(tasks)
+    if plus:
+        problems = score_evalplus(benchmark, tasks, samples, limits, workers)
+    else:
+        problems = score_samples(tasks, samples, limits, workers, progress)
     t2 = time.perf_counter()
     scores = summarize([[s["kind"] for s in p["samples"]] for p in problems], ks)
+    if plus:  # EvalPlus's two columns: base tests only, and base + plus (the headline score)
+        scores["columns"] = {
+            "base": summarize([["passed" if s["base"] else "wrong_answer" for s in p["samples"]] for p in problems],
+                              ks)["pass_at_k"],
+            "plus": scores["pass_at_k"]}
     settings = {k: v for k, v in dataclasses.asdict(sampling).items() if k != "stop"}  # the protocol's stop
     versions = collect_versions()
     versions["packages"].update(extra_versions())
@@ -142,7 +186,8 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampli
         "limit": limit,
         "problems_evaluated": len(tasks),
         "problems_in_benchmark": len(protocol.problems()),
-        "sandbox": {"limits": dataclasses.asdict(limits), "workers": workers, "isolation": isolation_report()},
+        "sandbox": {"limits": dataclasses.asdict(limits), "workers": workers, "isolation": isolation_report(),
+                    **({"evalplus_time_limits": evalplus_limits_record()} if plus else {})},
         "backend": backend.record(),
         "scores": scores,
         "wall_time_s": {"generation": round(t1 - t0, 3), "execution": round(t2 - t1, 3),
