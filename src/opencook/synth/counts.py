@@ -1,11 +1,28 @@
-"""What each synthetic stage did with every item: one counter per fate, so the numbers always add up."""
+"""What each synthetic stage did with every item: one counter per fate, so the numbers always add up.
+
+The steps count drops by reason (``parse:no_code_block``); a reason's prefix names its fate, and the fates
+are summed from the reasons here, once."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from opencook.kit.stats import StageStats
+
 # Every generated sample ends in exactly one of these.
 FATES = ("failed_to_parse", "contaminated", "failed_tests", "timeouts", "kept")
+_PREFIX_FATES = {"parse": "failed_to_parse", "decontam": "contaminated", "tests": "failed_tests"}
+
+
+def fate_of(reason: str) -> str:
+    """The fate a drop reason counts under: ``tests:timeout`` is a timeout, else the prefix decides."""
+    if reason == "tests:timeout":
+        return "timeouts"
+    fate = _PREFIX_FATES.get(reason.partition(":")[0])
+    if fate is None:
+        raise ValueError(f"drop reason {reason!r} has no fate: start it with one of "
+                         f"{', '.join(p + ':' for p in _PREFIX_FATES)} (the fate it counts under)")
+    return fate
 
 
 @dataclass
@@ -25,12 +42,18 @@ class StageCounts:
     kept: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, fate: str, reason: str | None = None) -> None:
-        if fate not in FATES:
-            raise ValueError(f"unknown fate {fate!r}; use one of {FATES}")
-        setattr(self, fate, getattr(self, fate) + 1)
-        if reason:
-            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+    @classmethod
+    def from_stats(cls, stage: str, requested: int, stats: StageStats, kept: int) -> StageCounts:
+        """The counts of a stage whose steps added to ``stats`` (``generated``, ``truncated``,
+        ``teacher_errors`` and every drop by reason); checked before they are returned."""
+        counts = cls(stage, requested=requested, teacher_errors=stats.counters["teacher_errors"],
+                     generated=stats.counters["generated"], truncated=stats.counters["truncated"], kept=kept,
+                     reasons=dict(stats.dropped))
+        for reason, n in stats.dropped.items():
+            fate = fate_of(reason)
+            setattr(counts, fate, getattr(counts, fate) + n)
+        counts.check()
+        return counts
 
     def check(self) -> None:
         """Raise if a sample was lost or counted twice (a bug in the stage, never in the teacher)."""

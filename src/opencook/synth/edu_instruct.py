@@ -8,8 +8,9 @@ from pathlib import Path
 from opencook.synth.counts import StageCounts
 from opencook.synth.io import write_jsonl
 from opencook.synth.parse import parse_exercise
+from opencook.synth.sample import Candidate, Item, seed_items
 from opencook.synth.seeds import sft_row
-from opencook.synth.stage import Candidate, Item, RunConfig, run_stage, seed_items
+from opencook.synth.stage import RunConfig, run_stage
 from opencook.synth.teacher import Teacher
 
 STAGE = "edu-instruct"

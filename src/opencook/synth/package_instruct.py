@@ -10,8 +10,9 @@ from opencook.synth.apidocs import ApiDoc, api_docs
 from opencook.synth.counts import StageCounts
 from opencook.synth.io import write_jsonl
 from opencook.synth.parse import parse_qa
+from opencook.synth.sample import Candidate, Item, item_id
 from opencook.synth.seeds import sft_row
-from opencook.synth.stage import Candidate, Item, RunConfig, item_id, run_stage
+from opencook.synth.stage import RunConfig, run_stage
 from opencook.synth.teacher import Teacher
 
 STAGE = "package-instruct"

@@ -9,7 +9,8 @@ from pathlib import Path
 from opencook.synth.counts import StageCounts
 from opencook.synth.io import synthetic_record, write_parquet
 from opencook.synth.parse import parse_exercise, parse_section
-from opencook.synth.stage import Candidate, Item, RunConfig, run_stage, seed_items
+from opencook.synth.sample import Candidate, Item, seed_items
+from opencook.synth.stage import RunConfig, run_stage
 from opencook.synth.teacher import Teacher
 
 SYSTEM = "You are an expert Python programmer who writes clean, self-contained, tested code."
