@@ -1,4 +1,4 @@
-"""Save/load in Hugging Face format: ``tokenizer.json`` plus the config files ``transformers`` reads."""
+"""Save/load in Hugging Face format: ``tokenizer.json`` plus the config files ``transformers`` reads (and\nSentencePiece ``tokenizer.model`` directories on load)."""
 
 from __future__ import annotations
 
@@ -66,9 +66,21 @@ def save_tokenizer(tok: Tokenizer, out_dir: str | Path, *, model_max_length: int
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """A saved tokenizer: a directory from ``save_tokenizer`` or a ``tokenizer.json`` file."""
+    """A saved tokenizer: a directory with ``tokenizer.json`` (from ``save_tokenizer`` or any HF model), a
+    ``tokenizer.json`` file, or SentencePiece's ``tokenizer.model`` (file, or a directory that has only that,
+    as OpenCoder's released models do), converted by ``spm.sentencepiece_tokenizer``."""
+    from opencook.tokenizer.spm import SPM_FILE, sentencepiece_tokenizer
+
     path = Path(path)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"{file} does not exist: train one with `opencook lm tokenizer train`")
-    return Tokenizer.from_file(str(file))
+    if path.is_dir():
+        if (path / "tokenizer.json").is_file():
+            return Tokenizer.from_file(str(path / "tokenizer.json"))
+        if (path / SPM_FILE).is_file():
+            return sentencepiece_tokenizer(path / SPM_FILE)
+        raise FileNotFoundError(f"{path} has neither tokenizer.json nor {SPM_FILE}: train one with `opencook lm "
+                                "tokenizer train`, or point at the model directory that holds its tokenizer")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: train one with `opencook lm tokenizer train`")
+    if path.suffix == ".model":
+        return sentencepiece_tokenizer(path)
+    return Tokenizer.from_file(str(path))

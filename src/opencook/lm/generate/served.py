@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 
 from opencook.lm.generate.decoding import default_eos_ids
 from opencook.lm.model.llama import Llama
+from opencook.tokenizer import load_tokenizer
 
 CHAT_END = "<|im_end|>"
 
@@ -52,16 +53,16 @@ def _eos_from_config(tokenizer: Tokenizer, model_dir: Path) -> list[int]:
 
 def load_served_model(model_dir: str | Path, *, name: str | None = None,
                       dtype: torch.dtype | None = None) -> ServedModel:
-    """Load a Hugging Face LLaMA directory (config.json, model.safetensors, tokenizer.json) for serving."""
+    """Load a Hugging Face LLaMA directory (config.json, model.safetensors, tokenizer.json or SentencePiece
+    tokenizer.model) for serving."""
     from opencook.lm.hf import load_hf_dir
 
     path = Path(model_dir)
     model, _ = load_hf_dir(path, dtype=dtype)
-    tok_file = path / "tokenizer.json"
-    if not tok_file.is_file():
-        raise FileNotFoundError(f"{path} has no tokenizer.json: export the model with its tokenizer "
-                                "(save_hf_dir(..., tokenizer=DIR))")
-    tokenizer = Tokenizer.from_file(str(tok_file))
+    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer.model").is_file():
+        raise FileNotFoundError(f"{path} has no tokenizer.json (nor a SentencePiece tokenizer.model): export the "
+                                "model with its tokenizer (save_hf_dir(..., tokenizer=DIR))")
+    tokenizer = load_tokenizer(path)
     tok_cfg = _read_json(path / "tokenizer_config.json")
     template = tok_cfg.get("chat_template")
     jinja_file = path / "chat_template.jinja"  # where newer transformers save it (e.g. an imported SmolLM2)

@@ -81,9 +81,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 def special_ids(tok_dir: Path, eos_tokens: list[str] | None) -> dict[str, int | list[int]]:
     """bos/eos/pad ids as named in the tokenizer's config, resolved through its vocabulary."""
-    from tokenizers import Tokenizer
+    from opencook.tokenizer import load_tokenizer
 
-    tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+    tok = load_tokenizer(tok_dir)
     cfg = json.loads((tok_dir / "tokenizer_config.json").read_text())
 
     def token_id(entry: object) -> int | None:
@@ -105,9 +105,11 @@ def special_ids(tok_dir: Path, eos_tokens: list[str] | None) -> dict[str, int | 
 def _copy_tokenizer(src: Path, dst: Path, *, chat: bool) -> None:
     src = src.parent if src.is_file() else src
     missing = [f for f in TOKENIZER_FILES[:2] if not (src / f).is_file()]
+    if missing == ["tokenizer.json"] and (src / "tokenizer.model").is_file():
+        missing = []  # a SentencePiece tokenizer: copied as is, converted when loaded
     if missing:
         raise FileNotFoundError(f"tokenizer dir {src} lacks {missing}: save it with `opencook lm tokenizer train`")
-    for name in TOKENIZER_FILES:
+    for name in (*TOKENIZER_FILES, "tokenizer.model"):
         if (src / name).is_file():
             shutil.copyfile(src / name, dst / name)
     if chat:

@@ -51,10 +51,29 @@ def _tokenizer_ids(tok: object) -> dict[str, int]:
     return {k: v for k, v in ids.items() if isinstance(v, int)}
 
 
+def _sentencepiece_only(path: Path) -> object:
+    """A SentencePiece directory (``tokenizer.model``, no ``tokenizer.json``, as OpenCoder ships): our exact
+    conversion wrapped for ``save_pretrained``, the source's config (special tokens, chat template) kept."""
+    from transformers import PreTrainedTokenizerFast
+
+    from opencook.tokenizer import load_tokenizer
+
+    cfg_file = path / "tokenizer_config.json"
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    kwargs = {k: cfg[k] for k in ("bos_token", "eos_token", "pad_token", "unk_token", "chat_template",
+                                  "model_max_length") if isinstance(cfg.get(k), str | int)}
+    jinja = path / "chat_template.jinja"
+    if "chat_template" not in kwargs and jinja.is_file():
+        kwargs["chat_template"] = jinja.read_text(encoding="utf-8")
+    return PreTrainedTokenizerFast(tokenizer_object=load_tokenizer(path), **kwargs)
+
+
 def _from_hf_dir(path: Path) -> tuple[Llama, object, dict[str, object], dict[str, object]]:
     model, _ = load_hf_dir(path)
     tok = None
-    if any((path / f).is_file() for f in (*TOKENIZER_FILES, "tokenizer.model")):
+    if not (path / "tokenizer.json").is_file() and (path / "tokenizer.model").is_file():
+        tok = _sentencepiece_only(path)
+    elif any((path / f).is_file() for f in TOKENIZER_FILES):
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(str(path))
