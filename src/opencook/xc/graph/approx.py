@@ -45,8 +45,10 @@ def build_index(database: np.ndarray, method: str, cfg: GraphConfig) -> faiss.In
     raise ValueError(f"build_index: method must be 'ivf' or 'hnsw', got {method!r}")
 
 
-def search_index(index: faiss.Index, database: np.ndarray, start: int, end: int, k: int) -> Neighbours:
-    """Neighbours of database rows [start, end): ask for k+1, drop self (or the last if self is missing).
+def search_index(index: faiss.Index, database: np.ndarray, start: int, end: int, k: int,
+                 rows: np.ndarray | None = None) -> Neighbours:
+    """Neighbours of database rows [start, end) (or of ``rows``): ask for k+1, drop self (or the last
+    if self is missing).
 
     Rows the index answers with fewer than k others (an IVF probe of near-empty lists) are redone
     exactly, so the graph never holds -1.
@@ -54,9 +56,10 @@ def search_index(index: faiss.Index, database: np.ndarray, start: int, end: int,
     _threads()
     if isinstance(index, faiss.IndexHNSWFlat):
         index.hnsw.efSearch = max(index.hnsw.efSearch, k + 1)
-    queries = database[start:end]
+    rows = np.arange(start, end) if rows is None else np.asarray(rows, dtype=np.int64)
+    queries = np.ascontiguousarray(database[rows])
     sims, ids = index.search(queries, k + 1)
-    drop = ids == np.arange(start, end)[:, None]
+    drop = ids == rows[:, None]
     drop[~drop.any(1), -1] = True
     keep = ~drop
     ids = ids[keep].reshape(len(queries), k)
@@ -64,7 +67,7 @@ def search_index(index: faiss.Index, database: np.ndarray, start: int, end: int,
     short = np.flatnonzero((ids < 0).any(1))
     if len(short):
         redo = exact_knn(torch.from_numpy(queries[short]), torch.from_numpy(database), k,
-                         query_ids=torch.from_numpy(short + start), normalize=False)
+                         query_ids=torch.from_numpy(rows[short]), normalize=False)
         ids[short], sims[short] = redo.ids.numpy(), redo.sims.numpy()
     return Neighbours(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(sims))
 
@@ -73,3 +76,14 @@ def faiss_knn(database: np.ndarray, start: int, end: int, k: int, method: str,
               cfg: GraphConfig) -> Neighbours:
     """Build the index over all of ``database``, then query rows [start, end)."""
     return search_index(build_index(database, method, cfg), database, start, end, k)
+
+
+def update_index(index: faiss.Index, database: np.ndarray, rows: np.ndarray) -> None:
+    """Move ``rows`` to their new vectors in an IVF index: removed, then re-assigned to the existing
+    centroids (no k-means). HNSW cannot remove nodes, so it has no incremental update."""
+    if not isinstance(index, faiss.IndexIVF):
+        raise ValueError("incremental graph upkeep needs graph_method ivf or exact (HNSW cannot remove nodes): "
+                         "set head.graph_method or selection.upkeep=rebuild")
+    rows = np.asarray(rows, dtype=np.int64)
+    index.remove_ids(faiss.IDSelectorBatch(rows))
+    index.add_with_ids(np.ascontiguousarray(database[rows]), rows)

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from opencook.kit import dist
 
 from ..sharding import ClassShard
-from .approx import faiss_knn
 from .config import GraphConfig
 from .exact import exact_knn
 from .recall import sample_recall
@@ -35,6 +34,8 @@ class GraphBuild:
     seconds: float
     recall: float | None
     """recall@k: 1.0 for exact, sampled for an approximate build, None when not measured."""
+    updated: int | None = None
+    """Incremental upkeep: classes re-queried because their centre changed; None for a full build."""
 
     @property
     def k(self) -> int:
@@ -42,7 +43,8 @@ class GraphBuild:
 
     def metrics(self) -> dict:
         """The fields of a ``graph`` record in metrics.jsonl (the training report reads these keys)."""
-        return {"build_s": self.seconds, "k": self.k, "method": self.method, "recall": self.recall}
+        out = {"build_s": self.seconds, "k": self.k, "method": self.method, "recall": self.recall}
+        return out if self.updated is None else {**out, "updated": self.updated}
 
 
 def knn_rows(centres: torch.Tensor, start: int, end: int, cfg: GraphConfig) -> torch.Tensor:
@@ -53,6 +55,8 @@ def knn_rows(centres: torch.Tensor, start: int, end: int, cfg: GraphConfig) -> t
     if method == "exact":
         return exact_knn(centres[start:end], centres, cfg.k, query_offset=start, normalize=False,
                          chunk_rows=cfg.chunk_rows, chunk_cols=cfg.chunk_cols).ids
+    from .approx import faiss_knn  # faiss only where an approximate build is asked for
+
     database = centres.detach().cpu().contiguous().numpy()
     return faiss_knn(database, start, end, cfg.k, method, cfg).ids.to(centres.device)
 

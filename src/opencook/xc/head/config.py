@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from opencook.xc.head.active_set import MODES
 from opencook.xc.head.logits import LogitConfig
+from opencook.xc.head.selection import SelectionConfig
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class HeadConfig:
     """After an approximate (faiss) rebuild, measure recall@k against exact search on this many
     classes (costs 2*sample*C*D FLOPs); 0 = do not measure."""
     logits: LogitConfig = field(default_factory=LogitConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    """How knn mode picks its classes (anchors, uniform share, warm-up, centres, graph upkeep)."""
+    coverage_every: int = 0
+    """Every N steps measure the coverage gauge (``head.last_coverage``); 0 = never."""
+    coverage_rows: int = 64
+    """Gathered samples the gauge scores against all C classes (costs rows*C*D FLOPs)."""
     init_std: float = 0.01
     seed: int = 0
 
@@ -47,6 +54,11 @@ class HeadConfig:
             raise ValueError(f"graph_recall_sample must be >= 0, got {self.graph_recall_sample}")
         if not 0 <= self.graph_lag < self.refresh_every:
             raise ValueError(f"graph_lag must be in [0, refresh_every={self.refresh_every}), got {self.graph_lag}")
+        if self.coverage_every < 0 or self.coverage_rows < 1:
+            raise ValueError(f"coverage_every must be >= 0 and coverage_rows >= 1, got {self.coverage_every}, "
+                             f"{self.coverage_rows}")
+        if self.graph_lag and self.selection.upkeep == "incremental":
+            raise ValueError("selection.upkeep=incremental updates the graph inside the step: set graph_lag=0")
         if self.graph_k < 1 or self.refresh_every < 1:
             raise ValueError(f"graph_k and refresh_every must be >= 1, got {self.graph_k}, {self.refresh_every}")
 

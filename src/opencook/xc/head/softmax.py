@@ -27,11 +27,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from opencook.kit.dist import all_gather_cat, is_distributed, rank, world_size
+from opencook.kit.dist import all_gather_cat, all_reduce_, is_distributed, rank, world_size
 from opencook.xc.head.active_set import ActiveSet, select_active
+from opencook.xc.head.centres import ClassCentres
 from opencook.xc.head.collectives import PendingGather, start_all_gather
 from opencook.xc.head.config import HeadConfig
+from opencook.xc.head.coverage import coverage, gauge_rows
 from opencook.xc.head.logits import LogitConfig, class_logits
+from opencook.xc.head.selection import SelectionConfig
 from opencook.xc.head.sharded_ce import sharded_cross_entropy
 from opencook.xc.head.timing import StepClock
 from opencook.xc.head.topk import sharded_topk
@@ -39,6 +42,7 @@ from opencook.xc.sharding import shard_range
 
 if TYPE_CHECKING:
     from opencook.xc.graph.build import GraphBuild
+    from opencook.xc.graph.incremental import GraphIndex
 
 INIT_BLOCK = 65536
 
@@ -68,6 +72,8 @@ class ShardedSoftmax(nn.Module):
         super().__init__()
         if isinstance(options.get("logits"), dict):
             options["logits"] = LogitConfig(**options["logits"])
+        if isinstance(options.get("selection"), dict):
+            options["selection"] = SelectionConfig(**options["selection"])
         self.config = config or HeadConfig(mode=mode, **options)
         if embedding_dim < 1 or num_classes < 1:
             raise ValueError(f"embedding_dim and num_classes must be >= 1, got {embedding_dim}, {num_classes}")
@@ -82,6 +88,12 @@ class ShardedSoftmax(nn.Module):
         self.step = 0
         self.graph_build: GraphBuild | None = None
         self.last: ActiveSet | None = None
+        self.last_coverage: dict | None = None  # the gauge's last reading (``coverage_every``)
+        sel = self.config.selection
+        self.centres = ClassCentres(self.shard, embedding_dim, sel.centre_momentum, device) \
+            if sel.centres == "features" else None
+        self.graph_index: GraphIndex | None = None  # incremental upkeep's snapshot
+        self._group_for_selection = None
         self._group_for_graph = None
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future | None = None  # a graph being built on the side thread
@@ -104,8 +116,22 @@ class ShardedSoftmax(nn.Module):
     # -- the class graph -------------------------------------------------------------------------
     def refresh_graph(self) -> torch.Tensor:
         """Rebuild the KNN graph from the current class centres now (a collective: call on every rank)."""
-        self.graph_build = self._build_graph(self.weight.detach().float().cpu().clone(), self.step)
+        self.graph_build = self._build_graph(self._centres_snapshot(), self.step)
         return self.graph
+
+    def _centres_snapshot(self) -> torch.Tensor:
+        """This rank's rows of what the graph is built over: W's rows, or the class feature centres."""
+        if self.centres is not None:
+            return self.centres.for_graph(self.weight).cpu().clone()
+        return self.weight.detach().float().cpu().clone()
+
+    def _selection_group(self):
+        """A gloo group for the selection's count all-reduce: it may run on a side thread, beside the
+        main thread's gathers (created on the main thread, in step order)."""
+        if self._group_for_selection is None and is_distributed(self.group):
+            self._group_for_selection = dist.new_group(ranks=dist.get_process_group_ranks(self.group)
+                                                       if self.group is not None else None, backend="gloo")
+        return self._group_for_selection
 
     def _graph_group(self):
         """A gloo group of its own for the graph build: the centres live on the host (also under NCCL), and
@@ -121,17 +147,26 @@ class ShardedSoftmax(nn.Module):
 
         cfg = GraphConfig(k=max(1, min(self.config.graph_k, self.num_classes - 1)), method=self.config.graph_method,
                           refresh_every=self.config.refresh_every, seed=self.config.seed)
+        if self.config.selection.upkeep == "incremental" and self.num_classes > 1:
+            from opencook.xc.graph.incremental import update_graph
+
+            build, self.graph_index = update_graph(centres, self.shard, cfg, step=step, previous=self.graph_build,
+                                                   state=self.graph_index, group=self._graph_group())
+            return build
         return rebuild_graph(centres, self.shard, cfg, step=step, group=self._graph_group(),
                              recall_sample=self.config.graph_recall_sample)
 
     def _graph_due(self) -> bool:
         return self.graph is None or self.step - self.graph_step >= self.config.refresh_every
 
+    def _warming_up(self) -> bool:
+        return self.step < self.config.selection.warmup_steps
+
     def _refresh_graph_if_due(self) -> None:
         """Keep the graph current. With ``graph_lag`` L > 0 a due rebuild runs on a side thread from the
         centres of step t and is installed at step t + L on every rank (waiting for it if need be), so
         the step count at which a graph changes never depends on timing."""
-        if self.mode != "knn":
+        if self.mode != "knn" or not self.config.selection.uses_graph or self._warming_up():
             return
         if self._pending is not None and self.step >= self._pending_install:
             future, self._pending = self._pending, None
@@ -144,7 +179,7 @@ class ShardedSoftmax(nn.Module):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="xc-graph")
         self._graph_group()  # a collective: created here, on the main thread, in step order
-        snapshot = self.weight.detach().float().cpu().clone()
+        snapshot = self._centres_snapshot()
         self._pending = self._pool.submit(self._build_graph, snapshot, self.step)
         self._pending_install = self.step + self.config.graph_lag
 
@@ -172,15 +207,42 @@ class ShardedSoftmax(nn.Module):
                              f"[0, {self.num_classes})")
         return all_labels
 
-    def _select(self, all_labels: torch.Tensor) -> tuple[ActiveSet, torch.Tensor]:
-        """This step's active set and its weight rows (gathered once, shared by every micro-batch). No
-        communication, so it may run on a side thread: the graph was refreshed before, on the main thread,
-        and the weights do not change until the optimizer steps after backward."""
-        active = select_active(all_labels.cpu(), self.mode, self.shard, graph=self.graph, budget=self.budget,
-                               seed=self.config.seed, step=self.step)
+    def _needs_features(self) -> bool:
+        return self.mode == "knn" and self.config.selection.uses_features and not self._warming_up()
+
+    def _reduce(self):
+        """The selection's one all-reduce (on its own group), or None on one process."""
+        group = self._selection_group()
+        return None if group is None else (lambda t: all_reduce_(t, group=group))
+
+    @torch.no_grad()
+    def _feature_anchors(self, gathered: torch.Tensor) -> torch.Tensor:
+        """[B, k] global ids of each sample's nearest class centres, nearest first, over all shards."""
+        sel = self.config.selection
+        k = min(sel.feature_k or self.config.graph_k, self.num_classes)
+        centres = self.centres.for_graph(self.weight) if self.centres is not None else self.weight.detach()
+        cosine = self.centres is not None or self.config.logits.kind == "cosine"
+        return sharded_topk(gathered.detach().to(centres.dtype), centres, self.shard.start, k, cosine=cosine,
+                            group=self._selection_group()).cpu()
+
+    def _select(self, all_labels: torch.Tensor, gathered: torch.Tensor | None = None) -> tuple[ActiveSet, torch.Tensor]:
+        """This step's active set and its weight rows (gathered once, shared by every micro-batch). Its
+        communication (the count all-reduce, feature anchors' merge) is on a group of its own, so it may
+        run on a side thread: the graph was refreshed before, on the main thread, and the weights do not
+        change until the optimizer steps after backward."""
+        sel, mode, budget = self.config.selection, self.mode, self.budget
+        if mode == "knn" and self._warming_up():
+            mode, budget = "random", (self.num_classes if sel.warmup == "full" else budget)
+        anchors = [self._feature_anchors(gathered)] if mode == "knn" and sel.uses_features else []
+        graph = self.graph if mode == "knn" and sel.uses_graph else None
+        active = select_active(all_labels.cpu(), mode, self.shard, graph=graph, budget=budget,
+                               seed=self.config.seed, step=self.step, anchors=anchors,
+                               uniform_share=sel.uniform_share if mode == "knn" else 0.0, logq=sel.logq,
+                               reduce=None if mode == "full" else self._reduce())
         device = self.weight.device
         active = ActiveSet(None if active.local_rows is None else active.local_rows.to(device, non_blocking=True),
-                           active.target_pos.to(device, non_blocking=True), active.global_size)
+                           active.target_pos.to(device, non_blocking=True), active.global_size,
+                           None if active.logit_bias is None else active.logit_bias.to(device))
         if active.local_rows is None:
             return active, self.weight
         return active, F.embedding(active.local_rows, self.weight, sparse=True)
@@ -193,11 +255,14 @@ class ShardedSoftmax(nn.Module):
         finally:
             self.clock.selection_hidden_s += time.perf_counter() - t
 
-    def _sample_losses(self, gathered: torch.Tensor, rows: torch.Tensor, target_pos: torch.Tensor) -> torch.Tensor:
+    def _sample_losses(self, gathered: torch.Tensor, rows: torch.Tensor, target_pos: torch.Tensor,
+                       bias: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample loss of gathered embeddings whose targets sit at ``target_pos`` (-1: other shard)."""
         if not bool(torch.isfinite(gathered.detach()).all()):  # gathered: every rank raises alike
             raise FloatingPointError("embeddings contain NaN or Inf; check the backbone's loss scale / learning rate")
         logits = class_logits(gathered, rows.to(gathered.dtype), target_pos, self.config.logits)
+        if bias is not None:
+            logits = logits + bias.to(logits.dtype)
         return sharded_cross_entropy(logits.float(), target_pos, self.group, self.clock)
 
     def _start_gather(self, embeddings: torch.Tensor) -> PendingGather:
@@ -218,10 +283,16 @@ class ShardedSoftmax(nn.Module):
             self._check_embeddings(embeddings)
         self._check_labels(labels, embeddings.shape[0] if whole else None)
         all_labels = self._gather_labels(labels)
+        late = self._needs_features()  # feature anchors need the gathered embeddings first
+        if late and not whole:
+            raise ValueError("selection.anchor feature/mix queries with the whole batch's embeddings: pass one "
+                             "[batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
         with self.clock.selection():
+            if self.mode != "full":
+                self._selection_group()  # a collective: made here, on the main thread
             self._refresh_graph_if_due()
-            future = select_on.submit(self._select_hidden, all_labels) if select_on is not None else None
-            active, rows = self._select(all_labels) if future is None else (None, None)
+            future = select_on.submit(self._select_hidden, all_labels) if select_on is not None and not late else None
+            active, rows = self._select(all_labels) if future is None and not late else (None, None)
         per_rank, world = labels.shape[0], world_size(self.group)
         chunks = iter((embeddings,) if whole else embeddings)
         first = next(chunks, None)
@@ -231,16 +302,22 @@ class ShardedSoftmax(nn.Module):
         while pending is not None:
             following = next(chunks, None)  # the next backbone forward runs while this gather is in flight
             following = None if following is None else self._start_gather(following)
+            gathered = pending.wait()
             if active is None:
                 with self.clock.selection():
-                    active, rows = future.result()
+                    active, rows = future.result() if future is not None else self._select(all_labels, gathered)
             n = pending.local.shape[0]
             if done + n > per_rank:
                 raise ValueError(f"the micro-batches hold more than the {per_rank} samples of labels")
-            target_pos = active.target_pos
+            target_pos, mb_labels = active.target_pos, all_labels
             if not whole:  # this micro-batch's samples in the gathered batch: rank r's slice [done, done + n)
                 target_pos = target_pos.reshape(world, per_rank)[:, done:done + n].reshape(-1)
-            losses = self._sample_losses(pending.wait(), rows, target_pos)
+                mb_labels = all_labels.reshape(world, per_rank)[:, done:done + n].reshape(-1)
+            if done == 0 and self._gauge_due():
+                self._gauge(gathered, all_labels, active)
+            losses = self._sample_losses(gathered, rows, target_pos, active.logit_bias)
+            if self.centres is not None:
+                self.centres.accumulate(gathered, mb_labels)
             if whole:
                 total = losses.mean()
             else:
@@ -249,9 +326,36 @@ class ShardedSoftmax(nn.Module):
         if done != per_rank:
             raise ValueError(f"the micro-batches hold {done} samples but labels has {per_rank}: "
                              "split embeddings and labels alike")
+        if self.centres is not None:
+            self.centres.apply()
         self.last = active
         self.step += 1
         return total if whole else total / (per_rank * world)
+
+    def _gauge_due(self) -> bool:
+        every = self.config.coverage_every
+        return bool(every) and self.mode != "full" and self.step % every == 0
+
+    def _gauge(self, gathered: torch.Tensor, all_labels: torch.Tensor, active: ActiveSet) -> None:
+        """Coverage of this step's active set and of a uniform one of the same size (``last_coverage``)."""
+        with self.clock.selection():
+            uniform = select_active(all_labels.cpu(), "random", self.shard, budget=active.global_size,
+                                    seed=self.config.seed + 104_729, step=self.step, reduce=self._reduce())
+            device = self.weight.device
+            uniform = ActiveSet(uniform.local_rows.to(device), uniform.target_pos.to(device), uniform.global_size)
+            rows = gauge_rows(gathered.shape[0], self.config.coverage_rows).to(gathered.device)
+            values = coverage(gathered.detach()[rows], self.weight, self.shard,
+                              {"selected": active, "uniform": uniform}, self.config.logits, group=self.group)
+        self.last_coverage = {"step": self.step, "rows": int(rows.numel()), "active_classes": active.global_size,
+                              **values}
+
+    def row_state(self) -> dict[str, torch.Tensor]:
+        """Row-shaped state besides W (feature centres), checkpointed per class range: it reshards N -> M."""
+        return {} if self.centres is None else self.centres.rows()
+
+    def load_row_state(self, rows: dict[str, torch.Tensor]) -> None:
+        if self.centres is not None and rows:
+            self.centres.load_rows({k: v.to(self.centres.values.device) for k, v in rows.items()})
 
     @torch.no_grad()
     def predict_topk(self, embeddings: torch.Tensor, k: int = 5, chunk_rows: int = 65536) -> torch.Tensor:
@@ -268,7 +372,8 @@ class ShardedSoftmax(nn.Module):
         if self._pending is not None:  # waits for the build; it is still installed at its step
             pending = {**vars(self._pending.result()), "install": self._pending_install}
         return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph, "pending": pending,
-                "graph_method": None if self.graph_build is None else self.graph_build.method}
+                "graph_method": None if self.graph_build is None else self.graph_build.method,
+                "graph_index": None if self.graph_index is None else self.graph_index.state()}
 
     def set_extra_state(self, state: dict) -> None:
         from opencook.xc.graph import GraphBuild
@@ -278,6 +383,11 @@ class ShardedSoftmax(nn.Module):
         if state["graph"] is not None:  # the build's cost was logged by the run that made it
             self.graph_build = GraphBuild(state["graph"], state.get("graph_method") or "", state["graph_step"],
                                           0.0, None)
+        self.graph_index = None
+        if state.get("graph_index") is not None:
+            from opencook.xc.graph.incremental import GraphIndex
+
+            self.graph_index = GraphIndex(**state["graph_index"])
         pending = state.get("pending")
         if pending is not None:
             done: Future = Future()

@@ -2,7 +2,8 @@
 
 Layout of ``checkpoints/step_00000100/`` (runs written before ``opencook.kit.rundir`` used ``ckpt/``):
   ``meta.json``               step, world size, C, D and each old rank's class range
-  ``head_<start>-<end>.safetensors``  rows [start, end) of W and of its row-shaped optimizer state
+  ``head_<start>-<end>.safetensors``  rows [start, end) of W, of its row-shaped optimizer state and of the
+                              head's other row state (``head.*``: feature centres)
   ``trainer.pt``              backbone + its optimizer, the head's scalar optimizer state, graph, step,
                               and ``extra`` (trainer-level state such as the LR plateau rule; absent in old ones)
   ``COMPLETE``                written last, by rank 0, after every rank has finished writing
@@ -48,6 +49,7 @@ def save_checkpoint(root: Path, step: int, model, backbone_opt, head, head_opt, 
     row_state = _row_state(head, head_opt)
     tensors = {"weight": head.weight.detach().cpu().contiguous()}
     tensors.update({f"optim.{k}": v.detach().cpu().contiguous() for k, v in row_state.items()})
+    tensors.update({f"head.{k}": v.detach().cpu().contiguous() for k, v in head.row_state().items()})
     save_file(tensors, str(tmp / f"head_{s.start:012d}-{s.end:012d}.safetensors"))
     if rank_state is not None:
         torch.save(rank_state, tmp / f"rank_{rank(group):05d}.pt")
@@ -123,6 +125,7 @@ def load_checkpoint(path: Path, model, backbone_opt, head, head_opt) -> LoadedCh
     rows = _read_rows(path, head.shard.start, head.shard.end, head.num_classes)
     with torch.no_grad():
         head.weight.copy_(rows.pop("weight"))
+    head.load_row_state({k.removeprefix("head."): rows.pop(k) for k in [k for k in rows if k.startswith("head.")]})
     state = {k.removeprefix("optim."): v.to(head.weight.device) for k, v in rows.items()}
     state.update(trainer["head_optim_scalars"])
     if state:

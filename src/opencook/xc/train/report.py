@@ -24,7 +24,7 @@ from opencook.kit.report.training import read_json as _read_json
 from opencook.kit.report.training import xy as _xy
 
 TABLE_ROWS = 100
-KINDS = ("train", "eval", "graph", "resume")
+KINDS = ("train", "eval", "graph", "resume", "coverage")
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Run:
 
 
 def load_metrics(path: Path) -> Metrics | None:
-    """``metrics.jsonl`` of an xc run, split by kind (train, eval, graph, resume)."""
+    """``metrics.jsonl`` of an xc run, split by kind (train, eval, graph, resume, coverage)."""
     return training.load_metrics(path, KINDS)
 
 
@@ -202,6 +202,28 @@ def section_events(run: Run) -> str:
     return "".join(out)
 
 
+def section_coverage(run: Run) -> str:
+    """The coverage gauge: the full softmax's mass and top-10 the active set holds, against uniform."""
+    m = run.metrics
+    gauges = _by_step(m.records["coverage"]) if m else []
+    if not gauges:
+        return P.para("No coverage records (head.coverage_every is 0, or the head is full softmax).", "muted")
+    out = [P.para("For a sample of gathered rows at each gauged step: the share of the full softmax's probability "
+                  "mass (over all C classes) that falls on the active set, and the share of the full softmax's "
+                  "top-10 classes it holds -- for the selection in use and for uniform random classes of the "
+                  "same number.")]
+    keys = [("selected_mass", "mass, selection"), ("uniform_mass", "mass, uniform"),
+            ("selected_top10_recall", "top-10 recall, selection"), ("uniform_top10_recall", "top-10 recall, uniform")]
+    uri = plots.lines([(label, *_xy(gauges, key, 100)) for key, label in keys], "coverage of the full softmax",
+                      "step", "%")
+    out.append(_plot_or_notice(uri, "coverage", "No coverage record carries a finite value."))
+    rows = [(P.num(r["step"]), P.num(r.get("active_classes", "")),
+             *(_cell(100 * n if (n := num_or_none(r.get(key))) is not None else None, "{:.1f}%") for key, _ in keys))
+            for r in gauges[-TABLE_ROWS:]]
+    out.append(P.table(["step", "active classes", *(label for _, label in keys)], rows))
+    return "".join(out)
+
+
 def section_config(run: Run) -> str:
     return training.section_config(run.run_dir)
 
@@ -209,6 +231,7 @@ def section_config(run: Run) -> str:
 SECTIONS = [
     ("summary", "Summary", section_summary),
     ("curves", "Curves", section_curves),
+    ("coverage", "Coverage of the full softmax", section_coverage),
     ("events", "Graph rebuilds and resumes", section_events),
     ("config", "Config and versions", section_config),
 ]

@@ -146,6 +146,9 @@ class Trainer(TrainLoop):
         result = self.step_runner.run(x, y)
         if self.head.graph_step != graph_before:
             self.log({"kind": "graph", "step": self.step, **self.head.graph_build.metrics()})
+        gauge = self.head.last_coverage
+        if gauge is not None and gauge["step"] == self.step:
+            self.log({"kind": "coverage", **gauge})
         t_opt = time.perf_counter()
         self.backbone_opt.step()
         self.head_opt.step()
