@@ -50,3 +50,13 @@ def test_mbpp_full_canonical_fails_exactly_367_and_927():
     shifted = [bench.problems[(i + 1) % 40].canonical for i in range(40)]
     first40 = type(bench)(**{**bench.__dict__, "problems": bench.problems[:40]})
     assert not any(o.passed for o in verify(first40, limits=LIMITS, workers=WORKERS, codes=shifted))
+
+
+def test_opencoder_assembly_keeps_reference_solutions_passing():
+    """The opencoder extractor and prelude must not break correct code: first 20 HumanEval problems."""
+    import dataclasses
+
+    he = load_humaneval()
+    small = dataclasses.replace(he, problems=he.problems[:20])
+    outcomes = verify(small, limits=Limits(timeout_s=30.0), protocol="opencoder")
+    assert len(outcomes) == 20 and all(o.passed for o in outcomes), [o.id for o in outcomes if not o.passed]

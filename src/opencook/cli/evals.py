@@ -90,7 +90,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     benchmark = _benchmark(args, args.benchmark)
     start = time.perf_counter()
-    outcomes = verify(benchmark, limits=_limits(args), workers=args.workers)
+    outcomes = verify(benchmark, limits=_limits(args), workers=args.workers, protocol=args.protocol)
     passed = sum(o.passed for o in outcomes)
     label = f"{benchmark.name}" + (f" {benchmark.split}" if benchmark.name == "mbpp" else "")
     print(f"{label}: {passed}/{len(outcomes)} reference solutions pass "
@@ -176,6 +176,9 @@ def add_parser(sub) -> None:
     ver_sub = ver.add_subparsers(dest="benchmark", required=True)
     for name in ("humaneval", "mbpp"):
         p = ver_sub.add_parser(name, help=f"{name}'s reference solutions")
+        p.add_argument("--protocol", choices=["harness", "opencoder"], default="harness",
+                       help="harness: each solution as the reference harness assembles it (all problems); "
+                            "opencoder: through OpenCodeEval's extractor, prelude and program (MBPP 10-509)")
         _data_flags(p, name)
         _sandbox_flags(p)
         p.set_defaults(func=_guarded(cmd_verify))
