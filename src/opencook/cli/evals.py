@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from opencook.cli.eval_languages import add_verify_parsers
+
 DEFAULT_SAMPLING_TEMPERATURE = 0.8
 
 
@@ -182,3 +184,4 @@ def add_parser(sub) -> None:
         _data_flags(p, name)
         _sandbox_flags(p)
         p.set_defaults(func=_guarded(cmd_verify))
+    add_verify_parsers(ver_sub, _guarded)

@@ -3,10 +3,10 @@
 A build runs the compiler as the worker slot's throwaway uid, in a fresh temp dir, with the compile limits
 (``Limits.compile_timeout_s``/``compile_memory_mb``), no network and its own pid namespace: the source is
 untrusted even at compile time (``include_str!("/root/.ssh/id_rsa")``, template bombs). Its artefacts (and
-its verdict, when the compiler rejected the source) go to ``<cache>/build/<lang>/<sha256>/``; the key
-hashes the language, the toolchain (binary paths, sizes, mtimes; prepared dependencies) and the source, so
-a second run of the same program, or n identical samples, compile once. Timeouts are not cached: they
-may be the machine's load rather than the program's fault.
+go to ``<cache>/build/<lang>/<sha256>/``; the key hashes the language, the toolchain (binary paths, sizes,
+mtimes; prepared dependencies) and the source, so a second run of the same program, or n identical samples,
+compile once. A rejected source is remembered for this process only (installing a missing header or
+package must not need a cache wipe); timeouts are not remembered (they may be the machine's load).
 
 Two languages need dependencies prepared once per cache (as the harness's user, from Debian packages,
 offline): Go gets a warm build cache with testify compiled (a cold one costs ~7 s a program), Rust the
@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opencook.sandbox.isolation import Isolation, slot_uid
@@ -79,6 +79,7 @@ class Builder:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._deps: dict[str, tuple[list[str], str]] = {}
+        self._rejected: dict[str, Build] = {}  # compile errors: remembered in memory only (a header may appear)
         self._make_dirs()
 
     def _make_dirs(self) -> None:
@@ -124,12 +125,14 @@ class Builder:
         key = hashlib.sha256(json.dumps([lang.name, self._tool_fingerprint(lang), args, source]).encode()).hexdigest()
         entry = self.root / "build" / lang.name / key[:2] / key
         with self._lock(key):
-            cached = _read_entry(entry)
+            cached = self._rejected.get(key) or _read_entry(entry)
             if cached is not None:
                 return cached
             result = self._compile(source, lang, limits, slot, args, note)
-            if result.kind in ("built", "syntax_error"):
+            if result.ok:
                 result = _store(entry, result)
+            elif result.kind == "syntax_error":
+                self._rejected[key] = replace(result, cached=True)
             return result
 
     def _compile(self, source: str, lang: Language, limits: Limits, slot: int, args: list[str], note: str) -> Build:

@@ -30,6 +30,9 @@ console.assert = (value, ...message) => {
 };
 """
 
+# npm's global roots (``npm install -g``), so packages a benchmark's harness installed (js-md5) resolve.
+NODE_PATH = "/usr/local/lib/node_modules:/usr/lib/node_modules"
+
 
 class ToolchainMissing(ValueError):
     """A language's compiler or runtime is not installed; the message names the Debian package."""
@@ -83,13 +86,14 @@ LANGUAGES: dict[str, Language] = {lang.name: lang for lang in (
     Language("js", "main.js", {"node": "nodejs"},
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "{src}"),
              run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE}, wrong_answer_text=("AssertionError",),
-             nproc_floor=32),
+             env={"NODE_PATH": NODE_PATH}, nproc_floor=32,
+             install_note="HumanEval-X JavaScript/162 requires js-md5 (npm install -g js-md5)"),
     Language("ts", "main.ts", {"tsc": "typescript (npm install -g typescript)", "node": "nodejs"},
              compile=("tsc", "--target", "es2020", "--module", "commonjs", "--lib", "es2020",
                       "--skipLibCheck", "--pretty", "false", "{src}"),
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "main.js"),
              run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE}, wrong_answer_text=("AssertionError",),
-             nproc_floor=32),
+             env={"NODE_PATH": NODE_PATH}, nproc_floor=32),
     Language("go", "main_test.go", {"go": "golang-go"},
              compile=("go", "test", "-c", "-o", "main.test", "{src}"),
              run=("./main.test",), env={"GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOFLAGS": "",
