@@ -279,14 +279,17 @@ class ShardedSoftmax(nn.Module):
         ``select_on``: an executor whose thread chooses the step's active set meanwhile.
         """
         whole = isinstance(embeddings, torch.Tensor)
+        late = self._needs_features()  # feature anchors need the gathered embeddings first
+        if late and not whole:
+            embeddings = list(embeddings)
+            if len(embeddings) != 1:
+                raise ValueError("selection.anchor feature/mix queries with the whole batch's embeddings: pass one "
+                                 "[batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
+            embeddings, whole = embeddings[0], True
         if whole:
             self._check_embeddings(embeddings)
         self._check_labels(labels, embeddings.shape[0] if whole else None)
         all_labels = self._gather_labels(labels)
-        late = self._needs_features()  # feature anchors need the gathered embeddings first
-        if late and not whole:
-            raise ValueError("selection.anchor feature/mix queries with the whole batch's embeddings: pass one "
-                             "[batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
         with self.clock.selection():
             if self.mode != "full":
                 self._selection_group()  # a collective: made here, on the main thread
