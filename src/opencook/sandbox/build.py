@@ -87,7 +87,7 @@ class Builder:
             path = self.root / sub
             path.mkdir(parents=True, exist_ok=True)
             os.chmod(path, mode)
-        if self.iso.drop_uid:
+        if self.iso.drop_uid and {"rs", "go"} & set(self.tools):  # their prepared dependencies are read in place
             blocked = [p for p in (self.root, *self.root.parents) if not os.stat(p).st_mode & 0o001]
             if blocked:
                 raise ValueError(f"sandbox cache {self.root}: {blocked[0]} is not searchable by other users, so "

@@ -68,9 +68,14 @@ class Language:
         return self.source_file
 
     def main_class(self, source: str) -> str:
-        return self.file_name(source).removesuffix(".java")
+        """Java: the class declaring ``main`` (MultiPL-E's ``class Problem`` is not public)."""
+        at = source.find("static void main(")
+        names = re.findall(r"\bclass\s+(\w+)", source[:at]) if at >= 0 else []
+        return names[-1] if names else self.file_name(source).removesuffix(".java")
 
 
+# MultiPL-E's Java prompts import org.javatuples.*; Debian's libjavatuples-java puts the jar here.
+_JAVA_CP = ".:/usr/share/java/javatuples.jar"
 _JVM = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss8m", "-XX:MaxMetaspaceSize=128m")
 
 LANGUAGES: dict[str, Language] = {lang.name: lang for lang in (
@@ -80,9 +85,10 @@ LANGUAGES: dict[str, Language] = {lang.name: lang for lang in (
              install_note="openssl/md5.h (HumanEval-X CPP/162) comes from libssl-dev"),
     Language("java", "Main.java", {"javac": "default-jdk-headless", "java": "default-jre-headless"},
              compile=("javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-Xmx512m",
-                      "-encoding", "UTF-8", "-nowarn", "-d", ".", "{src}"),
-             run=("java", "-ea", *_JVM, "-Xmx{heap_mb}m", "-cp", ".", "{main_class}"),
-             wrong_answer_text=("java.lang.AssertionError",), nproc_floor=64),
+                      "-encoding", "UTF-8", "-nowarn", "-cp", _JAVA_CP, "-d", ".", "{src}"),
+             run=("java", "-ea", *_JVM, "-Xmx{heap_mb}m", "-cp", _JAVA_CP, "{main_class}"),
+             wrong_answer_text=("java.lang.AssertionError",), nproc_floor=64,
+             install_note="MultiPL-E's Java prompts import org.javatuples (libjavatuples-java)"),
     Language("js", "main.js", {"node": "nodejs"},
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "{src}"),
              run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE}, wrong_answer_text=("AssertionError",),
