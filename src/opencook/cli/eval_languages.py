@@ -7,8 +7,10 @@ last. ``--dataset PATH`` points at another file in HumanEval-X's format.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
+_WHY = re.compile(r"\w*(Error|Exception)\b|error(\[E\d+\])?:|--- FAIL|panicked|Assertion `|Error Trace")
 DEFAULT_TIMEOUT_S = 10.0  # the JVM and node start in ~0.2-0.5 s; CodeGeeX's harness allowed 10 s too
 
 
@@ -26,7 +28,7 @@ def last_line(outcome) -> str:
     """The line of a failed program's output that says why (compiler error, assertion, exception)."""
     lines = [ln.strip() for ln in (outcome.stderr + "\n" + outcome.stdout).splitlines() if ln.strip()]
     for ln in lines:
-        if any(k in ln for k in ("error", "Error", "FAIL", "panicked", "Assertion", "assert")):
+        if _WHY.search(ln) and not ln.startswith(("at ", "throw ")):
             return ln[:200]
     return lines[-1][:200] if lines else ""
 
