@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from opencook.cli.eval_languages import add_verify_parsers
+from opencook.cli.eval_lcb_bcb import add_eval_parsers as add_lcb_bcb_parsers
+from opencook.cli.eval_lcb_bcb import add_verify_parsers as add_lcb_bcb_verifiers
 
 DEFAULT_SAMPLING_TEMPERATURE = 0.8
 
@@ -174,6 +176,8 @@ def add_parser(sub) -> None:
         _sandbox_flags(p)
         p.set_defaults(func=_guarded(cmd_eval))
 
+    add_lcb_bcb_parsers(ev_sub, _guarded, _backend)
+
     ver = ev_sub.add_parser("verify", help="run the reference solutions through the sandbox; prints passed/total")
     ver_sub = ver.add_subparsers(dest="benchmark", required=True)
     for name in ("humaneval", "mbpp"):
@@ -185,3 +189,4 @@ def add_parser(sub) -> None:
         _sandbox_flags(p)
         p.set_defaults(func=_guarded(cmd_verify))
     add_verify_parsers(ver_sub, _guarded)
+    add_lcb_bcb_verifiers(ver_sub, _guarded)
