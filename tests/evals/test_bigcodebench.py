@@ -130,3 +130,43 @@ def test_cli_verify_prints_skips_and_passed_total_last(dataset: Path, capsys) ->
     assert "skipped 2 of 5 tasks" in text and "zzz_not_installed: 2" in text and "numpy_opencook_missing: 1" in text
     assert "BigCodeBench/4: failed" in text
     assert out[-1].startswith("2/3")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random LLaMA with a BPE tokenizer and chat template, as save_hf_dir writes it."""
+    torch = pytest.importorskip("torch")
+    from opencook.lm.hf import save_hf_dir
+    from opencook.lm.model import Llama, ModelConfig
+    from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+
+    tmp = tmp_path_factory.mktemp("bcb_model")
+    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "evals"
+    tok = train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
+    save_tokenizer(tok, tmp / "tok")
+    torch.manual_seed(0)
+    model = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=32, n_layers=1, n_heads=4, n_kv_heads=4,
+                              ffn_dim=64, max_seq_len=1024)).eval()
+    return save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok", chat=True)
+
+
+@pytest.mark.parametrize(("split", "kind"), [("complete", "base"), ("instruct", "chat")])
+def test_cli_eval_with_a_model_end_to_end(dataset: Path, tiny_model: Path, tmp_path: Path, split: str,
+                                          kind: str, capsys) -> None:
+    from opencook.cli import main
+
+    out = tmp_path / "run"
+    assert main(["eval", "bigcodebench", "--model", str(tiny_model), "--dataset", str(dataset), "--split", split,
+                 "--kind", kind, "--max-new-tokens", "8", "--out", str(out), "--quiet", "--timeout", "20"]) == 0
+    record = json.loads((out / "results.json").read_text())
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert record["benchmark"]["skipped_by_library"] == {"numpy_opencook_missing": 1, "zzz_not_installed": 2}
+    assert record["protocol"]["split"] == split and record["protocol"]["kind"] == kind
+    assert [r["task_id"] for r in rows] == ["BigCodeBench/0", "BigCodeBench/1", "BigCodeBench/4"]
+    tasks = {t.task_id: t for t in load_bigcodebench(dataset).tasks}
+    for r in rows:
+        (s,) = r["samples"]
+        assert s["code"] == bcb.solution(tasks[r["task_id"]], split, kind, s["completion"])
+        assert s["kind"] in ("passed", "failed", "timeout")
+    printed = capsys.readouterr().out
+    assert "skipped 2 of 5 tasks" in printed and "pass@1:" in printed

@@ -185,3 +185,39 @@ def test_cli_verify_with_solutions(dataset: Path, tmp_path: Path, capsys) -> Non
     missing.write_text(json.dumps({"question_id": "abc300_a", "code": "print(3)"}) + "\n")
     assert main(["eval", "verify", "livecodebench", "--dataset", str(dataset), "--solutions", str(missing)]) == 2
     assert "no solution for 1 problem" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random LLaMA with a BPE tokenizer and chat template, as save_hf_dir writes it."""
+    torch = pytest.importorskip("torch")
+    from opencook.lm.hf import save_hf_dir
+    from opencook.lm.model import Llama, ModelConfig
+    from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+
+    tmp = tmp_path_factory.mktemp("lcb_model")
+    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "evals"
+    tok = train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
+    save_tokenizer(tok, tmp / "tok")
+    torch.manual_seed(0)
+    model = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=32, n_layers=1, n_heads=4, n_kv_heads=4,
+                              ffn_dim=64, max_seq_len=1024)).eval()
+    return save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok", chat=True)
+
+
+def test_cli_eval_with_a_model_end_to_end(dataset: Path, tiny_model: Path, tmp_path: Path, capsys) -> None:
+    from opencook.cli import main
+
+    out = tmp_path / "run"
+    assert main(["eval", "livecodebench", "--model", str(tiny_model), "--dataset", str(dataset), "--max-new-tokens",
+                 "8", "--out", str(out), "--quiet", "--test-timeout", "2"]) == 0
+    record = json.loads((out / "results.json").read_text())
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert record["problems_evaluated"] == 2 and record["benchmark"]["outside_window"] == 2
+    assert record["protocol"]["system"] == lcb.SYSTEM_MESSAGE and record["protocol"]["test_timeout_s"] == 2.0
+    assert [r["task_id"] for r in rows] == ["abc300_a", "3000"]
+    for r in rows:
+        (s,) = r["samples"]
+        assert s["code"] == lcb.extract(s["completion"])
+        assert s["kind"] in lcb.KINDS and not s["passed"]  # a random model solves nothing
+    assert "pass@1: 0.00" in capsys.readouterr().out
