@@ -203,8 +203,15 @@ def step_time(p: PlanInputs, mode: str, cal: Calibration) -> dict[str, float]:
         out["head optimizer"] = DENSE_OPT_PASSES[p.optimizer] * p.shard * p.dim * b / cal.mem_bw
     else:
         rows, bw = cols * p.dim * b, row_rate(p.shard * p.dim * b, cal)
-        a = p.active_global(mode)  # every rank selects the global set, then keeps its own range
+        # per-shard selection (active_set.py): each rank sorts and fills only its own share of the set,
+        # after one linear pass over the gathered candidates (labels + their k neighbours) ...
+        a = cols
         out["active-set selection"] = a * math.log2(max(a, 2)) / cal.select_rate
+        out["selection candidates"] = bg * (p.graph_k + 1 if mode == "knn" else 1) / cal.select_rate
+        # ... and one all-reduce of the [depth, 65,536-class block] count table agrees on the counts
+        blocks = math.ceil(p.classes / 65_536)
+        out["all-reduce selection counts"] = ring_all_reduce((p.graph_k + 1 if mode == "knn" else 1) * blocks * 8, n,
+                                                             cal)
         out["gather active rows"] = ROW_GATHER_PASSES * rows / bw
         out["head optimizer"] = ROW_OPT_PASSES[p.optimizer] * rows / bw
     out["fresh buffers (page faults)"] = (sum(x for x in fresh_buffers(p, mode) if x >= MMAP_THRESHOLD) / cal.fresh_bw

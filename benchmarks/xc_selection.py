@@ -1,0 +1,155 @@
+"""Issue 15's ablation: every active-set selection strategy against full softmax and random sampling, one run.
+
+    nice -n 10 .venv/bin/python benchmarks/xc_selection.py                    # all tasks, default (scaled) steps
+    .venv/bin/python benchmarks/xc_selection.py --tasks synthetic --arms full,random,label --steps-scale 0.25
+
+Tasks: ``synthetic`` (recipes/xc/b4_synthetic.yaml: 5,000 classes, budget 1,024), ``funcnames``
+(recipes/xc/funcnames.yaml: 12,253 classes, budget 2,048), ``large`` (recipes/xc/synthetic.yaml: 100,000
+classes at a 1% budget, 1,000) and ``other`` (a second synthetic setting -- 20,000 classes, groups of 8,
+noise 0.8, data and model seed 1, budget 1,000 = 5%) to show a win is not tuned to the recipes.
+Every arm of a task trains the same recipe (data, backbone, optimizer, seed, steps) in this process (one
+rank: the active set does not depend on the world size) and is scored by the trainer's final evaluation
+over all classes. Sampled arms log the coverage gauge (mass of the full softmax and top-10 recall of the
+active set vs uniform classes of the same number) every quarter of the run; the table shows the last.
+``gap closed`` = (arm - random) / (full - random) in top-1. Goal: within 0.5 pt of full and >= 80%.
+
+Steps are the recipes' times ``--steps-scale`` (default 1/3 for synthetic and funcnames, 1/2 for large,
+so the whole ablation takes tens of minutes on a shared 2-core machine, not hours); the table says so.
+
+Writes ``benchmarks/results/xc_selection.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(ROOT / "src"))
+from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
+
+TASKS = {
+    "synthetic": ("recipes/xc/b4_synthetic.yaml", {}, 1 / 3, None),
+    "funcnames": ("recipes/xc/funcnames.yaml", {}, 1 / 3, None),
+    "large": ("recipes/xc/synthetic.yaml", {}, 1 / 2, 1000),
+    "other": ("recipes/xc/synthetic.yaml", {"data": {"num_classes": 20_000, "group_size": 8, "noise": 0.8, "seed": 1},
+                                            "seed": 1}, 1.0, 1000),
+}
+
+ARMS = {
+    "full": {"mode": "full"},
+    "random": {"mode": "random"},
+    "label": {"mode": "knn"},  # today's KNN softmax: label-anchored graph over W's rows
+    "label_centres": {"mode": "knn", "selection": {"centres": "features"}},
+    "feature": {"mode": "knn", "selection": {"anchor": "feature"}},
+    "feature_centres": {"mode": "knn", "selection": {"anchor": "feature", "centres": "features"}},
+    "mix_centres": {"mode": "knn", "selection": {"anchor": "mix", "centres": "features"}},
+    "mix_centres_share": {"mode": "knn", "selection": {"anchor": "mix", "centres": "features", "uniform_share": 0.25,
+                                                        "logq": True}},
+    "label_centres_warmup": {"mode": "knn", "selection": {"centres": "features", "warmup_steps": 50}},
+    "label_centres_incremental": {"mode": "knn", "selection": {"centres": "features", "upkeep": "incremental"}},
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def run_arm(recipe: dict, arm: str, budget: int, steps: int, out: Path) -> dict:
+    from opencook.xc.train.config import parse_train_config
+    from opencook.xc.train.trainer import Trainer
+
+    head = _merge(recipe["head"], ARMS[arm])
+    head["active_budget"] = None if arm == "full" else budget
+    if arm != "full":
+        head.update({"coverage_every": max(1, steps // 4), "coverage_rows": 64})
+    values = _merge(recipe, {"head": head, "steps": steps, "eval_every": steps, "log_every": max(1, steps // 10),
+                             "checkpoint_every": 0, "threads": 1})
+    cfg = parse_train_config(values, f"xc_selection.{arm}")
+    summary = Trainer(cfg, out).train()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train = [r for r in records if r["kind"] == "train"]
+    gauges = [r for r in records if r["kind"] == "coverage"]
+    graphs = [r for r in records if r["kind"] == "graph"]
+    row = {"top1": summary["top1"], "top5": summary["top5"], "wall_s": summary["wall_s"],
+           "samples_per_s": sum(r["samples_per_s"] for r in train) / max(len(train), 1),
+           "active_classes": train[-1]["active_classes"] if train else None,
+           "graph_s_per_step": sum(g["build_s"] for g in graphs) / steps,
+           "coverage": gauges[-1] if gauges else None, "coverage_all": gauges}
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tasks", default=",".join(TASKS))
+    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--steps-scale", type=float, help="recipe steps times this (default: per task, see above)")
+    p.add_argument("--name", default="xc_selection")
+    args = p.parse_args()
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks.split(","):
+            path, change, scale, budget = TASKS[task]
+            recipe = _merge(yaml.safe_load((ROOT / path).read_text()), change)
+            steps = max(4, round(recipe["steps"] * (args.steps_scale or scale)))
+            budget = budget or recipe["head"]["active_budget"]
+            rows = {}
+            for arm in args.arms.split(","):
+                rows[arm] = run_arm(recipe, arm, budget, steps, Path(tmp) / task / arm)
+                r = rows[arm]
+                cov = r["coverage"] or {}
+                print(f"{task} {arm}: top-1 {100 * r['top1']:.2f}% top-5 {100 * r['top5']:.2f}% "
+                      f"mass {cov.get('selected_mass', 1.0):.3f} {r['samples_per_s']:.0f} samples/s "
+                      f"({r['wall_s']:.0f} s)", flush=True)
+            results[task] = {"recipe": path, "changes": change, "steps": steps, "recipe_steps": recipe["steps"],
+                             "budget": budget, "num_classes": recipe["data"].get("num_classes"), "arms": rows}
+    commit, dirty = git_commit(ROOT, "src")
+    result = {"benchmark": "issue 15 selection ablation", "machine": machine_info(), "load_avg": os.getloadavg(),
+              "commit": commit, "dirty": dirty, "command": command_line("xc_selection.py"), "tasks": results}
+    md = markdown(result)
+    print(md)
+    write_results(ROOT / "benchmarks" / "results", args.name, result, md)
+
+
+def markdown(result: dict) -> str:
+    lines = ["# Active-set selection: every strategy vs full softmax and random sampling, same budget", "",
+             f"`{result['command']}` at commit {result['commit']}{' (dirty)' if result['dirty'] else ''}; one rank, "
+             f"one thread; {result['machine']['cpu']}, load average {result['load_avg'][0]:.1f}. Top-1/top-5 over "
+             "all classes on the held-out set; coverage = the gauge's last reading (64 gathered rows): share of "
+             "the full softmax's probability mass on the active set, and recall of its top-10 classes, for the "
+             "arm and for uniform classes of the same number. Gap closed = (arm - random) / (full - random).", ""]
+    for task, t in result["tasks"].items():
+        arms = t["arms"]
+        full, rand = arms.get("full"), arms.get("random")
+        classes = f"{t['num_classes']:,} classes" if t["num_classes"] else "function names"
+        lines += [f"## {task}: {t['recipe']} {json.dumps(t['changes']) if t['changes'] else ''}".rstrip(), "",
+                  f"{classes}, budget {t['budget']:,}, {t['steps']} steps (recipe: {t['recipe_steps']}).", "",
+                  "| arm | top-1 | top-5 | vs full | gap closed | mass (arm / uniform) | top-10 recall (arm / uniform) "
+                  "| samples/s | graph s/step |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for arm, r in arms.items():
+            vs = f"{100 * (r['top1'] - full['top1']):+.2f} pt" if full else "—"
+            gap = "—"
+            if full and rand and arm not in ("full", "random") and full["top1"] != rand["top1"]:
+                gap = f"{100 * (r['top1'] - rand['top1']) / (full['top1'] - rand['top1']):.0f}%"
+            c = r["coverage"]
+            mass = f"{c['selected_mass']:.3f} / {c['uniform_mass']:.3f}" if c else "1 (all classes)"
+            rec = f"{c['selected_top10_recall']:.3f} / {c['uniform_top10_recall']:.3f}" if c else "1"
+            lines.append(f"| {arm} | {100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% | {vs} | {gap} | {mass} | {rec} "
+                         f"| {r['samples_per_s']:.0f} | {r['graph_s_per_step']:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
