@@ -164,3 +164,8 @@ def test_language_table_is_complete():
     assert set(CASES) == set(LANGUAGES) == {"cpp", "java", "js", "ts", "go", "rs", "php", "sh", "cs"}
     for name in LANGUAGES:
         assert language(name).name == name
+
+
+def test_a_memory_limit_the_jvm_cannot_start_under_is_refused_by_name():
+    with pytest.raises(ValueError, match="java programs need >= 256"):
+        run_programs([Program("j", CASES["java"][0], "java")], Limits(memory_mb=128), workers=1)

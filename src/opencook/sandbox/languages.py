@@ -54,6 +54,7 @@ class Language:
     failure_text: tuple[str, ...] = ()  # output that fails a program even when it exits 0
     run_files: dict[str, str] = field(default_factory=dict)  # extra files written beside the program
     nproc_floor: int = 0  # threads the runtime itself starts (each counts against RLIMIT_NPROC)
+    min_memory_mb: int = 32  # the smallest Limits.memory_mb (RLIMIT_DATA) the runtime starts under
     install_note: str = ""
 
     @property
@@ -87,7 +88,7 @@ LANGUAGES: dict[str, Language] = {lang.name: lang for lang in (
              compile=("javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-Xmx512m",
                       "-encoding", "UTF-8", "-nowarn", "-cp", _JAVA_CP, "-d", ".", "{src}"),
              run=("java", "-ea", *_JVM, "-Xmx{heap_mb}m", "-cp", _JAVA_CP, "{main_class}"),
-             wrong_answer_text=("java.lang.AssertionError",), nproc_floor=64,
+             wrong_answer_text=("java.lang.AssertionError",), nproc_floor=64, min_memory_mb=256,
              install_note="MultiPL-E's Java prompts import org.javatuples (libjavatuples-java)"),
     Language("js", "main.js", {"node": "nodejs"},
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "{src}"),

@@ -48,6 +48,10 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
         raise ValueError(f"workers={workers}: must be >= 1")
     iso = probe_isolation()
     langs = {p.language for p in programs if p.language != "python"}
+    for name in sorted(langs):
+        if limits.memory_mb < language(name).min_memory_mb:
+            raise ValueError(f"Limits.memory_mb={limits.memory_mb}: {name} programs need >= "
+                             f"{language(name).min_memory_mb} (its runtime commits that much at start)")
     builder = Builder(cache_dir, iso, sorted(langs)) if langs else None
     slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for s in range(min(workers, 256)):
