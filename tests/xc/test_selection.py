@@ -146,7 +146,7 @@ def test_feature_centres_are_momentum_means_of_normalised_embeddings_and_build_t
         m2 = F.normalize(e2[y == cls], dim=1).mean(0)
         torch.testing.assert_close(head.centres.values[cls], 0.5 * m1 + 0.5 * m2)
     assert int(head.centres.seen.sum()) == y.unique().numel()
-    centres = head.centres.for_graph(head.weight)
+    centres = head.centres.for_graph()
     head(e2, y)  # the graph of step 2 is built from the centres after steps 0 and 1
     assert torch.equal(head.graph, exact_knn(centres, centres, 3).ids)
 
@@ -228,3 +228,17 @@ def test_per_shard_selection_and_strategies_on_two_ranks_equal_one_process(tmp_p
                 assert got["active"] == want["active"], (name, step)
                 for key in ("selected_mass", "uniform_mass", "selected_top10_recall", "uniform_top10_recall"):
                     assert abs(got["coverage"][key] - want["coverage"][key]) < 1e-5, (name, step, key)
+
+
+def test_with_feature_centres_only_seen_classes_move_between_incremental_updates():
+    from opencook.xc.train.optim import RowSparseSGD
+
+    head = ShardedSoftmax(D, C, "knn", active_budget=150, graph_k=3, refresh_every=1,
+                          selection={"centres": "features", "upkeep": "incremental"})
+    opt = RowSparseSGD(head.parameters(), lr=1.0)
+    emb, labels = _batch()
+    for _ in range(2):  # the optimizer moves all 150 active rows of W; only the labels' centres move
+        opt.zero_grad()
+        head(emb, labels).backward()
+        opt.step()
+    assert head.graph_build.updated == labels.unique().numel() < 150

@@ -14,6 +14,7 @@ _WHERE = {
     "KNNSoftmax": "softmax",
     "HeadConfig": "config",
     "LogitConfig": "logits",
+    "SelectionConfig": "selection",
     "StepClock": "timing",
     "ActiveSet": "active_set",
     "MODES": "active_set",

@@ -16,40 +16,41 @@ from opencook.xc.sharding import ClassShard
 
 
 class ClassCentres:
-    def __init__(self, shard: ClassShard, dim: int, momentum: float, device=None) -> None:
+    """``values`` start as the (normalised) initial W rows: an unseen class keeps that placeholder, so it
+    does not move -- and is not re-queried by incremental graph upkeep -- until its first sample."""
+
+    def __init__(self, shard: ClassShard, initial: torch.Tensor, momentum: float) -> None:
         self.shard, self.momentum = shard, momentum
-        self.values = torch.zeros((shard.size, dim), device=device)
-        self.seen = torch.zeros(shard.size, dtype=torch.bool, device=device)
-        self._sums: torch.Tensor | None = None
-        self._counts: torch.Tensor | None = None
+        self.values = F.normalize(initial.detach().float(), dim=1).clone()
+        self.seen = torch.zeros(shard.size, dtype=torch.bool, device=initial.device)
+        self._rows: list[torch.Tensor] = []
+        self._feats: list[torch.Tensor] = []
 
     @torch.no_grad()
     def accumulate(self, gathered: torch.Tensor, labels: torch.Tensor) -> None:
-        """Add a (micro-)batch of gathered embeddings and their global labels; ``apply`` ends the step."""
+        """Add a (micro-)batch of gathered embeddings and their global labels; ``apply`` ends the step.
+        Costs O(batch·D): nothing the size of the shard is touched."""
         mine = (labels >= self.shard.start) & (labels < self.shard.end)
-        rows = labels[mine] - self.shard.start
-        if self._sums is None:
-            self._sums = torch.zeros_like(self.values)
-            self._counts = torch.zeros(self.shard.size, device=self.values.device)
-        self._sums.index_add_(0, rows, F.normalize(gathered.detach()[mine].float(), dim=1))
-        self._counts.index_add_(0, rows, torch.ones(rows.numel(), device=self.values.device))
+        self._rows.append(labels[mine] - self.shard.start)
+        self._feats.append(F.normalize(gathered.detach()[mine].float(), dim=1))
 
     @torch.no_grad()
     def apply(self) -> None:
-        if self._sums is None:
+        if not self._rows:
             return
-        hit = self._counts > 0
-        mean = self._sums[hit] / self._counts[hit].unsqueeze(1)
-        old = self.values[hit]
-        self.values[hit] = torch.where(self.seen[hit].unsqueeze(1), self.momentum * old + (1 - self.momentum) * mean,
-                                       mean)
-        self.seen |= hit
-        self._sums = self._counts = None
+        rows, feats = torch.cat(self._rows), torch.cat(self._feats)
+        self._rows, self._feats = [], []
+        uniq, inverse = rows.unique(return_inverse=True)
+        sums = torch.zeros((uniq.numel(), feats.shape[1]), device=feats.device).index_add_(0, inverse, feats)
+        mean = sums / torch.bincount(inverse, minlength=uniq.numel()).unsqueeze(1).to(sums.dtype)
+        old = self.values[uniq]
+        self.values[uniq] = torch.where(self.seen[uniq].unsqueeze(1),
+                                        self.momentum * old + (1 - self.momentum) * mean, mean)
+        self.seen[uniq] = True
 
-    def for_graph(self, weight: torch.Tensor) -> torch.Tensor:
-        """Centres where a class has been seen, its (normalised) W row where not yet."""
-        w = F.normalize(weight.detach().float(), dim=1)
-        return torch.where(self.seen.unsqueeze(1), F.normalize(self.values, dim=1), w)
+    def for_graph(self) -> torch.Tensor:
+        """The normalised centres: feature means where a class has been seen, its initial W row where not."""
+        return F.normalize(self.values, dim=1)
 
     def rows(self) -> dict[str, torch.Tensor]:
         """Row-shaped state for the checkpoint (``seen`` as 0/1 floats: one dtype per file)."""

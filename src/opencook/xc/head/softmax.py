@@ -90,8 +90,7 @@ class ShardedSoftmax(nn.Module):
         self.last: ActiveSet | None = None
         self.last_coverage: dict | None = None  # the gauge's last reading (``coverage_every``)
         sel = self.config.selection
-        self.centres = ClassCentres(self.shard, embedding_dim, sel.centre_momentum, device) \
-            if sel.centres == "features" else None
+        self.centres = ClassCentres(self.shard, self.weight, sel.centre_momentum) if sel.centres == "features" else None
         self.graph_index: GraphIndex | None = None  # incremental upkeep's snapshot
         self._group_for_selection = None
         self._group_for_graph = None
@@ -122,7 +121,7 @@ class ShardedSoftmax(nn.Module):
     def _centres_snapshot(self) -> torch.Tensor:
         """This rank's rows of what the graph is built over: W's rows, or the class feature centres."""
         if self.centres is not None:
-            return self.centres.for_graph(self.weight).cpu().clone()
+            return self.centres.for_graph().cpu().clone()
         return self.weight.detach().float().cpu().clone()
 
     def _selection_group(self):
@@ -220,7 +219,7 @@ class ShardedSoftmax(nn.Module):
         """[B, k] global ids of each sample's nearest class centres, nearest first, over all shards."""
         sel = self.config.selection
         k = min(sel.feature_k or self.config.graph_k, self.num_classes)
-        centres = self.centres.for_graph(self.weight) if self.centres is not None else self.weight.detach()
+        centres = self.centres.for_graph() if self.centres is not None else self.weight.detach()
         cosine = self.centres is not None or self.config.logits.kind == "cosine"
         return sharded_topk(gathered.detach().to(centres.dtype), centres, self.shard.start, k, cosine=cosine,
                             group=self._selection_group()).cpu()
