@@ -8,7 +8,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-DEFAULT_SAMPLING_TEMPERATURE = 0.8
+from opencook.cli.eval_generation import add_generation_flags, sampling_from
 
 
 def _day(text: str) -> date:
@@ -16,18 +16,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2023-05-01") from None
-
-
-def _sampling(args: argparse.Namespace):
-    from opencook.completions.sampling import Sampling
-
-    temperature = args.temperature
-    if temperature is None:
-        temperature = 0.0 if args.n == 1 else DEFAULT_SAMPLING_TEMPERATURE
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    return Sampling(n=args.n, temperature=temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                    seed=args.seed)
 
 
 def _print_scores(results, paths: dict) -> None:
@@ -53,7 +41,7 @@ def cmd_livecodebench(args: argparse.Namespace, backend_of) -> int:
     from opencook.evals.passk import parse_ks
     from opencook.evals.report import write_results
 
-    sampling, ks = _sampling(args), parse_ks(args.k)
+    sampling, ks = sampling_from(args), parse_ks(args.k)
     bench = load_livecodebench(args.dataset, args.start, args.end)
     print(f"livecodebench ({len(bench.problems)} problems from {bench.start} to {bench.end}, {bench.outside_window} "
           f"outside; sha256 {bench.sha256[:12]}), n={sampling.n}", flush=True)
@@ -70,7 +58,7 @@ def cmd_bigcodebench(args: argparse.Namespace, backend_of) -> int:
     from opencook.evals.passk import parse_ks
     from opencook.evals.report import write_results
 
-    sampling, ks = _sampling(args), parse_ks(args.k)
+    sampling, ks = sampling_from(args), parse_ks(args.k)
     bench = load_bigcodebench(args.dataset, args.subset)
     print(f"bigcodebench-{args.split} {args.subset} ({len(bench.tasks)} runnable tasks, sha256 {bench.sha256[:12]}), "
           f"{args.kind} model, n={sampling.n}", flush=True)
@@ -127,27 +115,6 @@ def cmd_verify_bigcodebench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generation_flags(p: argparse.ArgumentParser) -> None:
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="Hugging Face LLaMA directory, or an opencook training run/checkpoint")
-    src.add_argument("--endpoint", help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--n", type=int, default=1, help="samples per problem")
-    p.add_argument("--k", default="1,10", help="pass@k values to report (only k <= n are computed)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help=f"default: 0 (greedy) when --n 1, else {DEFAULT_SAMPLING_TEMPERATURE}")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
-    p.add_argument("--batch-size", type=int, default=8, help="rows (samples) generated together")
-    p.add_argument("--limit", type=int, default=None, help="only the first N problems")
-    p.add_argument("--out", default=None, help="output directory")
-    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for in-process generation")
-    p.add_argument("--endpoint-model", default=None, help="model id to send (default: the server's first)")
-    p.add_argument("--concurrency", type=int, default=4, help="parallel chat requests to an endpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
 def _lcb_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="livecodebench/code_generation_lite release JSONL (or the folder "
                                                     "of test*.jsonl)")
@@ -169,11 +136,11 @@ def _bcb_flags(p: argparse.ArgumentParser) -> None:
 def add_eval_parsers(ev_sub, guarded, backend_of) -> None:
     """``eval livecodebench`` and ``eval bigcodebench`` on ``ev_sub``; ``backend_of(args)`` builds the backend."""
     p = ev_sub.add_parser("livecodebench", help="pass@k on LiveCodeBench code generation (a chat model)")
-    _generation_flags(p)
+    add_generation_flags(p, max_new_tokens=1024, out_help="output directory (default: runs/eval/livecodebench)")
     _lcb_flags(p)
     p.set_defaults(func=guarded(lambda a: cmd_livecodebench(a, backend_of)))
     p = ev_sub.add_parser("bigcodebench", help="pass@k on BigCodeBench complete/instruct, full/hard")
-    _generation_flags(p)
+    add_generation_flags(p, max_new_tokens=1024, out_help="output directory (default: runs/eval/bigcodebench-...)")
     _bcb_flags(p)
     p.add_argument("--split", choices=["complete", "instruct"], default="complete")
     p.add_argument("--kind", choices=["base", "chat"], default="base",

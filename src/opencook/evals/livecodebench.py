@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opencook.benchmarks.livecodebench import LcbProblem
+from opencook.evals.rows import judge_rows
 
 SYSTEM_MESSAGE = ("You are an expert Python programmer. You will be given a question (problem specification) and "
                   "will generate a correct Python program that matches the specification and passes all tests. You "
@@ -83,27 +84,18 @@ def judge(problems: Sequence[LcbProblem], codes: Sequence[Sequence[str]], *, mem
 
     All programs share one sandbox limit, the largest whole-sample limit among them: each test is held to
     ``test_timeout_s`` inside the program, so the shared one is only the backstop LiveCodeBench also has."""
-    from opencook.sandbox import Limits, Program, run_programs
+    from opencook.sandbox import Limits, Program
 
     if len(codes) != len(problems):
         raise ValueError(f"{len(codes)} code lists for {len(problems)} problems")
     if test_timeout_s <= 0:
         raise ValueError(f"--test-timeout must be > 0 seconds, got {test_timeout_s}")
     mark = "LCB-VERDICT-" + secrets.token_hex(8)
-    programs = [Program(f"{p.task_id}#{j}", judge_program(p, c, mark, test_timeout_s))
-                for p, row in zip(problems, codes, strict=True) for j, c in enumerate(row)]
-    if not programs:
-        return [[] for _ in problems]
-    limits = Limits(timeout_s=max(sample_timeout(p, test_timeout_s) for p in problems), memory_mb=memory_mb)
-    outcomes = iter(run_programs(programs, limits, workers=workers, progress=progress))
-    out = []
-    for row in codes:
-        verdicts = []
-        for _ in row:
-            o = next(outcomes)
-            verdicts.append({**verdict(o, mark), "duration_s": round(o.duration_s, 4)})
-        out.append(verdicts)
-    return out
+    rows = [[Program(f"{p.task_id}#{j}", judge_program(p, c, mark, test_timeout_s)) for j, c in enumerate(row)]
+            for p, row in zip(problems, codes, strict=True)]
+    limits = Limits(timeout_s=max((sample_timeout(p, test_timeout_s) for p in problems), default=test_timeout_s),
+                    memory_mb=memory_mb)
+    return judge_rows(rows, limits, lambda o: verdict(o, mark), workers=workers, progress=progress)
 
 
 def read_solutions(path: str | Path) -> dict[str, list[str]]:
