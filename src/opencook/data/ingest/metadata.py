@@ -15,8 +15,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import IngestError
+from opencook.kit.io.compression import open_decompressed
 
 RepoMeta = tuple[int | None, int | None]  # (stars, commit_time)
 

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import IngestConfig, IngestError, IngestTask
 from opencook.data.ingest.languages import detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
+from opencook.kit.io.compression import open_decompressed
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record
 

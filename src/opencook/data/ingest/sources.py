@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from opencook.data.ingest.compression import open_decompressed
 from opencook.data.ingest.config import (
     ARCHIVE_SUFFIXES,
     JSONL_SUFFIXES,
@@ -34,6 +33,7 @@ from opencook.data.ingest.config import (
 )
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.readers import SKIP_DIRS, read_task
+from opencook.kit.io.compression import open_decompressed
 
 __all__ = ["plan_ingest", "read_task"]
 

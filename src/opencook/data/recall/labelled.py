@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
-from opencook.data.ingest.compression import open_decompressed
+from opencook.kit.io.compression import open_decompressed
 
 _TRUE = {"1", "true", "yes", "code", "pos", "positive"}
 _FALSE = {"0", "false", "no", "other", "neg", "negative", "none", ""}
