@@ -141,7 +141,7 @@ TINY = {
     "data": {"kind": "synthetic", "num_classes": 300, "input_dim": 16, "group_size": 8, "noise": 0.3,
              "eval_size": 256},
     "backbone": {"embedding_dim": 32, "hidden": 64, "layers": 2},
-    "head": {"mode": "knn", "active_budget": 80, "graph_k": 5, "refresh_every": 3},
+    "head": {"mode": "knn", "active_budget": 200, "graph_k": 5, "refresh_every": 3},
     "optim": {"name": "lars", "lr": 2.0, "head_lr": 0.2, "momentum": 0.9, "trust_coefficient": 0.001,
               "warmup_steps": 3},
     "steps": 24, "global_batch": 64, "log_every": 1, "eval_every": 12, "eval_batch": 128,

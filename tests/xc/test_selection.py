@@ -81,7 +81,7 @@ def test_mix_takes_label_neighbours_and_feature_neighbours():
     assert sets["mix"] == sets["label"] | sets["feature"] and sets["mix"] != sets["label"]
 
 
-def test_uniform_share_cuts_anchors_by_depth_and_keeps_uniform_classes():
+def test_uniform_share_cuts_anchors_by_depth_fills_from_the_next_depth_and_keeps_uniform_classes():
     c, labels, graph = 10_000, torch.randint(10_000, (64,)), torch.randint(10_000, (10_000, 8))
     uniform_counts = {}
     for share in (0.0, 0.5):
@@ -92,8 +92,12 @@ def test_uniform_share_cuts_anchors_by_depth_and_keeps_uniform_classes():
                      if len(set(labels.tolist()) | set(graph[labels, :d].flatten().tolist())) <= cap)
         kept = set(labels.tolist()) | set(graph[labels, :depth].flatten().tolist())
         assert kept <= set(got.tolist())  # the nearest neighbours of every label, to the depth that fits
-        uniform_counts[share] = 400 - len(kept)
-    assert uniform_counts[0.5] >= 200 > uniform_counts[0.0]
+        # the rest of the anchored budget goes to the next depth's neighbours, not to uniform classes
+        next_depth = set(graph[labels, depth].tolist()) - kept
+        partial = (set(got.tolist()) - kept) & next_depth
+        assert len(partial) == min(cap - len(kept), len(next_depth))
+        uniform_counts[share] = 400 - len(kept) - len(partial)
+    assert uniform_counts[0.5] >= 200 and uniform_counts[0.0] == 0
 
 
 def test_logq_adds_minus_log_inclusion_probability_to_uniform_columns():

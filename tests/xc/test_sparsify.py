@@ -79,7 +79,7 @@ RUN = {
     "data": {"kind": "synthetic", "num_classes": 300, "input_dim": 16, "group_size": 8, "noise": 0.3,
              "eval_size": 256},
     "backbone": {"embedding_dim": 32, "hidden": 64, "layers": 2},
-    "head": {"mode": "knn", "active_budget": 80, "graph_k": 5, "refresh_every": 5},
+    "head": {"mode": "knn", "active_budget": 200, "graph_k": 5, "refresh_every": 5},
     "optim": {"name": "sgd", "lr": 0.2, "momentum": 0.9},
     "sparsify": {"enabled": True, "ratio": 0.01, "warmup_steps": 2},
     "steps": 30, "global_batch": 64, "log_every": 1, "eval_every": 0, "eval_batch": 128,
@@ -98,7 +98,7 @@ def test_two_rank_training_with_sparsify_learns_and_logs_bytes(tmp_path):
              if r["kind"] == "train"]
     assert [r["step"] for r in train] == list(range(1, 31))
     losses = [r["loss"] for r in train]
-    assert sum(losses[-5:]) < 0.95 * sum(losses[:5]), losses  # seeded: measured 0.93
+    assert sum(losses[-5:]) < 0.95 * sum(losses[:5]), losses  # seeded: measured 0.934
     dense_bytes = train[0]["comm_dense_bytes_per_step"]
     assert dense_bytes > 0 and all(r["comm_dense_bytes_per_step"] == dense_bytes for r in train)
     assert [r["comm_bytes_per_step"] for r in train[:2]] == [dense_bytes] * 2  # the dense warm-up

@@ -100,6 +100,23 @@ def _min_depth(ids: torch.Tensor, depth: torch.Tensor, lo: int, hi: int) -> tupl
     return uniq, best.scatter_reduce_(0, inverse, depth, reduce="amin")
 
 
+def _partial_depth(cand: torch.Tensor, cand_depth: torch.Tensor, depth: int, per_block: torch.Tensor, need: int,
+                   own_blocks: tuple[int, int], seed: int, step: int) -> torch.Tensor:
+    """``need`` of the candidates at ``depth`` (the first depth that no longer fits whole), so the anchored
+    budget goes to near classes before uniform ones. Quotas per block follow the agreed counts and each
+    block's draw is seeded, so every rank (and any world size) picks the same classes."""
+    quotas = _quotas(need, per_block)
+    picked = [cand.new_empty(0)]
+    for b in range(*own_blocks):
+        q = int(quotas[b])
+        if q == 0:
+            continue
+        here = cand[(cand_depth == depth) & (cand // BLOCK == b)]
+        pos = _draw(here.numel(), here.new_empty(0), q, _block_generator(seed + 7_919, step, b))
+        picked.append(here[pos])
+    return torch.cat(picked)
+
+
 def select_active(labels: torch.Tensor, mode: str, shard: ClassShard, *, graph: torch.Tensor | None = None,
                   budget: int | None = None, seed: int = 0, step: int = 0,
                   anchors: list[torch.Tensor] | None = None, uniform_share: float = 0.0, logq: bool = False,
@@ -147,8 +164,13 @@ def select_active(labels: torch.Tensor, mode: str, shard: ClassShard, *, graph: 
     fits[0] = True
     chosen_depth = int(fits.nonzero().max())
     fixed = cand[cand_depth <= chosen_depth]
-    parts, biases = [fixed], [torch.zeros(fixed.numel())]
     size = int(totals[chosen_depth])
+    if cap is not None and chosen_depth < deepest and cap > size:
+        fixed = torch.cat([fixed, _partial_depth(cand, cand_depth, chosen_depth + 1,
+                                                 counts[chosen_depth + 1] - counts[chosen_depth], cap - size,
+                                                 (b_lo, b_hi), seed, step)]).sort().values
+        size = cap
+    parts, biases = [fixed], [torch.zeros(fixed.numel())]
     if budget is not None and budget > size:
         block_sizes = torch.full((blocks,), BLOCK, dtype=torch.long)
         block_sizes[-1] = c - (blocks - 1) * BLOCK
