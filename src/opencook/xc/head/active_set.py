@@ -3,7 +3,8 @@
 Candidates come with a *depth*: the gathered labels are depth 0, an anchor's j-th nearest class is
 depth j+1 (a label's j-th graph neighbour, or a sample's j-th nearest class centre). The anchored set
 is every class up to the deepest depth whose global count still fits the budget (labels are always
-kept, even over budget); uniform random classes fill the rest.
+kept, even over budget), topped up to the anchored budget by a seeded draw from the next depth; uniform
+random classes fill the rest (the uniform share, or all that is left when the anchors run out).
 
 Each rank counts only its own classes, per depth and per block of ``BLOCK`` classes, and one
 all-reduce of that small [depth, block] table agrees on the counts; no rank ever sorts the global
