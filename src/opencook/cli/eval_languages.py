@@ -59,3 +59,45 @@ def add_verify_parsers(ver_sub, guarded) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per program run")
     p.add_argument("--memory-mb", type=int, default=1024, help="data-segment limit per program")
     p.set_defaults(func=guarded(cmd_verify_humaneval_x))
+
+
+def add_eval_parsers(ev_sub, guarded, evaluate_and_print, sandbox_flags) -> None:
+    """``opencook eval humaneval-x`` and ``opencook eval multipl-e``: pass@k of a model in one language (or
+    every language of a MultiPL-E file), under the benchmark's own harness."""
+    from pathlib import Path
+
+    from opencook.cli.eval_generation import add_generation_flags
+
+    def humaneval_x(args: argparse.Namespace) -> int:
+        from opencook.benchmarks.humaneval_x import humaneval_x_language, load_humaneval_x
+
+        lang = humaneval_x_language(args.lang)
+        out = Path(args.out or f"runs/eval/humaneval-x-{lang}-{args.kind}")
+        return evaluate_and_print(args, load_humaneval_x(lang, args.dataset), f"humaneval-x {lang}", out, "codegeex")
+
+    def multipl_e(args: argparse.Namespace) -> int:
+        from opencook.benchmarks.multipl_e import load_multipl_e
+
+        benchmark = load_multipl_e(args.dataset, args.lang)
+        out = Path(args.out or f"runs/eval/multipl-e-{benchmark.split.replace(',', '+')}-{args.kind}")
+        return evaluate_and_print(args, benchmark, f"multipl-e {benchmark.split}", out, "multipl-e")
+
+    p = ev_sub.add_parser("humaneval-x", help="pass@k on HumanEval-X in one language (cpp, go, java, js, rust)")
+    p.add_argument("--lang", required=True, help="cpp, go, java, js or rust")
+    p.add_argument("--dataset", default=None, help="a HumanEval-X-format .jsonl(.gz) instead of "
+                                                   "../shared/data/humaneval_x/humaneval_<lang>.jsonl.gz")
+    p.add_argument("--kind", choices=["base", "chat"], default="base",
+                   help="base: the model continues the program (stops per language); chat: one user turn, the "
+                        "code from the reply's fenced block")
+    add_generation_flags(p, max_new_tokens=512, out_help="output directory (default: runs/eval/humaneval-x-<lang>-<kind>)")
+    sandbox_flags(p, DEFAULT_TIMEOUT_S)
+    p.set_defaults(func=guarded(humaneval_x))
+
+    p = ev_sub.add_parser("multipl-e", help="pass@k on a MultiPL-E JSONL file (all its languages, or --lang)")
+    p.add_argument("--dataset", required=True, help="MultiPL-E rows: name, language, prompt, tests, stop_tokens")
+    p.add_argument("--lang", default=None, help="keep one language (MultiPL-E's code: cpp, java, js, ts, go, rs, "
+                                                "php, sh, cs, py)")
+    p.add_argument("--kind", choices=["base"], default="base", help="MultiPL-E is a completion benchmark")
+    add_generation_flags(p, max_new_tokens=512, out_help="output directory (default: runs/eval/multipl-e-<langs>-base)")
+    sandbox_flags(p, DEFAULT_TIMEOUT_S)
+    p.set_defaults(func=guarded(multipl_e))

@@ -1,4 +1,4 @@
-"""``opencook eval humaneval|mbpp|verify``: pass@k of a model (in-process or behind an OpenAI-compatible
+"""``opencook eval humaneval|mbpp|humaneval-x|multipl-e|livecodebench|bigcodebench|verify``: pass@k of a model (in-process or behind an OpenAI-compatible
 endpoint) under a recorded protocol, and the reference-solution check of the benchmarks themselves."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from opencook.cli.eval_generation import add_generation_flags, sampling_from
+from opencook.cli.eval_languages import add_eval_parsers as add_language_eval_parsers
 from opencook.cli.eval_languages import add_verify_parsers
 from opencook.cli.eval_lcb_bcb import add_eval_parsers as add_lcb_bcb_parsers
 from opencook.cli.eval_lcb_bcb import add_verify_parsers as add_lcb_bcb_verifiers
@@ -48,24 +49,28 @@ def _backend(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    name = args.eval_command
+    split = f"-{args.split}" if name == "mbpp" else ""
+    out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}-{args.kind}")
+    return evaluate_and_print(args, _benchmark(args, name, scored=True), f"{name}{split}", out, args.protocol)
+
+
+def evaluate_and_print(args: argparse.Namespace, benchmark, label: str, out: Path, protocol: str) -> int:
+    """Generate, run and score ``benchmark`` as the flags ask; print the scores and where the files are."""
     from opencook.evals.passk import parse_ks
     from opencook.evals.report import write_results
     from opencook.evals.run import evaluate
 
-    name = args.eval_command
     sampling = sampling_from(args)
     temperature = sampling.temperature
     ks = parse_ks(args.k)
-    benchmark = _benchmark(args, name, scored=True)
     backend = _backend(args)
-    split = f"-{args.split}" if name == "mbpp" else ""
-    out = Path(args.out or f"runs/eval/{name}{split}-{args.protocol}-{args.kind}")
-    print(f"{name}{split} ({len(benchmark.problems)} problems, sha256 {benchmark.sha256[:12]}), {args.protocol} "
+    print(f"{label} ({len(benchmark.problems)} problems, sha256 {benchmark.sha256[:12]}), {protocol} "
           f"protocol for a {args.kind} model, n={sampling.n}, "
           f"{'greedy' if temperature == 0 else f'temperature {temperature}'}", flush=True)
     results = evaluate(benchmark, args.kind, backend, sampling, ks=ks, batch_size=args.batch_size,
                        limits=_limits(args), workers=args.workers, limit=args.limit, progress=not args.quiet,
-                       protocol=args.protocol)
+                       protocol=protocol)
     paths = write_results(results, out)
     s, t = results.record["scores"], results.record["wall_time_s"]
     for k, v in s["pass_at_k"].items():
@@ -127,9 +132,9 @@ def _data_flags(p: argparse.ArgumentParser, name: str) -> None:
                                                                "GitHub into --mbpp-dir (needs a network)")
 
 
-def _sandbox_flags(p: argparse.ArgumentParser) -> None:
+def _sandbox_flags(p: argparse.ArgumentParser, timeout: float = 3.0) -> None:
     p.add_argument("--workers", type=int, default=2, help="programs run at once in the sandbox")
-    p.add_argument("--timeout", type=float, default=3.0, help="seconds per program (the protocol's 3 s)")
+    p.add_argument("--timeout", type=float, default=timeout, help=f"seconds per program (default {timeout:g})")
     p.add_argument("--memory-mb", type=int, default=1024, help="data-segment limit per program")
 
 
@@ -153,6 +158,7 @@ def add_parser(sub) -> None:
         p.set_defaults(func=_guarded(cmd_eval))
 
     add_lcb_bcb_parsers(ev_sub, _guarded, _backend)
+    add_language_eval_parsers(ev_sub, _guarded, evaluate_and_print, _sandbox_flags)
 
     ver = ev_sub.add_parser("verify", help="run the reference solutions through the sandbox; prints passed/total")
     ver_sub = ver.add_subparsers(dest="benchmark", required=True)

@@ -52,6 +52,7 @@ class Task:
     extract: Callable[[str], str] = field(repr=False)
     build_program: Callable[[str], str] = field(repr=False)
     build_code: Callable[[str], str] | None = field(default=None, repr=False)  # EvalPlus: the program minus tests
+    language: str = "python"  # the sandbox language the program runs in
 
 
 def extract_code(reply: str) -> str:

@@ -126,7 +126,7 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
     """Run every sample's program in the sandbox; one row per problem with its samples and verdicts."""
     from opencook.sandbox import Program, run_programs
 
-    programs = [Program(f"{t.task_id}#{j}", t.build_program(s.text))
+    programs = [Program(f"{t.task_id}#{j}", t.build_program(s.text), t.language)
                 for t, row in zip(tasks, samples, strict=True) for j, s in enumerate(row)]
     outcomes = iter(run_programs(programs, limits, workers=workers, progress=progress))
     problems = []
@@ -142,6 +142,15 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
     return problems
 
 
+def make_protocol(benchmark: Benchmark, kind: str, name: str):
+    """HumanEval-X and MultiPL-E have their harnesses' own protocol; HumanEval(+)/MBPP(+) take ``name``."""
+    from opencook.evals.multilang import BENCHMARKS, LanguageProtocol
+
+    if benchmark.name in BENCHMARKS:
+        return LanguageProtocol(benchmark, kind)
+    return Protocol(benchmark, kind, name)
+
+
 def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampling, *, ks: Sequence[int],
              batch_size: int = 8, limits=None, workers: int = 2, limit: int | None = None,
              progress: bool = False, protocol: str = "opencoder") -> Results:
@@ -151,7 +160,7 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampli
     from opencook.sandbox import Limits, isolation_report
 
     limits = limits or Limits()
-    protocol = Protocol(benchmark, kind, protocol)
+    protocol = make_protocol(benchmark, kind, protocol)
     tasks = protocol.tasks()
     if limit is not None:
         if limit < 1:
