@@ -121,3 +121,12 @@ def test_eval_humaneval_x_cli_runs_a_real_model_and_records_the_protocol(tmp_pat
         assert not any(stop in s["code"] for stop in stop_strings("js"))
         assert s["kind"] in ("passed", "wrong_answer", "exception", "timeout", "syntax_error", "killed")
     assert main(["eval", "multipl-e", "--dataset", str(tmp_path / "missing.jsonl"), "--model", str(model_dir)]) == 2
+    # the cross-run report reads the run back: one table per benchmark, the run's score and checksum, a chart
+    assert main(["eval", "report", str(out), "--out", str(tmp_path / "rep" / "results.html")]) == 0
+    md = (tmp_path / "rep" / "results.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| js | base | codegeex |"))
+    assert f"| {100 * record['scores']['pass_at_k']['pass@1']:.2f} |" in row
+    assert f"{record['scores']['problems_solved']}/2" in row and record["benchmark"]["sha256"][:12] in row
+    html = (tmp_path / "rep" / "results.html").read_text()
+    assert "<h2 id=\"humaneval-x\">" in html and "data:image/png;base64," in html
+    assert main(["eval", "report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2  # no results.json there

@@ -85,6 +85,15 @@ def evaluate_and_print(args: argparse.Namespace, benchmark, label: str, out: Pat
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from opencook.evals.results_report import write_report
+
+    paths = write_report(args.runs, args.out, args.title)
+    print(paths["md"].read_text(), end="")
+    print(f"report: {paths['html']}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     import time
 
@@ -159,6 +168,13 @@ def add_parser(sub) -> None:
 
     add_lcb_bcb_parsers(ev_sub, _guarded, _backend)
     add_language_eval_parsers(ev_sub, _guarded, evaluate_and_print, _sandbox_flags)
+
+    p = ev_sub.add_parser("report", help="one HTML page (and its Markdown twin) over several eval runs: a table "
+                                         "per benchmark and language, pass@1 charts")
+    p.add_argument("runs", nargs="+", help="output folders of `opencook eval` runs (each has results.json)")
+    p.add_argument("--out", default="runs/eval/report.html", help="the page to write (.md written beside it)")
+    p.add_argument("--title", default="Evaluation results")
+    p.set_defaults(func=_guarded(cmd_report))
 
     ver = ev_sub.add_parser("verify", help="run the reference solutions through the sandbox; prints passed/total")
     ver_sub = ver.add_subparsers(dest="benchmark", required=True)
