@@ -1,16 +1,21 @@
 """Runs a recipe into a run directory, shard by shard, resumably.
 
 Every shard of every stage is written atomically with a completion marker that records
-its checksum and the checksum of the input it came from. A rerun skips a shard whose
-marker is valid and whose input has not changed, so a crashed run resumes where it
-stopped and a finished run is a no-op that still ends with the same bytes.
+its checksum and the checksum of the input it came from (for the first stage: the sizes and
+mtimes of the files it read). A rerun skips a shard whose marker is valid and whose input has
+not changed, so a crashed run resumes where it stopped and a finished run is a no-op that still
+ends with the same bytes. The final dataset's parts are checked against the checksums recorded
+when they were written; a damaged one makes the sink run again.
+
+The output directory is claimed with a marker (``kit/rundir.py``): a folder holding anything
+opencook did not write is refused, never cleaned, and a run holds the directory's lock while it
+writes, so a second run into the same ``--out`` fails at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ import yaml
 
 from opencook.data.recipe import Recipe
 from opencook.kit.executors import Executor
+from opencook.kit.io import atomic_write
 from opencook.kit.io.shards import (
     read_marker,
     read_records,
@@ -30,13 +36,14 @@ from opencook.kit.io.shards import (
     write_parquet_atomic,
     write_records,
 )
+from opencook.kit.rundir import RunDirError, RunLock, claim
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Global, Map, Sink, Source, Step
 from opencook.kit.versions import collect_versions
 
+__all__ = ["PipelineRunner", "RunDirError", "StageResult"]
 
-class RunDirError(RuntimeError):
-    """The output directory belongs to a different recipe."""
+RUN_KIND = "data"
 
 
 @dataclass
@@ -118,9 +125,15 @@ class PipelineRunner:
         # shard -> sha256, verified or written by its own stage: the next stage keys on it without
         # hashing the file again
         self._checksums: dict[Path, str] = {}
+        self._parts: dict[Path, dict] = {}  # final dataset part -> rows, bytes, sha256 as written
 
     def run(self) -> list[StageResult]:
-        self._prepare_out_dir()
+        claim(self.out, RUN_KIND, adopt=_run_from_before_markers)
+        with RunLock(self.out):
+            self._prepare_out_dir()
+            return self._run_stages()
+
+    def _run_stages(self) -> list[StageResult]:
         started = time.time()
         results: list[StageResult] = []
         shards: list[Path] = []
@@ -147,7 +160,6 @@ class PipelineRunner:
     # -------------------------------------------------------- run directory
 
     def _prepare_out_dir(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
         resolved = yaml.safe_dump(self.recipe.resolved(), sort_keys=False)
         config_path = self.out / "config.yaml"
         if config_path.exists() and config_path.read_text() != resolved:
@@ -179,9 +191,11 @@ class PipelineRunner:
     def _write_manifest(self, files: list[Path]) -> None:
         entries = []
         for path in files:
-            rows = _count_rows(path)
-            entries.append({"path": str(path.relative_to(self.out)), "rows": rows,
-                            "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+            known = self._parts.get(path)  # a sink part checked against its recorded checksum this run
+            if known is None:
+                known = {"rows": _count_rows(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            entries.append({"path": str(path.relative_to(self.out)), "rows": known["rows"],
+                            "bytes": known["bytes"], "sha256": known["sha256"]})
         manifest = {"files": entries, "total_rows": sum(e["rows"] for e in entries),
                     "total_bytes": sum(e["bytes"] for e in entries)}
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -210,11 +224,16 @@ class PipelineRunner:
         return stats
 
     def _run_source(self, spec: type[Source], config: Any, stage_dir: Path):
-        tasks = spec(config).plan()
+        step = spec(config)
+        tasks = step.plan()
         jobs = []
         for k, task in enumerate(tasks):
             out = stage_dir / f"shard-{k:05d}.parquet"
-            jobs.append((out, (spec, config, task, out, {"task": _task_key(task)})))
+            key = {"task": _task_key(task)}
+            fingerprint = step.fingerprint(task)
+            if fingerprint is not None:  # the files as they are now: an edited input is read again
+                key["input"] = fingerprint
+            jobs.append((out, (spec, config, task, out, key)))
         _remove_stale_shards(stage_dir, {out for out, _ in jobs})
         markers, skipped = self._run(source_task, jobs, spec.name)
         return [out for out, _ in jobs], self._merge(markers), skipped
@@ -259,24 +278,77 @@ class PipelineRunner:
 
     def _run_sink(self, spec: type[Sink], config: Any, inputs: list[Path]):
         dataset = self.out / "dataset"
-        success = dataset / "_SUCCESS.json"
+        success = dataset / SUCCESS
         key = {"inputs": [self._checksums[src] for src in inputs], "config": repr(config)}
-        if success.exists():
-            info = json.loads(success.read_text())
-            parts = [dataset / p for p in info.get("parts", [])]
-            if info.get("key") == key and all(p.exists() for p in parts):
-                return parts, StageStats.from_dict(info["stats"]), 1
-        if dataset.exists():
-            shutil.rmtree(dataset)
+        info = _read_json(success)
+        if info is not None and info.get("key") == key:
+            parts = _verified_parts(dataset, info.get("files"))
+            if parts is not None:
+                self._parts.update(parts)
+                return list(parts), StageStats.from_dict(info["stats"]), 1
+        _remove_own_parts(dataset, info)
         stats = StageStats()
+
         def records():
             for src in inputs:
                 yield from read_records(src)
 
-        parts = spec(config).write(records(), dataset, stats)
-        success.write_text(json.dumps({"key": key, "parts": [p.name for p in parts], "stats": stats.to_dict()},
-                                      indent=1, sort_keys=True))
-        return parts, stats, 0
+        written = spec(config).write(records(), dataset, stats)
+        files = [{"name": p.name, "rows": _count_rows(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                 for p in written]
+        with atomic_write(success) as fh:
+            fh.write(json.dumps({"key": key, "files": files, "stats": stats.to_dict()}, indent=1, sort_keys=True))
+        self._parts.update((dataset / f["name"], f) for f in files)
+        return written, stats, 0
+
+
+SUCCESS = "_SUCCESS.json"
+
+
+def _run_from_before_markers(path: Path) -> bool:
+    """A data run directory written before run directories had a marker: its own config and versions files."""
+    return (path / "config.yaml").is_file() and (path / "versions.json").is_file()
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _verified_parts(dataset: Path, files: Any) -> dict[Path, dict] | None:
+    """The parts recorded when the dataset was written, if every one still has its size and sha256."""
+    if not isinstance(files, list) or not files:
+        return None  # a dataset written before checksums were recorded: written again, once
+    parts = {}
+    for entry in files:
+        if not isinstance(entry, dict):
+            return None
+        path = dataset / str(entry.get("name"))
+        try:
+            if path.stat().st_size != entry.get("bytes") or sha256_file(path) != entry.get("sha256"):
+                return None
+        except OSError:
+            return None
+        parts[path] = entry
+    return parts
+
+
+def _remove_own_parts(dataset: Path, info: dict | None) -> None:
+    """Delete what an earlier write of this run put in ``dataset/``: the parts it recorded and any ``part-*``
+    (a write cut short records nothing). Anything else in the folder is not the run's and stays."""
+    if not dataset.is_dir():
+        return
+    (dataset / SUCCESS).unlink(missing_ok=True)  # first: a crash below leaves no claim of a finished dataset
+    info = info or {}
+    files, legacy = info.get("files"), info.get("parts")  # "parts": the record from before checksums
+    names = {str(f.get("name")) for f in files if isinstance(f, dict)} if isinstance(files, list) else set()
+    names.update(str(n) for n in legacy) if isinstance(legacy, list) else None
+    for path in dataset.iterdir():
+        if path.is_file() and (path.name in names or path.name.startswith("part-")):
+            path.unlink()
 
 
 def _remove_stale_shards(stage_dir: Path, keep: set[Path]) -> None:

@@ -67,6 +67,11 @@ class Source(Step):
     def read(self, task: Any, stats: StageStats) -> Iterator[Record]:
         raise NotImplementedError
 
+    def fingerprint(self, task: Any) -> str | None:
+        """What ``task`` reads as it is now (sizes, mtimes, hashes), so a rerun redoes a task whose input
+        files changed; None when the task's ``repr`` says it all."""
+        return None
+
 
 class Map(Step):
     kind: ClassVar[str] = "map"

@@ -80,6 +80,14 @@ class TrainLoop:
     ) -> dict[str, Any]:
         """Run (or resume) to step ``stop_at``: evaluate every ``eval_every`` steps and checkpoint every
         ``checkpoint_every`` steps (0: never), and always at ``stop_at``. Returns the summary."""
+        try:
+            return self._fit(cfg, stop_at=stop_at, checkpoint_every=checkpoint_every, eval_every=eval_every,
+                             tensorboard=tensorboard, desc=desc)
+        finally:
+            self.run.release()  # the run directory's lock (taken by write_config), for the next run
+
+    def _fit(self, cfg: Any, *, stop_at: int, checkpoint_every: int, eval_every: int, tensorboard: bool,
+             desc: str) -> dict[str, Any]:
         from tqdm import tqdm
 
         resumed = self.restore()  # before writing anything: a refused resume leaves the run directory as it was

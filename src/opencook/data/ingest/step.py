@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from opencook.data.ingest.config import IngestConfig, IngestTask
+from opencook.data.ingest.fingerprint import task_fingerprint
 from opencook.data.ingest.sources import plan_ingest, read_task
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record, Source
@@ -21,3 +22,6 @@ class Ingest(Source):
 
     def read(self, task: IngestTask, stats: StageStats) -> Iterator[Record]:
         return read_task(task, self.config, stats)
+
+    def fingerprint(self, task: IngestTask) -> str:
+        return task_fingerprint(task, self.config)
