@@ -194,7 +194,10 @@ def test_bad_selection_settings_are_refused():
 STRATEGIES = {"label": {}, "feature": {"anchor": "feature"},
               "mix_share_logq": {"anchor": "mix", "uniform_share": 0.25, "logq": True},
               "centres_incremental": {"centres": "features", "upkeep": "incremental"},
-              "warmup_full": {"warmup_steps": 1, "warmup": "full"}}
+              "warmup_full": {"warmup_steps": 1, "warmup": "full"},
+              "feature_ivf": {"anchor": "feature", "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 2},
+              "centres_imprint_ivf": {"anchor": "feature", "centres": "features", "imprint": True,
+                                      "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 3}}
 
 
 def _one_process(classes=500, batch=48, dim=8) -> dict:

@@ -15,9 +15,13 @@ SELECTION = {"anchor": "mix", "uniform_share": 0.25, "logq": True, "centres": "f
              "upkeep": "incremental", "warmup_steps": 1}
 
 
-def _config(path, **top):
+INDEXED = {"anchor": "feature", "centres": "features", "imprint": True, "feature_index": "ivf", "feature_nlist": 6,
+           "feature_nprobe": 2}
+
+
+def _config(path, selection=SELECTION, **top):
     values = json.loads(json.dumps(TINY))
-    values["head"].update({"selection": SELECTION, "coverage_every": 2, "coverage_rows": 16})
+    values["head"].update({"selection": selection, "coverage_every": 2, "coverage_rows": 16})
     values.update(top)
     path.write_text(yaml.safe_dump(values))
     return path
@@ -35,6 +39,14 @@ def test_coverage_is_logged_and_reported_and_a_resumed_run_is_bit_identical(tmp_
     part = tmp_path / "part"
     Trainer(load_train_config(_config(tmp_path / "b.yaml", steps=4)), part).train()
     Trainer(load_train_config(_config(tmp_path / "a.yaml")), part).train()
+    assert _losses(part) == _losses(whole)
+
+
+def test_indexed_feature_anchors_with_imprinting_resume_bit_identically(tmp_path):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    Trainer(load_train_config(_config(tmp_path / "a.yaml", INDEXED, steps=10)), whole).train()
+    Trainer(load_train_config(_config(tmp_path / "b.yaml", INDEXED, steps=4)), part).train()  # mid-interval
+    Trainer(load_train_config(_config(tmp_path / "a.yaml", INDEXED, steps=10)), part).train()
     assert _losses(part) == _losses(whole)
 
 

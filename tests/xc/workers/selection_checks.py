@@ -45,7 +45,10 @@ SMALL_C = 500
 STRATEGIES = {"label": {}, "feature": {"anchor": "feature"},
               "mix_share_logq": {"anchor": "mix", "uniform_share": 0.25, "logq": True},
               "centres_incremental": {"centres": "features", "upkeep": "incremental"},
-              "warmup_full": {"warmup_steps": 1, "warmup": "full"}}
+              "warmup_full": {"warmup_steps": 1, "warmup": "full"},
+              "feature_ivf": {"anchor": "feature", "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 2},
+              "centres_imprint_ivf": {"anchor": "feature", "centres": "features", "imprint": True,
+                                      "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 3}}
 part2 = {}
 for name, sel in STRATEGIES.items():
     head = ShardedSoftmax(D, SMALL_C, "knn", active_budget=120, graph_k=4, refresh_every=2, coverage_every=1,

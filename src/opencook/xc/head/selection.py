@@ -15,6 +15,13 @@ The strategies compose (``docs/xc.md`` has the ablation that picked the defaults
   take the class structure long before sampled training shapes W). Classes not yet seen use W's row.
 - ``upkeep``: ``rebuild`` the graph every ``refresh_every`` steps, or ``incremental``: re-query only
   the classes whose centre changed since the last build and insert them into their neighbours' lists.
+- ``feature_index``: how feature anchors find each sample's nearest centres -- ``exact`` (score every
+  class of the shard), ``ivf`` (an IVF index, ``head/feature_index.py``: ``feature_nprobe`` of
+  ``feature_nlist`` lists, coarse centroids retrained every ``refresh_every`` steps), ``auto`` (ivf above
+  ``FEATURE_EXACT_MAX`` classes).
+- ``imprint`` (with ``centres: features``): a class's W row is turned to its feature centre the first time
+  the class is seen, before the step's logits (weight imprinting: the row of a class not yet trained
+  starts where its samples are instead of at a random direction; its norm is kept).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 ANCHORS = ("label", "feature", "mix")
+FEATURE_INDEXES = ("auto", "exact", "ivf")
+FEATURE_EXACT_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,11 @@ class SelectionConfig:
     centres: Literal["weights", "features"] = "weights"
     centre_momentum: float = 0.9
     upkeep: Literal["rebuild", "incremental"] = "rebuild"
+    feature_index: Literal["auto", "exact", "ivf"] = "auto"
+    feature_nlist: int | None = None
+    """IVF lists for ``feature_index: ivf``; None = √C."""
+    feature_nprobe: int = 16
+    imprint: bool = False
 
     def __post_init__(self) -> None:
         if self.anchor not in ANCHORS:
@@ -53,6 +67,13 @@ class SelectionConfig:
             raise ValueError(f"selection.centres must be 'weights' or 'features', got {self.centres!r}")
         if not 0 <= self.centre_momentum < 1:
             raise ValueError(f"selection.centre_momentum must be in [0, 1), got {self.centre_momentum}")
+        if self.feature_index not in FEATURE_INDEXES:
+            raise ValueError(f"selection.feature_index {self.feature_index!r} is not one of {FEATURE_INDEXES}")
+        if self.feature_nprobe < 1 or (self.feature_nlist is not None and self.feature_nlist < 1):
+            raise ValueError(f"selection.feature_nprobe and feature_nlist must be >= 1, got {self.feature_nprobe}, "
+                             f"{self.feature_nlist}")
+        if self.imprint and self.centres != "features":
+            raise ValueError("selection.imprint turns W rows to their feature centres: set selection.centres=features")
         if self.upkeep not in ("rebuild", "incremental"):
             raise ValueError(f"selection.upkeep must be 'rebuild' or 'incremental', got {self.upkeep!r}")
 
@@ -63,3 +84,9 @@ class SelectionConfig:
     @property
     def uses_features(self) -> bool:
         return self.anchor in ("feature", "mix")
+
+    def indexed(self, num_classes: int) -> bool:
+        """Whether feature anchors query an IVF index (else they score every class of the shard)."""
+        if self.feature_index == "auto":
+            return num_classes > FEATURE_EXACT_MAX
+        return self.feature_index == "ivf"

@@ -33,11 +33,12 @@ from opencook.xc.head.centres import ClassCentres
 from opencook.xc.head.collectives import PendingGather, start_all_gather
 from opencook.xc.head.config import HeadConfig
 from opencook.xc.head.coverage import coverage, gauge_rows
+from opencook.xc.head.feature_index import FeatureIndex
 from opencook.xc.head.logits import LogitConfig, class_logits
 from opencook.xc.head.selection import SelectionConfig
 from opencook.xc.head.sharded_ce import sharded_cross_entropy
 from opencook.xc.head.timing import StepClock
-from opencook.xc.head.topk import sharded_topk
+from opencook.xc.head.topk import merge_topk, sharded_topk
 from opencook.xc.sharding import shard_range
 
 if TYPE_CHECKING:
@@ -92,6 +93,12 @@ class ShardedSoftmax(nn.Module):
         sel = self.config.selection
         self.centres = ClassCentres(self.shard, self.weight, sel.centre_momentum) if sel.centres == "features" else None
         self.graph_index: GraphIndex | None = None  # incremental upkeep's snapshot
+        self.feature_index = None
+        if self.mode == "knn" and sel.uses_features and sel.indexed(num_classes):
+            self.feature_index = FeatureIndex(self.shard, nlist=sel.feature_nlist, nprobe=sel.feature_nprobe,
+                                              retrain_every=self.config.refresh_every, seed=self.config.seed,
+                                              normalize=self.centres is not None or self.config.logits.kind == "cosine")
+        self._moved: list[torch.Tensor] | None = []  # local rows changed since the index's last sync; None = all
         self._group_for_selection = None
         self._group_for_graph = None
         self._pool: ThreadPoolExecutor | None = None
@@ -219,10 +226,55 @@ class ShardedSoftmax(nn.Module):
         """[B, k] global ids of each sample's nearest class centres, nearest first, over all shards."""
         sel = self.config.selection
         k = min(sel.feature_k or self.config.graph_k, self.num_classes)
-        centres = self.centres.for_graph() if self.centres is not None else self.weight.detach()
         cosine = self.centres is not None or self.config.logits.kind == "cosine"
+        if self.feature_index is not None:
+            return self._indexed_anchors(gathered, k, cosine)
+        centres = self.centres.for_graph() if self.centres is not None else self.weight.detach()
         return sharded_topk(gathered.detach().to(centres.dtype), centres, self.shard.start, k, cosine=cosine,
                             group=self._selection_group()).cpu()
+
+    def _indexed_anchors(self, gathered: torch.Tensor, k: int, cosine: bool) -> torch.Tensor:
+        """Feature anchors through the IVF index, after re-assigning the rows that moved since its last query."""
+        source = self.centres.values if self.centres is not None else self.weight
+        moved = None if self._moved is None else (torch.cat(self._moved).unique() if self._moved
+                                                  else torch.empty(0, dtype=torch.long))
+        group = self._selection_group()
+        self.feature_index.sync(source, moved, self.step, group=group)
+        self._moved = []
+        queries = F.normalize(gathered.detach().float(), dim=1) if cosine else gathered.detach().float()
+        vals, ids = self.feature_index.search(queries, k)
+        ids = merge_topk(vals, ids, k, group)
+        ids = torch.where(ids < 0, ids[:, :1], ids)  # probed lists held fewer than k classes: repeat the nearest
+        return ids.clamp_min(0)
+
+    def _note_moved(self, active: ActiveSet, all_labels: torch.Tensor) -> None:
+        """Rows the IVF index must re-assign before its next query: what the optimizer will move (the active
+        rows; every row for a full-softmax step) or, over feature centres, the centres this step moved."""
+        if self.feature_index is None or self._moved is None:
+            return
+        if self.centres is not None:
+            mine = (all_labels >= self.shard.start) & (all_labels < self.shard.end)
+            self._moved.append((all_labels[mine] - self.shard.start).cpu())
+        elif active.local_rows is None:
+            self._moved = None
+        else:
+            self._moved.append(active.local_rows.cpu())
+
+    @torch.no_grad()
+    def _imprint(self, gathered: torch.Tensor, all_labels: torch.Tensor) -> None:
+        """Turn the W rows of this rank's classes seen for the first time to the mean direction of their
+        samples in this batch (their first feature centre), keeping each row's norm."""
+        labels = all_labels.to(self.weight.device)
+        mine = (labels >= self.shard.start) & (labels < self.shard.end)
+        local = labels[mine] - self.shard.start
+        new = ~self.centres.seen[local]
+        if not bool(new.any()):
+            return
+        rows, feats = local[new], F.normalize(gathered.detach()[mine][new].float(), dim=1)
+        uniq, inverse = rows.unique(return_inverse=True)
+        means = torch.zeros((uniq.numel(), feats.shape[1]), device=feats.device).index_add_(0, inverse, feats)
+        norms = self.weight[uniq].float().norm(dim=1, keepdim=True)
+        self.weight[uniq] = (F.normalize(means, dim=1) * norms).to(self.weight.dtype)
 
     def _select(self, all_labels: torch.Tensor, gathered: torch.Tensor | None = None) -> tuple[ActiveSet, torch.Tensor]:
         """This step's active set and its weight rows (gathered once, shared by every micro-batch). Its
@@ -278,12 +330,13 @@ class ShardedSoftmax(nn.Module):
         ``select_on``: an executor whose thread chooses the step's active set meanwhile.
         """
         whole = isinstance(embeddings, torch.Tensor)
-        late = self._needs_features()  # feature anchors need the gathered embeddings first
+        imprint = self.config.selection.imprint and self.centres is not None
+        late = self._needs_features() or imprint  # both need the gathered embeddings before selection
         if late and not whole:
             embeddings = list(embeddings)
             if len(embeddings) != 1:
-                raise ValueError("selection.anchor feature/mix queries with the whole batch's embeddings: pass one "
-                                 "[batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
+                raise ValueError("selection.anchor feature/mix and selection.imprint use the whole batch's "
+                                 "embeddings: pass one [batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
             embeddings, whole = embeddings[0], True
         if whole:
             self._check_embeddings(embeddings)
@@ -306,6 +359,8 @@ class ShardedSoftmax(nn.Module):
             following = None if following is None else self._start_gather(following)
             gathered = pending.wait()
             if active is None:
+                if imprint:
+                    self._imprint(gathered, all_labels)
                 with self.clock.selection():
                     active, rows = future.result() if future is not None else self._select(all_labels, gathered)
             n = pending.local.shape[0]
@@ -330,6 +385,7 @@ class ShardedSoftmax(nn.Module):
                              "split embeddings and labels alike")
         if self.centres is not None:
             self.centres.apply()
+        self._note_moved(active, all_labels)
         self.last = active
         self.step += 1
         return total if whole else total / (per_rank * world)
@@ -375,7 +431,8 @@ class ShardedSoftmax(nn.Module):
             pending = {**vars(self._pending.result()), "install": self._pending_install}
         return {"step": self.step, "graph_step": self.graph_step, "graph": self.graph, "pending": pending,
                 "graph_method": None if self.graph_build is None else self.graph_build.method,
-                "graph_index": None if self.graph_index is None else self.graph_index.state()}
+                "graph_index": None if self.graph_index is None else self.graph_index.state(),
+                "feature_index": None if self.feature_index is None else self.feature_index.state()}
 
     def set_extra_state(self, state: dict) -> None:
         from opencook.xc.graph import GraphBuild
@@ -390,6 +447,9 @@ class ShardedSoftmax(nn.Module):
             from opencook.xc.graph.incremental import GraphIndex
 
             self.graph_index = GraphIndex(**state["graph_index"])
+        if self.feature_index is not None:  # its lists are rebuilt from the centroids and the current rows
+            self.feature_index.load_state(state.get("feature_index"))
+            self._moved = []
         pending = state.get("pending")
         if pending is not None:
             done: Future = Future()

@@ -32,6 +32,12 @@ def sharded_topk(embeddings: torch.Tensor, weight_shard: torch.Tensor, start: in
         best_id = torch.cat([best_id, idx + start + lo], dim=1)
         keep = best_val.topk(min(k, best_val.shape[1]), dim=1).indices
         best_val, best_id = best_val.gather(1, keep), best_id.gather(1, keep)
+    return merge_topk(best_val, best_id, k, group)
+
+
+def merge_topk(best_val: torch.Tensor, best_id: torch.Tensor, k: int, group=None) -> torch.Tensor:
+    """Each rank's best candidates [B, <=k] (scores, global ids) -> the global ids of the best k, one all-gather."""
+    rows = best_val.shape[0]
     if is_distributed(group):
         n = world_size(group)
         pad = k - best_val.shape[1]  # a shard smaller than k
