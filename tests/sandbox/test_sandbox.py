@@ -150,7 +150,7 @@ def test_writes_outside_the_temp_dir_fail_and_the_temp_dir_is_removed(tmp_path):
             try:
                 open(path, "w").write("escaped")
                 print("WROTE", path)
-            except PermissionError:
+            except (PermissionError, FileNotFoundError):  # the host's /tmp is hidden by a private one
                 print("DENIED", path)
     """)
     assert outcome.kind == "passed", outcome.stderr

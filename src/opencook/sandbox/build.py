@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,7 +102,7 @@ class Builder:
             return self._locks.setdefault(key, threading.Lock())
 
     def _tool_fingerprint(self, lang: Language) -> str:
-        parts = [lang.name, *lang.compile]
+        parts = [lang.name, *lang.compile, *lang.compile_files.values()]
         for tool in sorted(self.tools[lang.name].values()):
             st = os.stat(tool)
             parts.append(f"{os.path.realpath(tool)}:{st.st_size}:{int(st.st_mtime)}")
@@ -142,6 +143,8 @@ class Builder:
         try:
             src = lang.file_name(source)
             (workdir / src).write_text(source, encoding="utf-8", errors="surrogatepass")
+            for name, text in lang.compile_files.items():
+                (workdir / name).write_text(text.replace("{package}", _go_package(source)))
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir), "TMPDIR": str(workdir),
                    **lang.env}
             if lang.name == "go":
@@ -156,9 +159,10 @@ class Builder:
             settings = {"uid": uid, "gid": uid, "cpu_s": int(limits.compile_timeout_s) * 4 + 1,
                         "data_bytes": limits.compile_memory_mb << 20, "nproc": COMPILE_NPROC,
                         "fsize_bytes": COMPILE_FILE_SIZE, "nofile": 1024, "purelib": "",
-                        "netns_fd": self.iso.netns_fd, "pidns": bool(self.iso.pidns_in_child), "argv": argv}
-            code, out, err, timed_out = spawn(settings, str(workdir), env, self.iso.prefix,
-                                              start + limits.compile_timeout_s, COMPILE_OUTPUT_BYTES, uid)
+                        "netns_fd": self.iso.netns_fd, "pidns": bool(self.iso.pidns_in_child), "argv": argv,
+                        **self.iso.containment(slot, limits.compile_memory_mb << 20, str(workdir), str(self.root))}
+            code, out, err, timed_out, _ = spawn(settings, str(workdir), env, self.iso.prefix,
+                                                 start + limits.compile_timeout_s, COMPILE_OUTPUT_BYTES, uid)
             shutil.rmtree(workdir / ".gocache", ignore_errors=True)
             message = "\n".join(s for s in (out.strip(), err.strip()) if s)
             if timed_out:
@@ -190,6 +194,11 @@ def fill_args(template: tuple[str, ...], tools: dict[str, str], src: str, deps: 
         else:
             argv.append(a.format(src=src, heap_mb=heap_mb(limits), main_class=lang.main_class(source)))
     return argv
+
+
+def _go_package(source: str) -> str:
+    m = re.search(r"^\s*package\s+(\w+)", source, re.M)
+    return m.group(1) if m else "main"
 
 
 def heap_mb(limits: Limits) -> int:

@@ -15,9 +15,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from opencook.sandbox.cgroup import MemoryCgroups
+
 # Throwaway uids: 256 slots per harness process, spread by pid so two harnesses rarely share one.
 _UID_BASE = 200_000
 UID_SLOTS = 256
+# Each program gets its own tmpfs on these (a mount namespace): nothing it leaves there outlives it, the
+# host's files and Unix sockets there are out of reach, and their size is bounded.
+PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Isolation:
     drop_uid: bool = False  # run each program as a throwaway uid (needs root)
     netns_fd: int = -1  # an open fd of an empty network namespace the program joins (needs root)
     pidns_in_child: bool = False  # the program runs as pid 1 of a new pid namespace (needs root)
+    private_tmp: bool = False  # a mount namespace with a fresh tmpfs on each of PRIVATE_DIRS
+    cgroups: MemoryCgroups | None = None  # a memory cgroup per worker slot (shared memory counted)
 
     @property
     def network_cut(self) -> bool:
@@ -34,6 +41,14 @@ class Isolation:
     @property
     def pid_namespace(self) -> bool:
         return self.pidns_in_child or "--pid" in self.prefix
+
+    def containment(self, slot: int, memory_bytes: int, workdir: str, keep: str = "") -> dict:
+        """The child settings for the memory cgroup and the private mounts; ``keep`` (a path the program must
+        see, the build cache) leaves the private dir above it shared."""
+        keep = os.path.realpath(keep) + "/" if keep else ""
+        private = [d for d in PRIVATE_DIRS if not keep.startswith(d + "/")] if self.private_tmp else []
+        return {"cgroup": self.cgroups.procs(slot, memory_bytes) if self.cgroups else "", "private": private,
+                "tmpfs_bytes": memory_bytes, "workdir": workdir}
 
     def wrapper(self, network: bool) -> tuple[str, ...]:
         """The wrapping command; ``network=True`` keeps the host's network (no ``--net``)."""

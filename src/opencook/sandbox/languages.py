@@ -15,6 +15,8 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
+from opencook.sandbox import completion as done
+
 # Where toolchains are looked up. The throwaway uid cannot enter /root, so rustup's or a user's npm's
 # binaries there are not used as root; without root the caller's PATH is searched after these.
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -53,6 +55,8 @@ class Language:
     wrong_answer_text: tuple[str, ...] = ()  # output that means a failed assertion rather than a crash
     failure_text: tuple[str, ...] = ()  # output that fails a program even when it exits 0
     run_files: dict[str, str] = field(default_factory=dict)  # extra files written beside the program
+    compile_files: dict[str, str] = field(default_factory=dict)  # extra sources compiled with it ({package})
+    source_suffix: str = ""  # appended to the program (its completion record, completion.py)
     nproc_floor: int = 0  # threads the runtime itself starts (each counts against RLIMIT_NPROC)
     min_memory_mb: int = 32  # the smallest Limits.memory_mb (RLIMIT_DATA) the runtime starts under
     install_note: str = ""
@@ -81,46 +85,53 @@ _JVM = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss8m", "-XX:MaxMetaspa
 
 LANGUAGES: dict[str, Language] = {lang.name: lang for lang in (
     Language("cpp", "main.cpp", {"g++": "g++"},
-             compile=("g++", "-std=c++17", "-O1", "-w", "-o", "main", "{src}", "-lcrypto"),
-             run=("./main",), wrong_answer_signal=6, wrong_answer_text=("Assertion `",),
+             compile=("g++", "-std=c++17", "-O1", "-w", "-o", "main", "{src}", done.CPP_FILE,
+                      "-Wl,--wrap=exit", "-lcrypto"),
+             compile_files={done.CPP_FILE: done.CPP}, run=("./main",), wrong_answer_signal=6, wrong_answer_text=("Assertion `",),
              install_note="openssl/md5.h (HumanEval-X CPP/162) comes from libssl-dev"),
     Language("java", "Main.java", {"javac": "default-jdk-headless", "java": "default-jre-headless"},
              compile=("javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-Xmx512m",
-                      "-encoding", "UTF-8", "-nowarn", "-cp", _JAVA_CP, "-d", ".", "{src}"),
-             run=("java", "-ea", *_JVM, "-Xmx{heap_mb}m", "-cp", _JAVA_CP, "{main_class}"),
+                      "-encoding", "UTF-8", "-nowarn", "-cp", _JAVA_CP, "-d", ".", "{src}", done.JAVA_FILE),
+             compile_files={done.JAVA_FILE: done.JAVA},
+             run=("java", "-ea", *_JVM, "-Xmx{heap_mb}m", "-cp", _JAVA_CP, done.JAVA_CLASS, "{main_class}"),
              wrong_answer_text=("java.lang.AssertionError",), nproc_floor=64, min_memory_mb=256,
              install_note="MultiPL-E's Java prompts import org.javatuples (libjavatuples-java)"),
     Language("js", "main.js", {"node": "nodejs"},
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "{src}"),
-             run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE}, wrong_answer_text=("AssertionError",),
+             run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE + done.NODE}, wrong_answer_text=("AssertionError",),
              env={"NODE_PATH": NODE_PATH}, nproc_floor=32,
              install_note="HumanEval-X JavaScript/162 requires js-md5 (npm install -g js-md5)"),
     Language("ts", "main.ts", {"tsc": "typescript (npm install -g typescript)", "node": "nodejs"},
              compile=("tsc", "--target", "es2020", "--module", "commonjs", "--lib", "es2020",
                       "--skipLibCheck", "--pretty", "false", "{src}"),
              run=("node", "--max-old-space-size={heap_mb}", "--require", "./assert_prelude.js", "main.js"),
-             run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE}, wrong_answer_text=("AssertionError",),
+             run_files={"assert_prelude.js": NODE_ASSERT_PRELUDE + done.NODE}, wrong_answer_text=("AssertionError",),
              env={"NODE_PATH": NODE_PATH}, nproc_floor=32),
     Language("go", "main_test.go", {"go": "golang-go"},
-             compile=("go", "test", "-c", "-o", "main.test", "{src}"),
+             compile=("go", "test", "-c", "-o", "main.test", "{src}", done.GO_FILE),
+             compile_files={done.GO_FILE: done.GO},
              run=("./main.test",), env={"GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOFLAGS": "",
                                         "GOMAXPROCS": "2", "GOTOOLCHAIN": "local"},
              wrong_answer_text=("--- FAIL",), nproc_floor=32,
              install_note="HumanEval-X's tests import github.com/stretchr/testify (golang-github-stretchr-testify-dev)"),
     Language("rs", "main.rs", {"rustc": "rustc", "cargo": "cargo"},
              compile=("rustc", "--edition", "2021", "--cap-lints", "allow", "-C", "debuginfo=0", "-C",
-                      "strip=debuginfo", "-o", "main", "{src}", "{deps}"),
+                      "strip=debuginfo", "-C", "link-arg=-Wl,--wrap=exit", "-o", "main", "{src}", "{deps}"),
+             source_suffix=done.RUST_SUFFIX,
              run=("./main",), env={"RUST_TEST_THREADS": "1", "RUST_BACKTRACE": "0"},
              wrong_answer_text=("assertion failed", "assertion `left", "test result: FAILED"), nproc_floor=8,
              install_note="HumanEval-X's rand/regex/md5 crates come from librust-rand-dev, librust-regex-dev, "
                           "librust-md5-dev"),
     Language("php", "main.php", {"php": "php-cli"},
-             run=("php", "-d", "display_errors=stderr", "-d", "memory_limit={heap_mb}M", "{src}"),
+             run=("php", "-d", "display_errors=stderr", "-d", "memory_limit={heap_mb}M", "-d",
+                  f"auto_append_file=./{done.PHP_FILE}", "{src}"),
+             run_files={done.PHP_FILE: done.PHP},
              wrong_answer_text=("AssertionError",)),
-    Language("sh", "main.sh", {"bash": "bash"}, run=("bash", "{src}")),
+    Language("sh", "main.sh", {"bash": "bash"}, run=("bash", "{src}"), source_suffix=done.BASH_SUFFIX),
     Language("cs", "main.cs", {"mcs": "mono-mcs", "mono": "mono-runtime"},
              compile=("mcs", "-d:DEBUG", "-r:System.Numerics.dll", "-nowarn:CS0162,CS0168,CS0219",
-                      "-out:main.exe", "{src}"),
+                      f"-main:{done.CS_CLASS}", "-out:main.exe", "{src}", done.CS_FILE),
+             compile_files={done.CS_FILE: done.CS},
              run=("mono", "main.exe"),
              env={"MONO_GC_PARAMS": "max-heap-size={heap_mb}m", "MONO_TRACE_LISTENER": "Console.Error"},
              wrong_answer_text=("DefaultTraceListener.Fail",),

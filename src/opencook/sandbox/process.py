@@ -13,23 +13,50 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 CHILD_SOURCE = (Path(__file__).parent / "child.py").read_text()
 _CHUNK = 1 << 16
+NOT_COMPLETED = "\n[sandbox: exited with status 0 before the program finished (no completion record)]\n"
+VERDICT_ENV = "OPENCOOK_VERDICT_FDS"  # "r,w": where a program's completion code finds the nonce and the record
+
+
+class Run(NamedTuple):
+    code: int  # negative for a signal
+    out: str
+    err: str
+    timed_out: bool
+    completed: bool  # the completion record came back: the program's code ran to its end
 
 
 def spawn(settings: dict, workdir: str, env: dict[str, str], prefix: tuple[str, ...], deadline: float,
-          cap: int, uid: int) -> tuple[int, str, str, bool]:
-    """Run ``child.py`` with ``settings`` in ``workdir``; (exit code, stdout, stderr, timed out).
+          cap: int, uid: int, verdict: bool = False) -> Run:
+    """Run ``child.py`` with ``settings`` in ``workdir``.
 
-    The exit code is negative for a signal. The process group, and then anything still running as ``uid``,
-    is killed afterwards whatever happened.
+    With ``verdict``, the child gets a pipe holding a fresh random nonce and a pipe back to us: the nonce
+    comes back only from the code that runs after the program's last statement (child.py for Python, the
+    language's completion code otherwise), so an exit status of 0 alone does not make a pass. The process
+    group, and then anything still running as ``uid``, is killed afterwards whatever happened.
     """
     netns_fd = settings["netns_fd"]
+    fds = [netns_fd] if netns_fd >= 0 else []
+    nonce, theirs, ours = b"", [], -1
+    if verdict:
+        nonce = os.urandom(16).hex().encode()
+        nonce_r, nonce_w = os.pipe()
+        os.write(nonce_w, nonce)
+        os.close(nonce_w)
+        ours, verdict_w = os.pipe()
+        theirs = [nonce_r, verdict_w]
+        settings = {**settings, "verdict": theirs}
+        env = {**env, VERDICT_ENV: f"{nonce_r},{verdict_w}"}
     cmd = [*prefix, sys.executable, "-I", "-S", "-B", "-c", CHILD_SOURCE, json.dumps(settings)]
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            pass_fds=(netns_fd,) if netns_fd >= 0 else ())
+    try:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, pass_fds=(*fds, *theirs))
+    finally:
+        for fd in theirs:
+            os.close(fd)
     try:
         out, err, timed_out = collect(proc, deadline, cap)
     finally:
@@ -38,7 +65,15 @@ def spawn(settings: dict, workdir: str, env: dict[str, str], prefix: tuple[str, 
             kill_uid(uid)
         proc.stdout.close()
         proc.stderr.close()
-    return proc.wait(), out, err, timed_out
+        record = b""
+        if ours >= 0:
+            os.set_blocking(ours, False)
+            try:
+                record = os.read(ours, 64)
+            except BlockingIOError:
+                pass
+            os.close(ours)
+    return Run(proc.wait(), out, err, timed_out, bool(nonce) and record.strip() == nonce)
 
 
 def collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, str, bool]:

@@ -12,14 +12,16 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from opencook.sandbox import cgroup
 from opencook.sandbox.build import Builder
 from opencook.sandbox.isolation import UID_SLOTS, Isolation, empty_netns, slot_uid
 from opencook.sandbox.languages import language
 from opencook.sandbox.native import run_native
-from opencook.sandbox.process import CHILD_SOURCE, spawn
+from opencook.sandbox.process import CHILD_SOURCE, NOT_COMPLETED, spawn
 from opencook.sandbox.types import Limits, Outcome, Program
 
 __all__ = ["CHILD_SOURCE", "OPEN_FILES_LIMIT", "child_settings", "isolation_report", "run_programs"]
@@ -94,17 +96,21 @@ def run_one(program: Program, limits: Limits, iso: Isolation, slot: int, purelib
             os.chown(workdir, uid, uid)
         netns_fd = -1 if limits.network else iso.netns_fd
         settings = json.loads(child_settings(limits, uid, purelib, netns_fd, iso.pidns_in_child))
+        settings.update(iso.containment(slot, limits.memory_mb << 20, workdir))
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1"}
-        code, out, err, timed_out = spawn(settings, workdir, env, iso.wrapper(limits.network),
-                                          start + limits.timeout_s, limits.max_output_bytes, uid)
+        code, out, err, timed_out, completed = spawn(settings, workdir, env, iso.wrapper(limits.network),
+                                                     start + limits.timeout_s, limits.max_output_bytes, uid,
+                                                     verdict=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if timed_out:
         kind = "timeout"
     elif code < 0:
         kind = "killed"
+    elif code == 0 and not completed:  # exited 0 without running to its end: os._exit(0), a patched exit...
+        kind, err = "exception", err + NOT_COMPLETED
     else:
         kind = EXIT_CODES.get(code, "exception")
     return Outcome(id=program.id, passed=kind == "passed", kind=kind, exit_code=code, stdout=out, stderr=err,
@@ -128,13 +134,15 @@ def probe_isolation() -> Isolation:
     candidates: list[Isolation] = []
     if os.geteuid() == 0:
         netns = empty_netns(unshare) if unshare else -1
-        candidates.append(Isolation(drop_uid=True, netns_fd=netns, pidns_in_child=True))
+        best = Isolation(drop_uid=True, netns_fd=netns, pidns_in_child=True)
+        cgroups = cgroup.find()
+        candidates += [replace(best, private_tmp=True, cgroups=cgroups), replace(best, private_tmp=True), best]
         if unshare:
             candidates.append(Isolation(prefix=(unshare, "--net", "--pid", "--fork", "--kill-child"), drop_uid=True))
         candidates.append(Isolation(drop_uid=True))
     elif unshare:
-        candidates.append(Isolation(prefix=(unshare, "--user", "--map-root-user", "--net", "--pid", "--fork",
-                                            "--kill-child")))
+        userns = Isolation(prefix=(unshare, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"))
+        candidates += [replace(userns, private_tmp=True), userns]
     candidates.append(Isolation())
     for iso in candidates:
         if _works(iso):
@@ -147,4 +155,5 @@ def isolation_report() -> dict[str, object]:
     """What this machine gives a sandboxed program (recorded with benchmark results and in the docs)."""
     iso = probe_isolation()
     return {"network_cut": iso.network_cut, "pid_namespace": iso.pid_namespace, "throwaway_uid": iso.drop_uid,
+            "private_tmp": iso.private_tmp, "memory_cgroup": str(iso.cgroups.base) if iso.cgroups else None,
             "wrapper": " ".join(iso.prefix) or None, "euid": os.geteuid()}
