@@ -8,11 +8,13 @@ else, so it is the same for any sharding, worker count or rerun.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from opencook.data.ingest.languages import DOC_TYPE, UNKNOWN, canonical_language
 from opencook.kit.step import Filter, Record
 
 
@@ -29,12 +31,21 @@ class SampleConfig:
 
     def __post_init__(self) -> None:
         for language, ratio in self.ratios.items():
+            if language not in DOC_TYPE and language != UNKNOWN:
+                raise ValueError(_unknown_language(language))
             ok = isinstance(ratio, int | float) and not isinstance(ratio, bool) and math.isfinite(ratio)
             if not ok or not 0.0 <= ratio <= 1.0:
                 raise ValueError(
                     f"sample: ratios[{language!r}] = {ratio!r} is not a number in [0, 1]; "
                     "give the fraction of that language's files to keep (e.g. 0.135)"
                 )
+
+
+def _unknown_language(name: object) -> str:
+    """A ratio for a name no record carries would silently sample nothing: say which names exist."""
+    close = canonical_language(str(name)) or next(iter(difflib.get_close_matches(str(name), list(DOC_TYPE), n=1)), None)
+    hint = f"did you mean '{close}'?" if close else "languages are Linguist names such as 'Python', 'C++', 'HTML'"
+    return f"ratios: unknown language {name!r}; {hint}"
 
 
 def uniform(seed: int, record_id: str) -> float:

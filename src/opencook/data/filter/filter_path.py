@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from opencook.data.filter.evaluate import Verdict
 from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
 from opencook.data.ingest.decode import is_binary, normalize_newlines
+from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular
 from opencook.data.ingest.languages import detect_language, doc_type_for
 from opencook.kit.io.dataset import Dataset, is_dataset_file
 from opencook.kit.stats import StageStats
@@ -68,23 +69,26 @@ def _is_dataset(root: Path) -> bool:
 
 
 def _folder_files(root: Path) -> Iterator[str]:
+    """Every entry but a directory, so each gets a row: a FIFO, a device, a link loop or an undecodable
+    name too, with the reason it was not judged."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_file():
-                yield path.relative_to(root).as_posix()
+            yield (Path(dirpath) / name).relative_to(root).as_posix()
 
 
 def _file_record(root: Path, rel: str) -> Record:
     path = root / rel
-    size = path.stat().st_size
-    raw = b"" if size > MAX_FILE_BYTES else path.read_bytes()  # too large: not even read
-    skip = "too_large" if size > MAX_FILE_BYTES else "binary" if is_binary(raw) else None
+    raw, size, skip = (b"", 0, BAD_NAME) if not name_ok(rel) else read_regular(str(path), MAX_FILE_BYTES)
+    raw = raw or b""  # too large, special or unreadable: not read at all
+    if skip is None and is_binary(raw):
+        skip = "binary"
+    if skip == BAD_NAME:  # the bytes of the name, shown escaped, since no string column can hold them
+        rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     # Text mode as in the reference: UTF-8, universal newlines (undecodable bytes -> U+FFFD).
     text = "" if skip else normalize_newlines(raw.decode("utf-8", "replace"))
-    language = detect_language(path.name)
-    return {"id": rel, "path": rel, "filename": path.name, "size_bytes": size, "language": language,
+    language = detect_language(rel)
+    return {"id": rel, "path": rel, "filename": rel.rsplit("/", 1)[-1], "size_bytes": size, "language": language,
             "doc_type": doc_type_for(language), "text": text, "skip_reason": skip}
 
 

@@ -19,6 +19,7 @@ ARCHIVE_SUFFIXES = (
 JSONL_SUFFIXES = tuple(f"{base}{comp}" for base in (".jsonl", ".ndjson") for comp in ("", ".gz", ".zst"))
 PARQUET_SUFFIXES = (".parquet",)
 LAYOUTS = ("auto", "repos", "repo")
+FLAG_DROPS = {"l": "symlink", "h": "hidden", "s": "special_file", "x": "symlink_loop"}  # see IngestTask
 
 
 class IngestError(Exception):
@@ -65,7 +66,8 @@ class IngestTask:
     """A small, picklable piece of input that one worker reads start to finish.
 
     ``kind`` is ``tree`` (``files``: (root, repo, relative path, flag) with flag ``f`` file,
-    ``l`` symlink not followed, ``h`` hidden file), ``archive`` (``source`` read whole as
+    ``l`` symlink not followed, ``h`` hidden file, ``s`` FIFO, socket or device (or a followed link to
+    one), ``x`` a link loop; every flag but ``f`` is a counted drop, see ``FLAG_DROPS``), ``archive`` (``source`` read whole as
     repository ``repo``), ``jsonl`` (``source`` read whole) or ``parquet`` (``row_groups``
     of ``source``).
     """

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from opencook.data.ingest.config import IngestConfig, IngestError, IngestTask
+from opencook.data.ingest.config import FLAG_DROPS, IngestConfig, IngestError, IngestTask
+from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular, stat_reason
 from opencook.data.ingest.languages import detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
@@ -52,28 +53,22 @@ def read_task(task: IngestTask, config: IngestConfig, stats: StageStats) -> Iter
 def _read_tree(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
     for root, repo, rel, flag in task.files:
         b.seen()
-        if flag == "l":
-            b.drop("symlink")
+        if flag in FLAG_DROPS:
+            b.drop(FLAG_DROPS[flag])
             continue
-        if flag == "h":
-            b.drop("hidden")
+        if not name_ok(repo, rel):
+            b.drop(BAD_NAME)
             continue
         full = os.path.join(root, rel)
         language = detect_language(rel)
         reason = b.rejection(language)
-        try:
-            if reason is not None:  # one stat, for the size and the dropped-bytes count
-                size = os.stat(full).st_size
-                b.drop("too_large" if size > b.max_bytes else reason, size)
-                continue
-            with open(full, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > b.max_bytes:
-                    b.drop("too_large", size)
-                    continue
-                raw = fh.read()
-        except OSError:
-            b.drop("unreadable")
+        if reason is not None:  # one stat, for the size and the dropped-bytes count
+            size, why = stat_reason(full)
+            b.drop(why or ("too_large" if size > b.max_bytes else reason), size)
+            continue
+        raw, size, why = read_regular(full, b.max_bytes)
+        if why is not None:
+            b.drop(why, size)
             continue
         record = b.from_bytes(repo, rel, raw, language)
         if record is not None:
@@ -115,6 +110,9 @@ def _archive_member(
     b.seen()
     if verdict == "hidden":
         b.drop("hidden", size)
+        return None
+    if not name_ok(repo, path):
+        b.drop(BAD_NAME, size)
         return None
     if is_link:
         b.drop("symlink")

@@ -14,6 +14,7 @@ from typing import Any
 
 from opencook.data.ingest.config import IngestConfig
 from opencook.data.ingest.decode import SNIFF_BYTES, decode, is_binary, normalize_newlines
+from opencook.data.ingest.files import BAD_NAME, name_ok
 from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
 from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
 from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
@@ -83,6 +84,9 @@ class RecordBuilder:
             self.drop("missing_fields")
             return None
         repo = str(row.get("repo") or "")
+        if not name_ok(repo, path):  # a lone surrogate from a JSON escape: Parquet cannot store the name
+            self.drop(BAD_NAME)
+            return None
         try:
             size = len(text.encode("utf-8"))
         except UnicodeEncodeError:  # lone surrogates from JSON "\ud800" escapes; Arrow cannot store them

@@ -9,9 +9,11 @@ before any work starts.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import os
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -115,7 +117,15 @@ def _listdir(path: str) -> list[os.DirEntry]:
 
 
 def _is_entry_file(e: os.DirEntry) -> bool:
-    return e.is_file() and has_suffix(e.name, _ENTRY_SUFFIXES)
+    return _is(e.is_file) and has_suffix(e.name, _ENTRY_SUFFIXES)
+
+
+def _is(test, **kwargs) -> bool:
+    """``DirEntry.is_dir``/``is_file`` without the OSError a link loop raises: a loop is neither."""
+    try:
+        return test(**kwargs)
+    except OSError:
+        return False
 
 
 def resolve_layout(path: str, layout: str) -> str:
@@ -131,9 +141,9 @@ def resolve_layout(path: str, layout: str) -> str:
     if os.path.exists(os.path.join(path, ".git")):
         return "repo"
     entries = [e for e in _listdir(path) if not e.name.startswith(".")]
-    dirs = [e for e in entries if e.is_dir()]
+    dirs = [e for e in entries if _is(e.is_dir)]
     entry_files = [e for e in entries if _is_entry_file(e)]
-    loose = [e for e in entries if e.is_file() and not _is_entry_file(e)]
+    loose = [e for e in entries if _is(e.is_file) and not _is_entry_file(e)]
     if any(os.path.exists(os.path.join(d.path, ".git")) for d in dirs) or (entry_files and not loose):
         return "repos"
     if loose:
@@ -150,7 +160,7 @@ def _plan_dir(path: str, config: IngestConfig, tasks: list[IngestTask], tree: li
     for e in _listdir(path):
         if e.name in SKIP_DIRS or (e.name.startswith(".") and not config.include_hidden):
             continue
-        if e.is_dir(follow_symlinks=config.follow_symlinks):
+        if _is(e.is_dir, follow_symlinks=config.follow_symlinks):
             tree.extend((e.path, e.name, rel, flag) for rel, flag in _walk(e.path, config))
         elif _is_entry_file(e):
             _plan_file(e.path, config, tasks)
@@ -172,21 +182,44 @@ def _walk_entries(
         if config.exclude and _excluded(rel, e, config.exclude):
             continue
         hidden = e.name.startswith(".")
-        if e.is_symlink():
-            if not config.follow_symlinks:
-                yield rel, "l" if not hidden or config.include_hidden else "h"
+        kind = _entry_kind(e, config.follow_symlinks)
+        if kind == "dir":
+            if e.name in SKIP_DIRS or (hidden and not config.include_hidden):
                 continue
-            if e.is_dir():
+            if e.is_symlink():  # followed (a link not followed is never "dir")
                 ino = os.stat(e.path).st_ino
                 if ino in seen:  # a link back up the tree
                     continue
                 seen.add(ino)
-        if e.is_dir():
-            if e.name in SKIP_DIRS or (hidden and not config.include_hidden):
-                continue
             yield from _walk_entries(root, _listdir(e.path), rel + "/", config, seen)
-        elif e.is_file() or e.is_symlink():  # a broken followed link is counted as unreadable
-            yield rel, "h" if hidden and not config.include_hidden else "f"
+        elif hidden and not config.include_hidden:
+            yield rel, "h"
+        else:
+            yield rel, kind
+
+
+def _entry_kind(e: os.DirEntry, follow: bool) -> str:
+    """``dir`` or a flag of ``IngestTask``. Costs no system call except for a followed link (the directory
+    listing says what each entry is): a broken link is ``f``, counted as unreadable when read."""
+    if e.is_symlink():
+        if not follow:
+            return "l"
+        try:
+            mode = os.stat(e.path).st_mode
+        except OSError as err:
+            return "x" if err.errno == errno.ELOOP else "f"
+    elif e.is_dir(follow_symlinks=False):
+        return "dir"
+    elif e.is_file(follow_symlinks=False):
+        return "f"
+    else:
+        try:
+            mode = e.stat(follow_symlinks=False).st_mode
+        except OSError:
+            return "f"  # gone since the listing
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "f" if stat.S_ISREG(mode) else "s"
 
 
 def _excluded(rel: str, entry: os.DirEntry, patterns: list[str]) -> bool:

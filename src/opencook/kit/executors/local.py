@@ -4,6 +4,7 @@ unfinished tasks."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -12,10 +13,12 @@ from typing import Any
 from tqdm import tqdm
 
 from opencook.kit.executors.base import WorkerLostError, progress_bar
+from opencook.kit.executors.lifeline import die_with_driver
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes; a worker killed mid-task costs a retry, not the run.
+    """A pool of ``workers`` processes; a worker killed mid-task costs a retry, not the run, and a killed
+    driver takes its workers with it (``lifeline.py``).
 
     The pool is started on first use and kept for every later stage (starting one costs a
     fraction of a second per stage); ``close()`` or a ``with`` block shuts it down.
@@ -61,7 +64,8 @@ class LocalExecutor:
     def _run_pool(self, fn: Callable[[Any], Any], pending: dict[int, Any], bar: tqdm) -> Iterator[tuple[int, Any]]:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=die_with_driver, initargs=(os.getpid(),))
         futures = {self._pool.submit(fn, task): i for i, task in pending.items()}
         try:
             while futures:
