@@ -10,8 +10,8 @@ from opencook.lm.model import model_config
 from opencook.lm.train.config import load_lm_config
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes" / "lm").glob("*.yaml"))
-# The world size each recipe is written for: the demo's 2 local ranks, OpenCoder-1.5B's 256 GPUs.
-WORLD = {"demo": 2, "opencoder_1.5b": 256}
+# The world size each recipe is written for: the demo's 2 local ranks, OpenCoder-1.5B's 256 GPUs, 8B's 512.
+WORLD = {"demo": 2, "opencoder_1.5b": 256, "opencoder_8b": 512}
 
 
 def _phase(path: Path) -> str:

@@ -31,14 +31,14 @@ def cmd_import_hf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_source(src: Path) -> tuple[object, str | None]:
-    """(model, tokenizer dir or None) from an HF directory or, failing that, a training checkpoint/run."""
+def _load_source(src: Path) -> tuple[object, str | None, dict]:
+    """(model, tokenizer dir or None, trainer state) from an HF directory or, failing that, a training checkpoint/run."""
     from opencook.lm.hf.dir import TOKENIZER_FILES, load_hf_dir
 
     if (src / "config.json").is_file():
         model, _ = load_hf_dir(src, dtype=None)
         has_tok = all((src / f).is_file() for f in TOKENIZER_FILES[:2])
-        return model, str(src) if has_tok else None
+        return model, str(src) if has_tok else None, {}
     if not src.exists():
         raise FileNotFoundError(f"export source {src} does not exist: pass an HF directory or a training run/"
                                 "checkpoint directory")
@@ -49,7 +49,7 @@ def _load_source(src: Path) -> tuple[object, str | None]:
                            f"checkpoint reader is unavailable ({err})") from err
     model, state = load_model_for_export(src)
     tok = state.get("tokenizer") if isinstance(state, dict) else None
-    return model, str(tok) if tok else None
+    return model, str(tok) if tok else None, state
 
 
 def cmd_export_hf(args: argparse.Namespace) -> int:
@@ -57,8 +57,11 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
 
     from opencook.lm.hf.dir import save_hf_dir
 
-    model, tok = _load_source(Path(args.src))
+    from opencook.lm.train.preflight import check_export_tokenizer
+
+    model, tok, state = _load_source(Path(args.src))
     tokenizer = args.tokenizer or tok
+    check_export_tokenizer(state, tokenizer)  # the data's tokenizer, byte for byte, or nothing
     out = save_hf_dir(model, Path(args.out), tokenizer=tokenizer, dtype=getattr(torch, args.dtype),
                       chat=args.chat)
     print(f"exported {args.src}: {_summary(out)}")

@@ -1,4 +1,5 @@
-"""``opencook lm pretrain|anneal|sft CONFIG``: one trainer, three phases, locally or under torchrun."""
+"""``opencook lm pretrain|anneal|sft CONFIG`` and ``opencook lm plan CONFIG``: one trainer, three phases,
+locally or under torchrun. Every config error is found here, in the launcher, before any rank starts."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ def _relaunch(args: argparse.Namespace, out: Path) -> int:
     return relaunch_under_torchrun(args.nproc, ["lm", args.phase, args.config, "--out", str(out), *flags], args.set)
 
 
+def _world(args: argparse.Namespace) -> int:
+    return int(os.environ.get("WORLD_SIZE", args.nproc))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from opencook.lm.train.config import load_lm_config
+    from opencook.lm.train.preflight import dry_run_text, preflight
 
     cfg = load_lm_config(Path(args.config), args.phase, parse_set_pairs(args.set))  # a typo fails here, once
     out = Path(args.out or f"runs/{cfg.name}")
+    if args.dry_run:
+        print(dry_run_text(cfg, out, args.nproc, args.gpu_memory))
+        return 0
+    preflight(cfg, out, _world(args))
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch(args, out)
     from opencook.lm.train.trainer import LMTrainer
@@ -46,6 +56,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guess_phase(path: Path) -> str:
+    """The recipe's ``phase``, else sft for SFT data, anneal for a run that starts from another, else pretrain."""
+    from opencook.kit.config import read_yaml_config
+
+    values = read_yaml_config(path)
+    if "phase" in values:
+        return values["phase"]
+    if (values.get("data") or {}).get("sft"):
+        return "sft"
+    return "anneal" if values.get("init_from") else "pretrain"
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from opencook.kit.config import ConfigError
+    from opencook.lm.train.config import load_lm_config
+    from opencook.lm.train.preflight import data_paths, model_for_plan, plan_text, read_data_meta
+
+    if args.gpus < 1:
+        raise ConfigError(f"--gpus must be >= 1, got {args.gpus}")
+    phase = args.phase or _guess_phase(Path(args.config))
+    cfg = load_lm_config(Path(args.config), phase, parse_set_pairs(args.set))
+    vocabs = []
+    for p in data_paths(cfg):
+        try:
+            vocabs.append(int(read_data_meta(p)["vocab_size"]))
+        except ConfigError:
+            pass  # planning needs no data: the preset's vocabulary stands in
+    mcfg = model_for_plan(cfg, max(vocabs) if vocabs else None)
+    print(plan_text(cfg, mcfg, args.gpus, args.gpu_memory))
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_parser(lm_sub) -> None:
     for phase, text in (
         ("pretrain", "pretrain from scratch (WSD: warmup, then constant LR)"),
@@ -57,7 +106,7 @@ def add_parser(lm_sub) -> None:
         p.add_argument(
             "--out", help="run directory (default runs/<name>); a rerun resumes its newest checkpoint"
         )
-        p.add_argument("--nproc", type=int, default=1, help="start this many local ranks via torchrun")
+        p.add_argument("--nproc", type=_positive, default=1, help="start this many local ranks via torchrun")
         p.add_argument(
             "--set",
             action="append",
@@ -75,4 +124,17 @@ def add_parser(lm_sub) -> None:
             default=None,
             help="stop (with a checkpoint) after this step; a rerun continues the same schedule",
         )
+        p.add_argument("--dry-run", action="store_true",
+                       help="print the resolved config, data sizes, steps, tokens and memory plan; train nothing")
+        p.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
+                       help="with --dry-run: say whether the plan fits in this much memory per device")
         p.set_defaults(func=cmd_train, phase=phase)
+
+    plan = lm_sub.add_parser("plan", help="memory per device of a training config, with and without checkpointing")
+    plan.add_argument("config", help="training recipe (YAML)")
+    plan.add_argument("--gpus", type=int, default=1, help="number of ranks (devices)")
+    plan.add_argument("--gpu-memory", type=float, default=80.0, metavar="GIB", help="memory per device")
+    plan.add_argument("--phase", choices=("pretrain", "anneal", "sft"), default=None,
+                      help="the phase (default: the recipe's own)")
+    plan.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    plan.set_defaults(func=cmd_plan)

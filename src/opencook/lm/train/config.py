@@ -32,14 +32,48 @@ class SourceSection:
 
 
 @dataclass(frozen=True)
+class SwitchSection:
+    """From optimizer step ``step`` on, train at ``seq_len`` x ``global_batch`` (and ``micro_batch`` rows per
+    forward, when given): OpenCoder-8B's 4096 -> 8192 context switch. The data position is in tokens, so the
+    stream continues where it was."""
+
+    step: int
+    seq_len: int
+    global_batch: int
+    micro_batch: int | None = None
+
+
+@dataclass(frozen=True)
 class DataSection:
     """Pretrain/anneal read ``sources`` (packed, weighted); SFT reads one ``sft`` directory
-    (``opencook lm data sft``). ``global_batch`` is in sequences, summed over ranks and micro-steps."""
+    (``opencook lm data sft``). ``global_batch`` is in sequences, summed over ranks and micro-steps.
+
+    ``switches`` change the sequence length and batch at given steps (pretrain/anneal). ``document_mask``
+    makes packed documents attend only within themselves (block-diagonal causal attention, RoPE positions
+    restarting at each document). ``holdout`` is the fraction of each source (its last tokens) kept out of
+    training for validation loss."""
 
     sources: list[SourceSection] = field(default_factory=list)
     sft: str | None = None
     seq_len: int = 256
     global_batch: int = 16
+    switches: list[SwitchSection] = field(default_factory=list)
+    document_mask: bool = False
+    holdout: float = 0.0
+
+
+@dataclass(frozen=True)
+class MemorySection:
+    """What makes a large model fit. ``activation_checkpoint``: ``full`` keeps only each block's input and
+    recomputes the block in backward; ``selective`` keeps matmul and attention outputs and recomputes the
+    cheap elementwise ops (norms, SwiGLU, RoPE). ``param_dtype``/``reduce_dtype``: FSDP2's mixed precision
+    (compute in ``param_dtype``, gradients reduced in ``reduce_dtype``, fp32 master weights and optimizer
+    state). ``cpu_offload``: FSDP2 keeps sharded parameters, gradients and optimizer state in host memory."""
+
+    activation_checkpoint: Literal["none", "full", "selective"] = "none"
+    param_dtype: Literal["float32", "bfloat16"] = "float32"
+    reduce_dtype: Literal["float32", "bfloat16"] = "float32"
+    cpu_offload: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +108,7 @@ class LMTrainConfig:
     data: DataSection = field(default_factory=DataSection)
     optim: OptimSection = field(default_factory=OptimSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    memory: MemorySection = field(default_factory=MemorySection)
     steps: int | None = None
     epochs: float | None = None
     micro_batch: int = 4
@@ -84,6 +119,8 @@ class LMTrainConfig:
     threads: int | None = None
     log_every: int = 10
     checkpoint_every: int = 100
+    eval_every: int = 0
+    eval_batches: int = 4
     keep_checkpoints: int = 2
     tensorboard: bool = True
 
@@ -114,6 +151,54 @@ class LMTrainConfig:
             raise ValueError("every data.sources[].weight must be > 0")
         if self.optim.lr <= 0 or self.optim.final_lr < 0 or self.optim.clip_grad < 0:
             raise ValueError("optim.lr must be > 0, optim.final_lr >= 0 and optim.clip_grad >= 0 (0 = off)")
+        self._check_switches()
+        if not 0.0 <= self.data.holdout < 1.0:
+            raise ValueError(f"data.holdout must be in [0, 1), got {self.data.holdout}")
+        if self.eval_every < 0 or self.eval_batches < 1:
+            raise ValueError("eval_every must be >= 0 (0 = never) and eval_batches >= 1")
+        if self.eval_every and self.phase != "sft" and not self.data.holdout:
+            raise ValueError("eval_every needs data.holdout > 0: a held-out share of each source to validate on")
+        if self.memory.cpu_offload and self.parallel != "fsdp":
+            raise ValueError("memory.cpu_offload needs parallel: fsdp (FSDP2 offloads the shards)")
+
+    def _check_switches(self) -> None:
+        switches = self.data.switches
+        if not switches:
+            return
+        if self.phase == "sft":
+            raise ValueError("data.switches applies to pretrain and anneal (packed data); SFT has one length")
+        steps = [s.step for s in switches]
+        if steps != sorted(set(steps)) or steps[0] < 1:
+            raise ValueError(f"data.switches[].step must be >= 1 and strictly increasing, got {steps}")
+        for i, s in enumerate(switches):
+            if s.seq_len < 2 or s.global_batch < 1 or (s.micro_batch is not None and s.micro_batch < 1):
+                raise ValueError(f"data.switches[{i}]: seq_len must be >= 2, global_batch and micro_batch >= 1")
+        unit = self.data_unit
+        bad = [n for n in self.seq_lens if unit % n]
+        if bad:
+            raise ValueError(f"every sequence length must divide the longest ({unit}); {bad} do not, so the "
+                             "data could not continue in whole windows after a switch")
+
+    @property
+    def seq_lens(self) -> list[int]:
+        return [self.data.seq_len, *(s.seq_len for s in self.data.switches)]
+
+    @property
+    def data_unit(self) -> int:
+        """The block of tokens the data order permutes: the longest sequence length of the run."""
+        return max(self.seq_lens)
+
+    def layout_at(self, step: int) -> tuple[int, int, int]:
+        """(seq_len, global_batch, micro_batch) of optimizer step ``step`` (0-based)."""
+        layout = (self.data.seq_len, self.data.global_batch, self.micro_batch)
+        for s in self.data.switches:
+            if step >= s.step:
+                layout = (s.seq_len, s.global_batch, s.micro_batch or layout[2])
+        return layout
+
+    def layouts(self) -> list[tuple[int, int, int, int]]:
+        """(first step, seq_len, global_batch, micro_batch) of every phase of the run."""
+        return [(0, *self.layout_at(0)), *((s.step, *self.layout_at(s.step)) for s in self.data.switches)]
 
     @property
     def schedule_kind(self) -> str:
@@ -121,15 +206,21 @@ class LMTrainConfig:
             return self.schedule.kind
         return {"pretrain": "wsd", "anneal": "exp_decay", "sft": "cosine"}[self.phase]
 
-    def grad_accum(self, world_size: int) -> int:
-        """Micro-steps per optimizer step; the global batch must split evenly over ranks and micro-batches."""
-        per_step = world_size * self.micro_batch
-        if self.data.global_batch % per_step:
-            raise ConfigError(
-                f"data.global_batch={self.data.global_batch} is not a multiple of world_size ({world_size}) x "
-                f"micro_batch ({self.micro_batch}) = {per_step}: change one of them"
-            )
-        return self.data.global_batch // per_step
+    def grad_accum(self, world_size: int, step: int = 0) -> int:
+        """Micro-steps per optimizer step; the global batch must split evenly over ranks and micro-batches
+        (checked for every layout of the run; the value returned is the one at ``step``)."""
+        if world_size < 1:
+            raise ConfigError(f"the number of ranks must be >= 1, got {world_size}")
+        for first, _, batch, micro in self.layouts():
+            per_step = world_size * micro
+            if batch % per_step:
+                where = "data.global_batch" if first == 0 else f"data.switches (step {first}) global_batch"
+                raise ConfigError(
+                    f"{where}={batch} is not a multiple of world_size ({world_size}) x micro_batch ({micro}) = "
+                    f"{per_step}: change one of them"
+                )
+        _, batch, micro = self.layout_at(step)
+        return batch // (world_size * micro)
 
 
 def load_lm_config(

@@ -1,19 +1,73 @@
 """Process group, device, and how the model is wrapped (DDP or FSDP2) — applied to the model from outside.
 
 The same code runs on one CPU process, a gloo group of CPU ranks, and NCCL GPUs: only the backend and
-the device differ. FSDP2 (``fully_shard``) shards each decoder block, then the root, as torchtitan does.
+the device differ. The order is torchtitan's: activation checkpointing per block, then ``torch.compile`` per
+block (trainer), then FSDP2 (``fully_shard``) per block and the root, with a mixed-precision policy and
+optional CPU offload.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+# Outputs selective checkpointing keeps: the matmuls and attention (costly to recompute); everything else in
+# a block (RMSNorm, RoPE, SiLU, the gate product) is recomputed in backward.
+_SAVE_OPS = tuple(
+    getattr(torch.ops.aten, name).default
+    for name in ("mm", "addmm", "bmm", "_scaled_dot_product_flash_attention",
+                 "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+                 "_scaled_dot_product_cudnn_attention")
+    if hasattr(torch.ops.aten, name)
+)
 
-def wrap_model(model: nn.Module, mode: str, device: torch.device) -> nn.Module:
+
+def _selective_context():
+    from torch.utils.checkpoint import CheckpointPolicy, create_selective_checkpoint_contexts
+
+    def policy(ctx, op, *args, **kwargs):
+        return CheckpointPolicy.MUST_SAVE if op in _SAVE_OPS else CheckpointPolicy.PREFER_RECOMPUTE
+
+    return create_selective_checkpoint_contexts(policy)
+
+
+def apply_activation_checkpointing(model: nn.Module, mode: str) -> nn.Module:
+    """Checkpoint every decoder block in place (``full`` or ``selective``; ``none`` leaves the model as is).
+
+    The block's ``forward`` is replaced on the instance, so parameter names (and checkpoints) do not change."""
+    if mode == "none":
+        return model
+    if mode not in ("full", "selective"):
+        raise ValueError(f"unknown activation_checkpoint {mode!r}: use none, full or selective")
+    from torch.utils.checkpoint import checkpoint
+
+    extra = {"context_fn": _selective_context} if mode == "selective" else {}
+    for block in unwrap(model).layers:
+        inner = block.forward
+
+        @functools.wraps(inner)
+        def forward(*args, _inner=inner, **kwargs):
+            if not torch.is_grad_enabled():
+                return _inner(*args, **kwargs)
+            return checkpoint(_inner, *args, use_reentrant=False, **extra, **kwargs)
+
+        block.forward = forward
+    return model
+
+
+def _dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
+def wrap_model(model: nn.Module, mode: str, device: torch.device, *, param_dtype: str = "float32",
+               reduce_dtype: str = "float32", cpu_offload: bool = False) -> nn.Module:
     """``ddp``: replicate, all-reduce gradients. ``fsdp``: shard parameters, gradients and optimizer state
-    per decoder block. Without a process group the model is returned as is (one rank needs neither)."""
+    per decoder block, computing in ``param_dtype`` and reducing gradients in ``reduce_dtype``, with the
+    shards in host memory under ``cpu_offload``. Without a process group the model is returned as is."""
     if not (dist.is_available() and dist.is_initialized()):
         return model
     if mode == "ddp":
@@ -21,19 +75,21 @@ def wrap_model(model: nn.Module, mode: str, device: torch.device) -> nn.Module:
 
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if mode == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 
+        kwargs = {
+            "mp_policy": MixedPrecisionPolicy(param_dtype=_dtype(param_dtype), reduce_dtype=_dtype(reduce_dtype)),
+            "offload_policy": CPUOffloadPolicy() if cpu_offload else OffloadPolicy(),
+        }
         for block in model.layers:
-            fully_shard(block)
-        fully_shard(model)
+            fully_shard(block, **kwargs)
+        fully_shard(model, **kwargs)
         return model
     raise ValueError(f"unknown parallel mode {mode!r}: use ddp or fsdp")
 
 
 def set_grad_sync(model: nn.Module, enabled: bool):
     """A context in which backward does (or skips) the gradient all-reduce, for gradient accumulation."""
-    import contextlib
-
     if hasattr(model, "no_sync"):  # DDP
         return contextlib.nullcontext() if enabled else model.no_sync()
     if hasattr(model, "set_requires_gradient_sync"):  # FSDP2

@@ -22,7 +22,7 @@ from opencook.lm.model import Llama, ModelConfig, flops_per_token, model_config,
 from opencook.lm.train import checkpoint as ckpt_io
 from opencook.lm.train.config import LMTrainConfig
 from opencook.lm.train.metrics import device_peak_flops
-from opencook.lm.train.parallel import unwrap, wrap_model
+from opencook.lm.train.parallel import apply_activation_checkpointing, unwrap, wrap_model
 from opencook.lm.train.schedule import lr_at
 from opencook.lm.train.step import lm_train_step
 
@@ -43,6 +43,13 @@ def _data_vocab(cfg: LMTrainConfig) -> int:
     if len(vocabs) != 1:
         raise TrainingError(f"data sources were tokenised with different vocabularies {sorted(vocabs)}")
     return vocabs.pop()
+
+
+def _data_tokenizer_sha256(loader) -> str | None:
+    """The sha256 of the tokenizer the training data was built with (recorded in every checkpoint, so an
+    export can refuse to ship a different one)."""
+    datasets = getattr(loader, "datasets", None) or [getattr(loader, "dataset", None)]
+    return next((ds.meta.get("tokenizer_sha256") for ds in datasets if ds is not None), None)
 
 
 def _make_loader(cfg: LMTrainConfig):
@@ -124,12 +131,16 @@ class LMTrainer(TrainLoop):
             torch.set_num_threads(cfg.threads)
         self.accum = cfg.grad_accum(self.world_size)
         self.loader = _make_loader(cfg)
+        self.tokenizer_sha256 = _data_tokenizer_sha256(self.loader)
         self.mcfg = _resolve_model_config(cfg, _data_vocab(cfg))
         torch.manual_seed(cfg.seed)
         model = Llama(self.mcfg).to(self.device)
+        apply_activation_checkpointing(model, cfg.memory.activation_checkpoint)
         if cfg.compile:
             compile_model(model)
-        self.model = wrap_model(model, cfg.parallel, self.device)
+        mem = cfg.memory
+        self.model = wrap_model(model, cfg.parallel, self.device, param_dtype=mem.param_dtype,
+                                reduce_dtype=mem.reduce_dtype, cpu_offload=mem.cpu_offload)
         self.optimizer = torch.optim.AdamW(
             _param_groups(self.model, cfg.optim.weight_decay),
             lr=cfg.optim.lr,
@@ -247,6 +258,7 @@ class LMTrainer(TrainLoop):
             "phase": self.cfg.phase,
             "model_config": ckpt_io.model_config_dict(self.mcfg),
             "tokenizer": str(Path(self.cfg.tokenizer).resolve()) if self.cfg.tokenizer else None,
+            "tokenizer_sha256": self.tokenizer_sha256,
             "total_steps": self.total_steps,
         }
         ckpt_io.save_checkpoint(
