@@ -13,9 +13,13 @@ from opencook.kit.torchrun import relaunch_under_torchrun
 def cmd_train(args: argparse.Namespace) -> int:
     from opencook.xc.train.config import load_train_config
 
+    from opencook.xc.train.preflight import check_before_launch
+
     cfg = load_train_config(Path(args.config), parse_set_pairs(args.set))  # a typo fails here, once
     out = Path(args.out or f"runs/{cfg.name}")
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+    launched = "WORLD_SIZE" in os.environ
+    check_before_launch(cfg, int(os.environ["WORLD_SIZE"]) if launched else args.nproc, out)  # before any rank
+    if args.nproc > 1 and not launched:
         return relaunch_under_torchrun(args.nproc, ["xc", "train", args.config, "--out", str(out)], args.set)
     from opencook.xc.train.trainer import Trainer
 

@@ -35,6 +35,8 @@ class OptimConfig:
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
 
     def __post_init__(self) -> None:
+        if self.lr < 0 or (self.head_lr is not None and self.head_lr < 0):
+            raise ValueError(f"optim.lr and optim.head_lr must be >= 0, got {self.lr}, {self.head_lr}")
         if self.trust_coefficient is not None and self.trust_coefficient <= 0:
             raise ValueError(f"optim.trust_coefficient must be > 0 (or null for the optimizer's default), "
                              f"got {self.trust_coefficient}")
