@@ -90,7 +90,7 @@ def endpoint_check(model: Path, local: Path, args: argparse.Namespace) -> dict:
 
 
 def _rows(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (run / "problems.jsonl").read_text().splitlines()]
 
 
 def main() -> int:

@@ -159,7 +159,7 @@ def test_cli_eval_with_a_model_end_to_end(dataset: Path, tiny_model: Path, tmp_p
     assert main(["eval", "bigcodebench", "--model", str(tiny_model), "--dataset", str(dataset), "--split", split,
                  "--kind", kind, "--max-new-tokens", "8", "--out", str(out), "--quiet", "--timeout", "20"]) == 0
     record = json.loads((out / "results.json").read_text())
-    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "problems.jsonl").read_text().splitlines()]
     assert record["benchmark"]["skipped_by_library"] == {"numpy_opencook_missing": 1, "zzz_not_installed": 2}
     assert record["protocol"]["split"] == split and record["protocol"]["kind"] == kind
     assert [r["task_id"] for r in rows] == ["BigCodeBench/0", "BigCodeBench/1", "BigCodeBench/4"]

@@ -55,7 +55,7 @@ def _run(args: list[str]) -> tuple[dict, list[dict]]:
     out = Path(args[args.index("--out") + 1])
     assert main(["eval", "humaneval", *args, *FLAGS]) == 0
     record = json.loads((out / "results.json").read_text())
-    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "problems.jsonl").read_text().splitlines()]
     assert (out / "summary.md").read_text().startswith("# humaneval, ")
     return record, rows
 

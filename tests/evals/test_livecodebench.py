@@ -212,7 +212,7 @@ def test_cli_eval_with_a_model_end_to_end(dataset: Path, tiny_model: Path, tmp_p
     assert main(["eval", "livecodebench", "--model", str(tiny_model), "--dataset", str(dataset), "--max-new-tokens",
                  "8", "--out", str(out), "--quiet", "--test-timeout", "2"]) == 0
     record = json.loads((out / "results.json").read_text())
-    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "problems.jsonl").read_text().splitlines()]
     assert record["problems_evaluated"] == 2 and record["benchmark"]["outside_window"] == 2
     assert record["protocol"]["system"] == lcb.SYSTEM_MESSAGE and record["protocol"]["test_timeout_s"] == 2.0
     assert [r["task_id"] for r in rows] == ["abc300_a", "3000"]

@@ -115,7 +115,7 @@ def test_eval_humaneval_x_cli_runs_a_real_model_and_records_the_protocol(tmp_pat
     assert record["protocol"]["name"] == "codegeex" and record["protocol"]["benchmark"] == "humaneval-x"
     assert record["protocol"]["stop"] == {"js": list(stop_strings("js"))}
     assert record["problems_evaluated"] == 2 and record["benchmark"]["split"] == "js"
-    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "problems.jsonl").read_text().splitlines()]
     for r in rows:
         s = r["samples"][0]
         assert not any(stop in s["code"] for stop in stop_strings("js"))

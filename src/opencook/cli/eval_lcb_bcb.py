@@ -22,7 +22,7 @@ def _print_scores(results, paths: dict) -> None:
     s, t = results.record["scores"], results.record["wall_time_s"]
     print(f"  verdicts: {', '.join(f'{k} {v}' for k, v in s['kinds'].items())}")
     print(f"  wall time: {t['total']:.1f} s (generation {t['generation']:.1f} s, execution {t['execution']:.1f} s)")
-    print(f"results: {paths['results']}\nsamples: {paths['samples']}\nsummary: {paths['summary']}")
+    print(f"results: {paths['results']}\nsamples: {paths['samples']}\nproblems: {paths['problems']}\nsummary: {paths['summary']}")
     for k, v in s["pass_at_k"].items():
         print(f"  {k}: {100 * v:.2f}  ({s['problems_solved']}/{s['problems']} problems solved)")
 

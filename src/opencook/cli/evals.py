@@ -81,7 +81,7 @@ def evaluate_and_print(args: argparse.Namespace, benchmark, label: str, out: Pat
         print(f"  pass@k for k={s['k_skipped']} skipped: needs --n >= k")
     print(f"  verdicts: {', '.join(f'{k} {v}' for k, v in s['kinds'].items())}")
     print(f"  wall time: {t['total']:.1f} s (generation {t['generation']:.1f} s, execution {t['execution']:.1f} s)")
-    print(f"results: {paths['results']}\nsamples: {paths['samples']}\nsummary: {paths['summary']}")
+    print(f"results: {paths['results']}\nsamples: {paths['samples']}\nproblems: {paths['problems']}\nsummary: {paths['summary']}")
     return 0
 
 

