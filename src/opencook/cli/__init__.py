@@ -49,7 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_data_filter(args: argparse.Namespace) -> int:
     from opencook.data.filter.filter_path import filter_path
 
-    result = filter_path(Path(args.path), Path(args.out), fmt=args.format, seed=args.seed, workers=args.workers)
+    result = filter_path(Path(args.path), Path(args.out), fmt=args.format, seed=args.seed, workers=args.workers,
+                         compat=args.compat)
     print(f"filter results: {result}")
     return 0
 
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     flt.add_argument("--format", default="parquet", choices=["parquet", "jsonl"])
     flt.add_argument("--seed", type=int, default=0)
     flt.add_argument("--workers", type=int, default=1)
+    flt.add_argument("--compat", default="fixed", choices=["fixed", "reference"],
+                     help="reference: the reference's verdicts, faults included; fixed: its faults repaired (docs/filter.md)")
     flt.set_defaults(func=_cmd_data_filter)
 
     ddp = data.add_parser("dedup", help="fuzzy (MinHash-LSH) dedup of a dataset the pipeline wrote")

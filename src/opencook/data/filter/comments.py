@@ -23,7 +23,7 @@ from pygments.util import ClassNotFound
 
 _COMMENT_TYPES = frozenset({Comment.Multiline, Comment.Single, String.Doc, Comment.Hashbang, Comment.Special})
 _CACHE_SIZE = 4
-_cache: OrderedDict[tuple[str, bool, str], tuple[str, str]] = OrderedDict()
+_cache: OrderedDict[tuple[str, bool, bool, str], tuple[str, str]] = OrderedDict()
 
 
 @cache
@@ -34,13 +34,15 @@ def _lexer(name: str) -> Lexer | None:
         return None
 
 
-def split_code_comments(text: str, program_lang: str, lines: list[str]) -> tuple[str, str]:
+def split_code_comments(
+    text: str, program_lang: str, lines: list[str], modern: bool = False
+) -> tuple[str, str]:
     """The general signals' split: ``(code, comments)``; ``lines`` are the file's lines with their newlines."""
     if program_lang == "perl":
         return _perl_scan(lines)
     if _lexer(program_lang) is None:
         return _line_scan(lines)
-    return code_and_comments(program_lang, text)
+    return code_and_comments(program_lang, text, modern=modern)
 
 
 def split_pygments(program_lang: str, text: str) -> tuple[str, str]:
@@ -55,21 +57,29 @@ def split_pygments(program_lang: str, text: str) -> tuple[str, str]:
     return "".join(code), "".join(comments)
 
 
-def code_and_comments(program_lang: str, text: str, fast: bool = True) -> tuple[str, str]:
+def code_and_comments(program_lang: str, text: str, fast: bool = True, modern: bool = False) -> tuple[str, str]:
     """(code, comments) of ``text``; ``fast`` uses the hand-written scanner where one exists.
+
+    ``modern`` (fixed mode) takes JavaScript's comments from its tree-sitter parse, which the
+    language signals need anyway; a file that does not parse falls back to the scanner.
 
     The fast scanners reproduce Pygments' comment/code split for the supported languages (see
     docs/filter_lang_signals.md for how that was checked): hand-written ones for Python and Go, a
     driver of Pygments' own token table (``_fastlex_c``) for C, C++, Java, C# and JavaScript;
     other languages always use Pygments.
     """
-    key = (program_lang, fast, text)
+    modern = modern and program_lang == "javascript"
+    key = (program_lang, fast, modern, text)
     hit = _cache.get(key)
     if hit is not None:
         _cache.move_to_end(key)
         return hit
     result = None
-    if fast:
+    if modern:
+        from opencook.data.filter.lang_signals import javascript_ts
+
+        result = javascript_ts.split(text)
+    if result is None and fast:
         from opencook.data.filter.lang_signals import _fastlex, _fastlex_c
 
         result = _fastlex.split(program_lang, text)

@@ -153,8 +153,10 @@ class Document:
         doc_type: str = "code",
         size_bytes: int | None = None,
         lang: str = "en",
+        compat: str = "fixed",
     ) -> None:
         self.text = text
+        self.compat = compat
         self.filename = filename
         self.ext = ext
         self.program_lang = program_lang
@@ -244,7 +246,7 @@ class Document:
 
     @cached_property
     def _split(self) -> tuple[str, str]:
-        return split_code_comments(self.text, self.program_lang, self.lines)
+        return split_code_comments(self.text, self.program_lang, self.lines, modern=self.compat != "reference")
 
     @property
     def code(self) -> str:

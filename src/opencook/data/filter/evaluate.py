@@ -172,6 +172,7 @@ def evaluate(
         doc_type=doc_type,
         size_bytes=size_bytes,
         lang=lang,
+        compat=compat,
     )
     # The cyclic garbage collector is paused while the signals are computed: they allocate many
     # short-lived containers (match tuples, line lists, AST nodes) and no reference cycles worth

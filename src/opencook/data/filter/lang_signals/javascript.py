@@ -1,16 +1,19 @@
-"""JavaScript signals: one esprima parse, one AST walk collecting every count."""
+"""JavaScript signals: one parse, one walk collecting every count.
+
+``reference`` mode parses with esprima (ES2017 at most), as the reference does; ``fixed`` mode with
+tree-sitter (``javascript_ts``), so modern syntax is not "unparseable" (docs/filter.md).
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
 
-import esprima
 import regex
-from esprima import nodes
 
 from opencook.data.filter.comments import code_and_comments
 
+from . import javascript_ts
 from ._common import Signal, SignalFailure, nonempty_lines, ratio, run_group
 
 _SIMPLE_TYPES = ("Literal", "Identifier", "UnaryExpression")
@@ -27,6 +30,8 @@ def parse(text: str):
     Module mode is tried first when the text mentions import/export, then script mode. Errors
     other than syntax errors (e.g. recursion) make every signal of the group fail, as there.
     """
+    import esprima  # reference mode only: a 0.8 s import
+
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, _RECURSION_LIMIT))
     try:
@@ -67,6 +72,9 @@ class _Facts:
 
 def _collect(tree) -> _Facts:
     """The reference's six recursive walkers folded into one iterative walk over ``vars(node)``."""
+    from esprima import nodes
+
+    FunctionExpression, ClassDeclaration, Node = nodes.FunctionExpression, nodes.ClassDeclaration, nodes.Node
     f = _Facts()
     stack = [tree]
     while stack:
@@ -75,7 +83,7 @@ def _collect(tree) -> _Facts:
         if t == "VariableDeclaration":
             for d in node.declarations:
                 init = d.init if d else None
-                is_fexpr = isinstance(init, nodes.FunctionExpression)
+                is_fexpr = isinstance(init, FunctionExpression)
                 if d and d.id.name and not is_fexpr:
                     f.variables.append(d.id.name)
                 if d and not is_fexpr and (init is None or init.type in _SIMPLE_TYPES):
@@ -100,13 +108,13 @@ def _collect(tree) -> _Facts:
                 f.simple_returns += 1
         elif t == "ImportDeclaration":
             f.imports += 1
-        if isinstance(node, nodes.ClassDeclaration) and node.id and node.id.name:
+        if isinstance(node, ClassDeclaration) and node.id and node.id.name:
             f.classes.append(node.id.name)
         for value in vars(node).values():
-            if isinstance(value, nodes.Node):
+            if isinstance(value, Node):
                 stack.append(value)
             elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, nodes.Node))
+                stack.extend(v for v in value if isinstance(v, Node))
     return f
 
 
@@ -116,21 +124,32 @@ def _frac_legal(names: list, pattern: regex.Pattern) -> float | None:
 
 def compute(text: str, compat: str) -> dict[str, Signal]:
     """``qsc_codejavascript_*`` signals, in the reference's order."""
-    code, _ = code_and_comments("javascript", text, fast=compat != "reference")
+    code, _ = code_and_comments("javascript", text, fast=compat != "reference", modern=compat != "reference")
     lines = nonempty_lines(code)
     total = len(lines)
     state: dict[str, object] = {}
 
+    reference = compat == "reference"
+
     def tree():
-        if "tree" not in state:
-            state["tree"] = parse(text)  # a crash propagates and fails the signal asking for it
+        if "tree" not in state:  # a crash propagates and fails the signal asking for it
+            state["tree"] = parse(text) if reference else javascript_ts.parse(text)
         return state["tree"]
 
     def facts() -> _Facts | None:
         if "facts" not in state:
             t = tree()
-            state["facts"] = None if t is None else _collect(t)
+            if t is None:
+                state["facts"] = None
+            elif reference:
+                state["facts"] = _collect(t)
+            else:
+                state["facts"] = _Facts()
+                javascript_ts.collect(t, state["facts"])
         return state["facts"]  # type: ignore[return-value]
+
+    def statements() -> int:
+        return len(tree().body) if reference else javascript_ts.body_length(tree()[0])
 
     def per_line(value) -> float | None:
         if total == 0 or tree() is None:
@@ -153,7 +172,7 @@ def compute(text: str, compat: str) -> dict[str, Signal]:
                 lambda: None if facts() is None else float(not facts().variables),
             ),
             ("qsc_codejavascript_frac_lines_func_ratio", lambda: per_line(lambda: len(facts().functions))),
-            ("qsc_codejavascript_num_statement_line", lambda: per_line(lambda: len(tree().body))),
+            ("qsc_codejavascript_num_statement_line", lambda: per_line(statements)),
             ("qsc_codejavascript_score_lines_no_logic", lambda: per_line(no_logic)),
             ("qsc_codejavascript_frac_words_legal_var_name", lambda: names("variables", _LEGAL_VAR)),
             ("qsc_codejavascript_frac_words_legal_func_name", lambda: names("functions", _LEGAL_FUNC)),
