@@ -12,8 +12,8 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from opencook.sandbox import cgroup
