@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo demo-lm demo-synth test lint bench clean
+.PHONY: setup demo demo-lm demo-synth demo-eval test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ demo: setup
 	$(VENV)/bin/opencook xc train recipes/xc/demo.yaml --nproc 2 --out runs/xc_demo
 	$(MAKE) --no-print-directory demo-lm
 	$(MAKE) --no-print-directory demo-synth
+	$(MAKE) --no-print-directory demo-eval
 
 # The LM half of the demo on the data demo's output: tokenizer -> packed data -> pretrain (2 ranks) ->
 # SFT on the bundled instruction file -> Hugging Face export -> a chat completion from the exported model.
@@ -57,6 +58,11 @@ demo-synth: setup
 	test -f runs/smollm2/config.json || $(OC) lm import-hf smollm2 --out runs/smollm2
 	$(OC) synth edu-instruct runs/synth_demo/algorithmic/dataset --serve runs/smollm2 --out runs/synth_demo/edu \
 	  --limit 3 --max-tokens 256
+
+# Evaluation, the last step: SmolLM2 behind `opencook lm serve` on a few HumanEval and HumanEval-X (JS)
+# problems, scored in the sandbox; prints the pass@1 table (runs/eval_demo/report.html has the charts).
+demo-eval: setup
+	OC=$(OC) scripts/demo_eval.sh
 
 test: setup
 	$(VENV)/bin/pytest tests
