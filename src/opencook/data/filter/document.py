@@ -5,7 +5,7 @@ computed at most once per file (``cached_property``), which is most of the speed
 Semantics follow the reference (RedPajama-V2 document + OpenCoder's ``QSCodeDocument``):
 
 - lines keep their trailing ``\\n`` (``[^\\n]*\\n|[^\\n]+$``), so line lengths count it;
-- words are NLTK ``wordpunct_tokenize`` tokens (``\\w+|[^\\w\\s]+``) of the raw text ("raw words")
+- words are jieba tokens when ``lang`` is ``zh``, else NLTK ``wordpunct_tokenize`` tokens (``\\w+|[^\\w\\s]+``) of the raw text ("raw words")
   or of the normalised text ("normalised words": control characters removed, full-width
   punctuation made half-width, ASCII punctuation replaced by spaces, lower-cased, NFKC);
 - code and comments are split with the Pygments lexer named by ``program_lang``
@@ -24,6 +24,7 @@ import numpy as np
 
 from opencook.data.filter.comments import split_code_comments
 from opencook.data.filter.lang_signals._common import nonempty_lines
+from opencook.data.filter.langid import chinese_words
 
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
@@ -173,11 +174,15 @@ class Document:
 
     @cached_property
     def raw_words(self) -> list[str]:
+        if self.lang == "zh":
+            return chinese_words(self.text)
         return wordpunct(self.text)
 
     @cached_property
     def words(self) -> tuple[str, ...]:
-        """Normalised words."""
+        """Normalised words (jieba's tokens of the normalised text for Chinese)."""
+        if self.lang == "zh":
+            return tuple(chinese_words(normalize(self.text)))
         return tuple(normalized_words(self.text))
 
     @cached_property

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from opencook.data.filter.evaluate import COMPAT_MODES, Verdict, evaluate
+from opencook.data.filter.langid import document_lang
 from opencook.data.filter.rules import all_rule_names
 from opencook.kit.step import Filter, Record
 
@@ -48,11 +49,17 @@ class QualityFilterConfig:
     - ``disabled_rules``: rule names never applied (e.g. ``qsc_code_cate_autogen``).
     - ``compat``: ``"fixed"`` (default) fixes the reference's known faults; ``"reference"``
       reproduces it exactly (docs/filter.md).
+    - ``langid``: identify the natural language of text files that carry no ``lang`` (Chinese
+      gets the ``zh`` rules and jieba words, as in the reference); off, they are English.
+    - ``langid_model``: a fastText ``lid.176.bin``/``.ftz`` path, the reference's identifier;
+      empty means py3langid, whose model ships in its wheel.
     """
 
     seed: int = 0
     disabled_rules: list[str] = field(default_factory=list)
     compat: str = "fixed"
+    langid: bool = True
+    langid_model: str = ""
 
     def __post_init__(self) -> None:
         if self.compat not in COMPAT_MODES:
@@ -75,15 +82,19 @@ def judge(record: Record, config: QualityFilterConfig) -> Verdict:
     ext = record.get("ext")
     if ext is None:
         ext = os.path.splitext(filename)[1][1:].lower()
+    doc_type = record.get("doc_type") or "unknown"
+    lang = record.get("lang")
+    if not lang and doc_type == "text" and config.langid:
+        lang = document_lang(text, config.langid_model or None)
     return evaluate(
         text,
         filename,
         ext,
         program_lang_for(record.get("language") or "unknown"),
-        record.get("doc_type") or "unknown",
+        doc_type,
         record_rng(config.seed, str(record.get("id") or record.get("path", ""))),
         size_bytes=record.get("size_bytes"),
-        lang=record.get("lang") or "en",
+        lang=lang or "en",
         compat=config.compat,
         disabled_rules=config.disabled_rules,
     )
