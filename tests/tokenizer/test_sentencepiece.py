@@ -63,7 +63,14 @@ def test_round_trip_equals_sentencepiece(models: dict[str, Path], name: str) -> 
     assert tok.get_vocab_size() == sp.get_piece_size()
     for text in SAMPLES + _lines()[:150]:
         ids = sp.encode(text)
-        assert tok.encode(text, add_special_tokens=False).ids == ids, text
+        ours = tok.encode(text, add_special_tokens=False).ids
+        if ours != ids and name == "unigram":
+            # two segmentations of exactly equal probability (a Viterbi tie, e.g. in a run of dashes): the
+            # libraries break ties differently; anything else is a real difference
+            score = [sum(sp.get_score(i) for i in x) for x in (ours, ids)]
+            assert score[0] == pytest.approx(score[1], abs=1e-4) and sp.decode(ours) == sp.decode(ids), text
+            continue
+        assert ours == ids, text
         if sp.unk_id() not in ids:  # sentencepiece decodes <unk> as " ⁇ "; byte fallback has none
             assert tok.decode(ids) == sp.decode(ids), text
     for i in range(sp.get_piece_size()):  # every piece, controls (<s>, </s>) as special tokens
