@@ -62,7 +62,7 @@ def test_samples_are_windows_drawn_by_weight(data):
             assert row in a or row in b
     share = counts["a"] / 2560
     assert abs(share - 0.75) < 0.04, share
-    assert loader.state_dict()["per_source_consumed"] == [counts["a"], counts["b"]]
+    assert loader.state_dict()["per_source_tokens"] == [SEQ * counts["a"], SEQ * counts["b"]]
     assert loader.tokens_per_step == 64 * SEQ
 
 

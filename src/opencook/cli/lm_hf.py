@@ -56,7 +56,6 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
     import torch
 
     from opencook.lm.hf.dir import save_hf_dir
-
     from opencook.lm.train.preflight import check_export_tokenizer
 
     model, tok, state = _load_source(Path(args.src))

@@ -2,12 +2,19 @@
 
 from opencook.lm.model.config import MODEL_PRESETS, ModelConfig, model_config, num_params
 from opencook.lm.model.flops import PEAK_FLOPS, flops_per_token, matmul_params, mfu
-from opencook.lm.model.llama import Llama, from_hf_state_dict, hf_config_dict, to_hf_state_dict
+from opencook.lm.model.llama import (
+    Llama,
+    document_ids,
+    from_hf_state_dict,
+    hf_config_dict,
+    to_hf_state_dict,
+)
 
 __all__ = [
     "MODEL_PRESETS",
     "PEAK_FLOPS",
     "Llama",
+    "document_ids",
     "ModelConfig",
     "flops_per_token",
     "from_hf_state_dict",

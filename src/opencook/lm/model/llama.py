@@ -112,6 +112,26 @@ def attention_mask(key_mask: torch.Tensor | None, past: int, t: int) -> torch.Te
     return mask
 
 
+def document_ids(tokens: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """[B, T] document number of every token of packed rows: a document ends with (and includes) ``eos_id``."""
+    after_eos = torch.zeros_like(tokens, dtype=torch.int64)
+    after_eos[:, 1:] = (tokens[:, :-1] == eos_id).to(torch.int64)
+    return after_eos.cumsum(1)
+
+
+def document_layout(doc_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RoPE positions counted from each document's start, and the block-diagonal causal mask
+    ``[B, 1, T, T]`` (True = attend) that keeps every query inside its own document."""
+    b, t = doc_ids.shape
+    index = torch.arange(t, device=doc_ids.device).expand(b, t)
+    new_doc = torch.ones_like(doc_ids, dtype=torch.bool)
+    new_doc[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
+    starts = torch.where(new_doc, index, torch.zeros_like(index)).cummax(1).values
+    same = doc_ids[:, :, None] == doc_ids[:, None, :]
+    causal = torch.ones(t, t, dtype=torch.bool, device=doc_ids.device).tril()
+    return index - starts, (same & causal)[:, None]
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -195,20 +215,29 @@ class Llama(nn.Module):
                 module.reset_parameters()
 
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, *, positions: torch.Tensor | None = None,
-                key_mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+                key_mask: torch.Tensor | None = None, last_only: bool = False,
+                doc_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for ``tokens``. With ``cache``, ``tokens`` follow the ``cache.length`` cached positions and
         are appended to it. ``positions`` [B, T] are the RoPE positions (default: their index);
-        ``key_mask`` [B, past + T] is True at real tokens, False at left padding."""
+        ``key_mask`` [B, past + T] is True at real tokens, False at left padding. ``doc_ids`` [B, T] (training on
+        packed documents) confines attention to each document and restarts RoPE positions at its start, so
+        every document is computed as if it were alone."""
         if cache is not None or positions is not None or key_mask is not None:
             return self._forward_incremental(tokens, cache, positions, key_mask, last_only)
         t = tokens.shape[1]
         if t > self.cfg.max_seq_len:
             raise ValueError(f"sequence length {t} exceeds max_seq_len {self.cfg.max_seq_len}")
         h = self.embed_tokens(tokens)
-        positions = torch.arange(t, device=tokens.device)
-        cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions, h.dtype)
+        mask = None
+        if doc_ids is not None:
+            positions, mask = document_layout(doc_ids)
+            cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions.reshape(-1), h.dtype)
+            cos, sin = cos.view(*positions.shape, -1).unsqueeze(1), sin.view(*positions.shape, -1).unsqueeze(1)
+        else:
+            positions = torch.arange(t, device=tokens.device)
+            cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions, h.dtype)
         for layer in self.layers:
-            h = layer(h, cos, sin)
+            h = layer(h, cos, sin, None, 0, mask) if mask is not None else layer(h, cos, sin)
         if last_only:
             h = h[:, -1:]
         return self.lm_head(self.norm(h)).float()

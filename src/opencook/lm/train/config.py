@@ -156,8 +156,11 @@ class LMTrainConfig:
             raise ValueError(f"data.holdout must be in [0, 1), got {self.data.holdout}")
         if self.eval_every < 0 or self.eval_batches < 1:
             raise ValueError("eval_every must be >= 0 (0 = never) and eval_batches >= 1")
-        if self.eval_every and self.phase != "sft" and not self.data.holdout:
-            raise ValueError("eval_every needs data.holdout > 0: a held-out share of each source to validate on")
+        if self.eval_every and (self.phase == "sft" or not self.data.holdout):
+            raise ValueError("eval_every needs packed data (pretrain/anneal) and data.holdout > 0: a held-out "
+                             "share of each source to validate on")
+        if self.phase == "sft" and (self.data.holdout or self.data.document_mask):
+            raise ValueError("data.holdout and data.document_mask apply to packed data (pretrain/anneal)")
         if self.memory.cpu_offload and self.parallel != "fsdp":
             raise ValueError("memory.cpu_offload needs parallel: fsdp (FSDP2 offloads the shards)")
 

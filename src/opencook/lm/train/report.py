@@ -1,4 +1,5 @@
-"""The LM training report: one self-contained HTML page per run (loss, LR, throughput, memory, resumes).
+"""The LM training report: one self-contained HTML page per run (loss, validation loss against tokens, LR,
+throughput, memory, resumes).
 
 Built from the run directory alone (``summary.json``, ``model.json``, ``data.json``, ``metrics.jsonl``,
 ``config.yaml``, ``versions.json``), so it also renders for a crashed or still-running run.
@@ -12,7 +13,7 @@ from opencook.kit.report import page as P
 from opencook.kit.report import plots, training
 from opencook.kit.report.training import by_step, ema, kv, plot_or_notice, read_json, xy
 
-KINDS = ("train", "resume")
+KINDS = ("train", "resume", "eval")
 
 
 def _summary(run_dir: Path, problems: list[str]) -> str:
@@ -56,6 +57,28 @@ def _curves(run_dir: Path) -> str:
             "No train record carries a finite loss.",
         )
     )
+    evals = by_step(m.records["eval"])
+    if evals:
+        def by_tokens(records, key):
+            pts = [(r["tokens_seen"], r[key]) for r in records if isinstance(r.get(key), int | float)
+                   and isinstance(r.get("tokens_seen"), int | float)]
+            return [x for x, _ in pts], [y for _, y in pts]
+
+        tx, ty = by_tokens(train, "loss")
+        out.append(
+            plot_or_notice(
+                plots.lines(
+                    [("training loss (smoothed)", tx, ema(ty)), ("validation loss", *by_tokens(evals, "val_loss"))],
+                    "validation loss against tokens",
+                    "target tokens seen",
+                    "cross-entropy (nats/token)",
+                ),
+                "validation loss",
+                "No eval record carries a finite val_loss.",
+            )
+        )
+        out.append(P.table(["step", "tokens seen", "validation loss"],
+                           [[str(r["step"]), f"{r['tokens_seen']:,}", f"{r['val_loss']:.4f}"] for r in evals]))
     out.append(
         plot_or_notice(
             plots.lines(

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from opencook.kit.dist import all_reduce_, world_size
+from opencook.lm.model import document_ids
 from opencook.lm.train.parallel import set_grad_sync
 
 
@@ -32,6 +33,7 @@ def lm_train_step(
     micro_batch: int,
     clip_grad: float,
     autocast: bool,
+    eos_id: int | None = None,
 ) -> StepStats:
     """Forward/backward over this rank's ``inputs`` in micro-batches of ``micro_batch`` rows, then clip and
     step. Targets of -100 (prompt, padding) carry no loss. Collective under a process group."""
@@ -44,7 +46,7 @@ def lm_train_step(
         x, y = inputs[i * micro_batch : (i + 1) * micro_batch], targets[i * micro_batch : (i + 1) * micro_batch]
         with set_grad_sync(model, i == accum - 1):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x)
+                logits = model(x, doc_ids=document_ids(x, eos_id)) if eos_id is not None else model(x)
             loss = F.cross_entropy(
                 logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum"
             )
@@ -59,3 +61,22 @@ def lm_train_step(
     return StepStats(
         float(all_reduce_(loss_sum) / n_targets.clamp(min=1)), grad_norm, int(n_targets.item())
     )
+
+
+@torch.no_grad()
+def lm_eval_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, micro_batch: int,
+                 autocast: bool, eos_id: int | None = None) -> float:
+    """Mean cross-entropy per target token over every rank's rows (collective under a process group)."""
+    device = inputs.device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    for i in range(0, inputs.size(0), micro_batch):
+        x, y = inputs[i:i + micro_batch], targets[i:i + micro_batch]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(x, doc_ids=document_ids(x, eos_id)) if eos_id is not None else model(x)
+        loss_sum += F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100,
+                                    reduction="sum").to(torch.float64)
+    model.train(was_training)
+    n = all_reduce_((targets != -100).sum().to(torch.float64))
+    return float(all_reduce_(loss_sum) / n.clamp(min=1))

@@ -18,13 +18,14 @@ import torch
 from opencook.kit.dist import init_distributed, rank, world_size
 from opencook.kit.rundir import peak_memory_mib
 from opencook.kit.trainloop import TrainLoop
+from opencook.lm.data.position import rank_slice
 from opencook.lm.model import Llama, ModelConfig, flops_per_token, model_config, num_params
 from opencook.lm.train import checkpoint as ckpt_io
 from opencook.lm.train.config import LMTrainConfig
 from opencook.lm.train.metrics import device_peak_flops
 from opencook.lm.train.parallel import apply_activation_checkpointing, unwrap, wrap_model
 from opencook.lm.train.schedule import lr_at
-from opencook.lm.train.step import lm_train_step
+from opencook.lm.train.step import lm_eval_loss, lm_train_step
 
 
 class TrainingError(RuntimeError):
@@ -58,7 +59,8 @@ def _make_loader(cfg: LMTrainConfig):
     if cfg.phase == "sft":
         return SFTLoader(cfg.data.sft, cfg.data.seq_len, cfg.data.global_batch, cfg.seed)
     return PretrainLoader(
-        [(s.path, s.weight) for s in cfg.data.sources], cfg.data.seq_len, cfg.data.global_batch, cfg.seed
+        [(s.path, s.weight) for s in cfg.data.sources], cfg.data.seq_len, cfg.data.global_batch, cfg.seed,
+        unit=cfg.data_unit, holdout=cfg.data.holdout,
     )
 
 
@@ -82,9 +84,9 @@ def _resolve_model_config(cfg: LMTrainConfig, vocab: int) -> ModelConfig:
         raise TrainingError(
             f"the model's vocab_size {mcfg.vocab_size} is smaller than the data's tokenizer ({vocab})"
         )
-    if cfg.data.seq_len > mcfg.max_seq_len:
+    if max(cfg.seq_lens) > mcfg.max_seq_len:
         raise TrainingError(
-            f"data.seq_len {cfg.data.seq_len} exceeds the model's max_seq_len {mcfg.max_seq_len}"
+            f"sequence length {max(cfg.seq_lens)} exceeds the model's max_seq_len {mcfg.max_seq_len}"
         )
     return mcfg
 
@@ -156,7 +158,19 @@ class LMTrainer(TrainLoop):
         self.resumed_from: str | None = None
         self.loss = self.grad_norm = self.lr = float("nan")
         self.peak_flops = device_peak_flops(self.device)
-        self.flops_per_token = flops_per_token(self.mcfg, cfg.data.seq_len)
+        self.eos_id = getattr(self.loader, "eos_id", None) if cfg.data.document_mask else None
+        self.val_loss = float("nan")
+        self._layout(0)
+
+    def _layout(self, step: int) -> None:
+        """Sequence length, batch and micro-batch of optimizer step ``step`` (they change at a switch)."""
+        seq, batch, self.micro_batch = self.cfg.layout_at(step)
+        self.accum = self.cfg.grad_accum(self.world_size, step)
+        if hasattr(self.loader, "set_layout"):
+            if (seq, batch) != (self.loader.seq_len, self.loader.global_batch) and step > 0:
+                self._note(f"step {step}: sequence length {seq}, global batch {batch}")
+            self.loader.set_layout(seq, batch)
+        self.flops_per_token = flops_per_token(self.mcfg, seq)
 
     def restore(self) -> dict[str, Any] | None:
         """Resume this run's newest checkpoint, else start from ``init_from`` (anneal: model + optimizer;
@@ -167,6 +181,7 @@ class LMTrainer(TrainLoop):
         if latest is not None:
             state = ckpt_io.load_checkpoint(latest, self.model, self.optimizer)
             self.step, self.tokens_seen = state["step"], state.get("tokens_seen", 0)
+            self._layout(self.step)
             try:
                 self.loader.load_state_dict(state["data"])
             except DataPositionError:
@@ -219,10 +234,12 @@ class LMTrainer(TrainLoop):
         )
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
+        self._layout(self.step)
         inputs, targets = self.loader.next_step(self.rank, self.world_size)
         stats = lm_train_step(
             self.model, self.optimizer, inputs.to(self.device), targets.to(self.device),
-            micro_batch=cfg.micro_batch, clip_grad=cfg.optim.clip_grad, autocast=self.autocast,
+            micro_batch=self.micro_batch, clip_grad=cfg.optim.clip_grad, autocast=self.autocast,
+            eos_id=self.eos_id,
         )
         if not math.isfinite(stats.loss):
             raise TrainingError(f"loss is {stats.loss} at step {self.step + 1}: lower optim.lr or check the data")
@@ -250,6 +267,22 @@ class LMTrainer(TrainLoop):
         self.log(rec, to_tensorboard=self.step % self.cfg.log_every == 0 or self.step == self.stop_at)
         return {"loss": f"{self.loss:.4f}", "lr": f"{self.lr:.2e}"}
 
+    def evaluate(self) -> dict[str, Any] | None:
+        """Validation loss on the held-out rows, every ``eval_every`` steps and at the end of the schedule (not
+        at an ``--until-step`` stop, so a resumed run logs the same eval points as an uninterrupted one)."""
+        every = self.cfg.eval_every
+        if not every or not (self.step % every == 0 or self.step == self.total_steps):
+            return None
+        rows = self.cfg.eval_batches * self.cfg.data.global_batch
+        inputs, targets = self.loader.validation_batch(rows)
+        part = rank_slice(rows, self.rank, self.world_size)
+        self.val_loss = lm_eval_loss(self.model, inputs[part].to(self.device), targets[part].to(self.device),
+                                     micro_batch=self.micro_batch, autocast=self.autocast, eos_id=self.eos_id)
+        rec = {"kind": "eval", "step": self.step, "tokens_seen": self.tokens_seen, "val_loss": self.val_loss,
+               "rows": rows, "seq_len": self.loader.seq_len}
+        self.log(rec)
+        return rec
+
     # -- checkpoint, summary, report ---------------------------------------------------------------------
     def save(self) -> None:
         state = {
@@ -274,6 +307,7 @@ class LMTrainer(TrainLoop):
             "total_steps": self.total_steps,
             "finished": self.step >= self.total_steps,
             "final_loss": self.loss,
+            "final_val_loss": self.val_loss if self.cfg.eval_every else None,
             "tokens_seen": self.tokens_seen,
             "world_size": self.world_size,
             "grad_accum": self.accum,
@@ -298,6 +332,7 @@ class LMTrainer(TrainLoop):
             self.cfg,
             stop_at=self.stop_at,
             checkpoint_every=self.cfg.checkpoint_every,
+            eval_every=self.cfg.eval_every,
             tensorboard=self.cfg.tensorboard,
             desc=f"lm {self.cfg.phase}",
         )
