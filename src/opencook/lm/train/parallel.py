@@ -8,8 +8,10 @@ optional CPU offload.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import os
 
 import torch
 import torch.distributed as dist
@@ -68,6 +70,10 @@ def wrap_model(model: nn.Module, mode: str, device: torch.device, *, param_dtype
     """``ddp``: replicate, all-reduce gradients. ``fsdp``: shard parameters, gradients and optimizer state
     per decoder block, computing in ``param_dtype`` and reducing gradients in ``reduce_dtype``, with the
     shards in host memory under ``cpu_offload``. Without a process group the model is returned as is."""
+    if mode == "fsdp" and not dist.is_initialized() and "MASTER_ADDR" in os.environ:
+        # One rank under torchrun: FSDP2 still brings its mixed precision and offload, so give it a group.
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(dist.destroy_process_group)
     if not (dist.is_available() and dist.is_initialized()):
         return model
     if mode == "ddp":
