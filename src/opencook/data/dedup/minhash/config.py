@@ -27,6 +27,7 @@ PRESETS: dict[str, dict[str, int]] = {
     "bigcode": {"ngram": 5, "num_perm": 250, "bands": 25, "rows": 10},
 }
 NORMALISATIONS = ("lower", "none")
+BACKENDS = ("numpy", "rensa")
 
 
 def implied_threshold(bands: int, rows: int) -> float:
@@ -71,6 +72,10 @@ class FuzzyDedupConfig:
     Jaccard on the shingle sets and keeps only pairs at or above ``verify_threshold`` (default: the
     ``threshold`` if given, else the implied threshold of the bands and rows). ``verify_rounds`` bounds
     the chained re-verification of members that failed against their bucket head (see ``verify``).
+    ``backend`` computes the signatures: ``numpy`` (our vectorised multiply-shift family, no extra
+    dependency) or ``rensa`` (its Rust MinHash on the same uint64 shingle hashes, several times
+    faster at 2048 permutations; the ``data`` extra installs it). The two give different signatures
+    of equal quality (benchmarks/results/minhash_backends.md), so one run must keep one backend.
     """
 
     ngram: int = 5
@@ -85,6 +90,7 @@ class FuzzyDedupConfig:
     normalise: str = "lower"
     seed: int = 0
     partition_rows: int = 1 << 24
+    backend: str = "numpy"
 
     def __post_init__(self) -> None:
         if self.preset is not None:
@@ -98,6 +104,8 @@ class FuzzyDedupConfig:
                 setattr(self, key, value)
         if self.ngram < 1 or self.num_perm < 1:
             raise ValueError("ngram and num_perm must be >= 1")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got '{self.backend}'")
         if self.normalise not in NORMALISATIONS:
             raise ValueError(f"normalise must be one of {NORMALISATIONS}, got '{self.normalise}'")
         if self.threshold is not None:

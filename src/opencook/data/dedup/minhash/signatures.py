@@ -35,8 +35,10 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.uint32]:
 
 
 def signature_batch(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 0,
-                    chunk_elems: int = 1 << 18) -> np.ndarray:
+                    chunk_elems: int = 1 << 18, backend: str = "numpy") -> np.ndarray:
     """(files, num_perm) uint32 signatures; a file with no shingle gets all ``0xFFFFFFFF``."""
+    if backend == "rensa":
+        return rensa_signature_batch(hashes, offsets, num_perm, seed)
     a, mask = permutations(num_perm, seed)
     n_docs = len(offsets) - 1
     sig = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
@@ -64,3 +66,19 @@ def signature_batch(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed
                 break
             doc += 1
     return sig
+
+
+def rensa_signature_batch(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 0) -> np.ndarray:
+    """The same batch through rensa's ``RMinHash`` (Rust) on the same uint64 shingle hashes.
+
+    rensa's family differs from ours, so its signatures do too; an empty file also gets all
+    ``0xFFFFFFFF``. The digest matrix comes back as rows of Python ints, turned into one array.
+    """
+    from rensa import RMinHash
+
+    if len(offsets) <= 1:
+        return np.empty((0, num_perm), dtype=np.uint32)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+        np.ascontiguousarray(hashes, dtype=np.uint64), np.ascontiguousarray(offsets, dtype=np.uint64),
+        num_perm, seed)
+    return np.array(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, num_perm)

@@ -75,7 +75,7 @@ def summary_schema(config: FuzzyDedupConfig) -> pa.Schema:
 def _summarize_batch(batch: list[Record], config: FuzzyDedupConfig) -> pa.Table:
     texts = [r["text"] for r in batch]
     hashes, offsets = shingle_batch(texts, config.ngram, config.normalise)
-    sig = signature_batch(hashes, offsets, config.num_perm, config.seed)
+    sig = signature_batch(hashes, offsets, config.num_perm, config.seed, backend=config.backend)
     bands = band_hashes(sig, config.bands, config.rows)
     counts = np.diff(offsets)
     cols = {
