@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from opencook.data.recall.classifier import BpeLines, CodeClassifier, FastTextConfig, load_bpe
+from opencook.data.recall.extract import DEFAULT_EXTRACTOR, Extractor, extractor
 from opencook.data.recall.labelled import LabelledPages, load_labelled
 from opencook.data.recall.pages import iter_pages
 from opencook.data.recall.score import score_bucket, score_lines_on
@@ -48,6 +49,7 @@ class RecallConfig:
       from the corpus (seeded), avoiding known code domains and last round's recalled pages.
     - ``url_patterns``: ``%`` patterns applied every round besides the derived ones
       (``derive_patterns: false`` to use only these).
+    - ``extractor``: WARC HTML -> text (``resiliparse``, ``trafilatura``, or the old ``bs4``).
     - ``out``: deprecated; the output directory is ``run_recall(out=...)`` / ``opencook data recall --out``.
     """
 
@@ -67,6 +69,7 @@ class RecallConfig:
     derive_patterns: bool = True
     top_domains: int = 10
     seed: int = 0
+    extractor: Extractor = DEFAULT_EXTRACTOR
     fasttext: FastTextConfig = field(default_factory=FastTextConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
 
@@ -81,6 +84,7 @@ class RecallConfig:
                 raise ValueError(f"recall {name}={getattr(self, name)} must be in [0, 1]")
         if self.negative_ratio <= 0:
             raise ValueError(f"recall negative_ratio={self.negative_ratio} must be > 0")
+        extractor(self.extractor)
 
 
 @dataclass
@@ -120,11 +124,12 @@ class RecallResult:
     read_stats: StageStats = field(default_factory=StageStats)
 
 
-def _read(paths: Sequence[str], stats: StageStats, require_url: bool = True) -> list[Record]:
+def _read(paths: Sequence[str], stats: StageStats, require_url: bool = True,
+          html_extractor: str = DEFAULT_EXTRACTOR) -> list[Record]:
     records: list[Record] = []
     seen: set[str] = set()
     for path in expand_paths(list(paths)):
-        for r in iter_pages(path, stats, require_url=require_url):
+        for r in iter_pages(path, stats, require_url=require_url, html_extractor=html_extractor):
             if require_url and r["id"] in seen:
                 stats.drop("duplicate_url")
                 continue
@@ -134,7 +139,7 @@ def _read(paths: Sequence[str], stats: StageStats, require_url: bool = True) -> 
 
 
 def _load_corpus(config: RecallConfig, to_lines: BpeLines, stats: StageStats) -> Corpus:
-    records = _read(config.corpus, stats)
+    records = _read(config.corpus, stats, html_extractor=config.extractor)
     if not records:
         raise ValueError(f"recall corpus {config.corpus} holds no pages: check the files and their format")
     lines: list[str] = []
@@ -181,11 +186,11 @@ def run_recall(config: RecallConfig, *, out: str | Path | None = None, executor:
     to_lines = BpeLines(load_bpe(config.tokenizer), config.fasttext.max_chars)
     read_stats = StageStats()
     corpus = _load_corpus(config, to_lines, read_stats)
-    seeds = _read(config.seeds, read_stats, require_url=False)
+    seeds = _read(config.seeds, read_stats, require_url=False, html_extractor=config.extractor)
     if not seeds:
         raise ValueError(f"recall seeds {config.seeds} hold no pages: give JSONL/Parquet files with a text field")
     seed_lines = to_lines([r["text"] for r in seeds])
-    fixed_neg = to_lines([r["text"] for r in _read(config.negatives, read_stats, False)]) if config.negatives else []
+    fixed_neg = to_lines([r["text"] for r in _read(config.negatives, read_stats, False, config.extractor)]) if config.negatives else []
     held = load_labelled(config.heldout, to_lines) if config.heldout else None
 
     added: set[int] = set()

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
+from opencook.data.recall.extract import DEFAULT_EXTRACTOR
 from opencook.data.recall.warc import iter_warc_pages
 from opencook.kit.io import Dataset
 from opencook.kit.stats import StageStats
@@ -62,12 +63,13 @@ def page_record(url: str, text: str) -> Record:
 
 
 def iter_pages(path: str, stats: StageStats, row_groups: tuple[int, ...] | None = None, *,
-               require_url: bool = True) -> Iterator[Record]:
+               require_url: bool = True, html_extractor: str = DEFAULT_EXTRACTOR) -> Iterator[Record]:
     """Records of one web-text file (Parquet: only ``row_groups`` when given); empty pages are dropped.
-    ``require_url=False`` accepts JSONL/Parquet rows without a URL (seed pages), with ``url`` ``""``."""
+    ``require_url=False`` accepts JSONL/Parquet rows without a URL (seed pages), with ``url`` ``""``;
+    ``html_extractor`` turns WARC HTML responses into text (``extract.EXTRACTORS``)."""
     fmt = page_format(path)
     if fmt == "warc":
-        raw = iter_warc_pages(path, stats)
+        raw = iter_warc_pages(path, stats, html_extractor)
     elif fmt == "jsonl":
         raw = _jsonl(path, stats, require_url)
     else:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opencook.data.recall.extract import DEFAULT_EXTRACTOR, Extractor, extractor
 from opencook.data.recall.pages import iter_pages, page_format
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record, Source
@@ -28,17 +29,20 @@ class WebIngestError(ValueError):
 @dataclass
 class WebIngestConfig:
     """``paths``: files or glob patterns; ``rows_per_task`` cuts Parquet files into tasks of about that many
-    rows (a WARC/WET/JSONL file is one task); pages over ``max_page_bytes`` of text are dropped (``too_large``)."""
+    rows (a WARC/WET/JSONL file is one task); pages over ``max_page_bytes`` of text are dropped (``too_large``);
+    ``extractor`` turns WARC HTML into text (``resiliparse``, ``trafilatura``, or the old ``bs4``)."""
 
     paths: list[str]
     rows_per_task: int = 10_000
     max_page_bytes: int = 1_000_000
+    extractor: Extractor = DEFAULT_EXTRACTOR
 
     def __post_init__(self) -> None:
         if isinstance(self.paths, str):
             self.paths = [self.paths]
         if self.rows_per_task < 1 or self.max_page_bytes < 1:
             raise WebIngestError("web_ingest rows_per_task and max_page_bytes must be >= 1")
+        extractor(self.extractor)
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def plan_ingest(config: WebIngestConfig) -> list[WebTask]:
 
 
 def read_task(task: WebTask, config: WebIngestConfig, stats: StageStats) -> Iterator[Record]:
-    for record in iter_pages(task.source, stats, task.row_groups):
+    for record in iter_pages(task.source, stats, task.row_groups, html_extractor=config.extractor):
         stats.add("in")
         if record["size_bytes"] > config.max_page_bytes:
             stats.drop("too_large", record["size_bytes"])

@@ -1,8 +1,9 @@
 """WARC records (Common Crawl WARC and WET files, plain or gzip) -> ``(url, text)`` pages.
 
 A WET ``conversion`` record already holds the page's plain text; a WARC ``response`` record holds the
-HTTP response, whose ``text/html`` body is turned into text (``html_to_text``). Every other record type
-(``warcinfo``, ``request``, ``metadata``) is counted under ``warc_skipped:<type>``. A malformed record
+HTTP response, whose ``text/html`` body is turned into text by the named extractor (``extract``; an
+extractor that raises is counted ``extract_failed:<error>`` and the page is empty). Every other record
+type (``warcinfo``, ``request``, ``metadata``) is counted under ``warc_skipped:<type>``. A malformed record
 is counted as a drop ``malformed:<reason>`` and skipped; a file cut short stops its reading with the
 drop ``malformed:truncated_file``. Nothing here raises on bad input.
 """
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from opencook.data.recall.html import html_to_text
+from opencook.data.recall.extract import DEFAULT_EXTRACTOR, extractor
 from opencook.kit.stats import StageStats
 
 _MAX_HEADER_LINES = 200
@@ -34,17 +35,29 @@ def open_warc(path: str) -> BinaryIO:
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def iter_warc_pages(path: str, stats: StageStats) -> Iterator[tuple[str, str]]:
-    """``(url, text)`` of every text-bearing record of one WARC/WET file."""
+def iter_warc_pages(path: str, stats: StageStats, html_extractor: str = DEFAULT_EXTRACTOR
+                    ) -> Iterator[tuple[str, str]]:
+    """``(url, text)`` of every text-bearing record of one WARC/WET file; HTML through ``html_extractor``."""
+    extract = extractor(html_extractor)
+
+    def to_text(html: str) -> str:
+        try:
+            return extract(html)
+        except ImportError:
+            raise
+        except Exception as exc:  # a third-party parser on arbitrary web input
+            stats.add(f"extract_failed:{type(exc).__name__}")
+            return ""
+
     with open_warc(path) as fh:
         try:
-            yield from _pages(fh, stats)
+            yield from _pages(fh, stats, to_text)
         except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             stats.drop("malformed:truncated_file")
             stats.add(f"truncated_file:{type(exc).__name__}")
 
 
-def _pages(fh: BinaryIO, stats: StageStats) -> Iterator[tuple[str, str]]:
+def _pages(fh: BinaryIO, stats: StageStats, to_text: Callable[[str], str]) -> Iterator[tuple[str, str]]:
     pending: bytes | None = None
     while True:
         line = pending if pending is not None else fh.readline()
@@ -66,7 +79,7 @@ def _pages(fh: BinaryIO, stats: StageStats) -> Iterator[tuple[str, str]]:
                 return
             pending = _resync(fh)
             continue
-        page = _page(headers, body, stats)
+        page = _page(headers, body, stats, to_text)
         if page is not None:
             yield page
 
@@ -105,7 +118,8 @@ def _body(fh: BinaryIO, headers: dict[str, str]) -> bytes:
     return body
 
 
-def _page(headers: dict[str, str], body: bytes, stats: StageStats) -> tuple[str, str] | None:
+def _page(headers: dict[str, str], body: bytes, stats: StageStats, to_text: Callable[[str], str]
+          ) -> tuple[str, str] | None:
     kind = headers.get("warc-type", "").lower()
     if kind not in ("conversion", "response", "resource"):
         stats.add(f"warc_skipped:{kind or 'untyped'}")
@@ -117,15 +131,16 @@ def _page(headers: dict[str, str], body: bytes, stats: StageStats) -> tuple[str,
     if kind == "conversion":
         return url, body.decode("utf-8", "replace")
     if kind == "response":
-        return _http_page(url, body, stats)
+        return _http_page(url, body, stats, to_text)
     content_type = headers.get("content-type", "")
     if not content_type.startswith("text/"):
         stats.add("warc_skipped:not_text")
         return None
-    return url, _decode(body, content_type, html="html" in content_type)
+    return url, _decode(body, content_type, to_text if "html" in content_type else None)
 
 
-def _http_page(url: str, payload: bytes, stats: StageStats) -> tuple[str, str] | None:
+def _http_page(url: str, payload: bytes, stats: StageStats, to_text: Callable[[str], str]
+               ) -> tuple[str, str] | None:
     head, sep, body = payload.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = payload.partition(b"\n\n")
@@ -156,7 +171,7 @@ def _http_page(url: str, payload: bytes, stats: StageStats) -> tuple[str, str] |
         except (OSError, EOFError, zlib.error):
             stats.drop("malformed:bad_gzip_body")
             return None
-    return url, _decode(body, content_type, html="html" in content_type)
+    return url, _decode(body, content_type, to_text if "html" in content_type else None)
 
 
 def _dechunk(body: bytes) -> bytes | None:
@@ -175,7 +190,7 @@ def _dechunk(body: bytes) -> bytes | None:
         pos = end + 2 + size + 2
 
 
-def _decode(body: bytes, content_type: str, *, html: bool) -> str:
+def _decode(body: bytes, content_type: str, to_text: Callable[[str], str] | None) -> str:
     charset = "utf-8"
     if "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
@@ -183,4 +198,4 @@ def _decode(body: bytes, content_type: str, *, html: bool) -> str:
         text = body.decode(charset, "replace")
     except LookupError:
         text = body.decode("utf-8", "replace")
-    return html_to_text(text) if html else text
+    return to_text(text) if to_text is not None else text
