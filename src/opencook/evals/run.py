@@ -12,6 +12,7 @@ import importlib.metadata
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from opencook.benchmarks.problems import Benchmark
@@ -81,16 +82,21 @@ def generate_samples(tasks: Sequence[Task], backend: Backend, sampling: Sampling
     samples: list[list[Sample | None]] = [[None] * sampling.n for _ in tasks]
     batches = make_batches(tasks, sampling, batch_size)
     start, done = time.perf_counter(), 0
-    for batch, rows in batches:
-        got = backend.run(batch, sampling)
-        if len(got) != len(rows):
-            raise RuntimeError(f"the backend returned {len(got)} completions for a batch of {len(rows)} rows")
-        for (i, j), s in zip(rows, got, strict=True):
-            samples[i][j] = s
-        done += len({i for i, _ in rows})
-        if progress:
-            print(f"  generated {done}/{len(tasks)} problems ({time.perf_counter() - start:.0f} s)",
-                  file=sys.stderr, flush=True)
+    # A backend that batches continuously (the in-process engine) takes many batches at once, so a run is
+    # one stream of rows rather than batches waiting for their slowest row.
+    workers = min(len(batches), getattr(backend, "concurrent_batches", 1)) or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(backend.run, batch, sampling) for batch, _ in batches]
+        for (_, rows), future in zip(batches, futures, strict=True):
+            got = future.result()
+            if len(got) != len(rows):
+                raise RuntimeError(f"the backend returned {len(got)} completions for a batch of {len(rows)} rows")
+            for (i, j), s in zip(rows, got, strict=True):
+                samples[i][j] = s
+            done += len({i for i, _ in rows})
+            if progress:
+                print(f"  generated {done}/{len(tasks)} problems ({time.perf_counter() - start:.0f} s)",
+                      file=sys.stderr, flush=True)
     return samples  # type: ignore[return-value]
 
 
