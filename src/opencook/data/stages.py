@@ -19,6 +19,7 @@ STAGES: Registry[Step] = Registry("stage", {
     "decontaminate": "opencook.data.decontaminate:Decontaminate",
     "web_ingest": "opencook.data.recall.source:WebIngest",
     "recall_score": "opencook.data.recall.score:RecallScore",
+    "github_text": "opencook.data.recall.github_text:GithubText",
     "write": "opencook.data.write:Write",
     # `opencook data filter`: every file -> its verdict row (nothing dropped) -> filter_results.{parquet,jsonl}
     "filter_input": "opencook.data.filter.filter_path:FilterInput",
