@@ -11,6 +11,7 @@ from opencook.kit.step import Step
 
 STAGES: Registry[Step] = Registry("stage", {
     "ingest": "opencook.data.ingest.step:Ingest",
+    "stack_v2": "opencook.data.ingest.stack_v2:StackV2Ingest",
     "exact_dedup": "opencook.data.dedup.exact:ExactDedup",
     "fuzzy_dedup": "opencook.data.dedup.minhash.stage:FuzzyDedup",
     "transform": "opencook.data.transform.step:Transform",
