@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "src"))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
-
-from opencook.xc.head.feature_index import FeatureIndex, default_nlist  # noqa: E402
+from opencook.xc.head.feature_index import FeatureIndex  # noqa: E402
 from opencook.xc.head.topk import sharded_topk  # noqa: E402
 from opencook.xc.sharding import shard_range  # noqa: E402
 

@@ -12,7 +12,6 @@ from opencook.kit.torchrun import relaunch_under_torchrun
 
 def cmd_train(args: argparse.Namespace) -> int:
     from opencook.xc.train.config import load_train_config
-
     from opencook.xc.train.preflight import check_before_launch
 
     cfg = load_train_config(Path(args.config), parse_set_pairs(args.set))  # a typo fails here, once
