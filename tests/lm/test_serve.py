@@ -17,6 +17,7 @@ import torch
 
 from opencook.completions.client import ServerError, complete, list_models
 from opencook.lm.generate import generate
+from opencook.lm.generate.engine import row_seed
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
 from opencook.tokenizer import TokenizerConfig, encode, render_chat, save_tokenizer, train_tokenizer
@@ -78,7 +79,7 @@ def test_models_and_health(setup):
     assert status == 200 and body["object"] == "list"
     assert [m["id"] for m in body["data"]] == [NAME] == list_models(setup["url"])
     health = _get(setup["url"].removesuffix("/v1") + "/health")
-    assert health == (200, {"status": "ok", "model": NAME})
+    assert health[0] == 200 and health[1]["status"] == "ok" and health[1]["model"] == NAME
 
 
 def test_greedy_completions_equal_in_process_generate_with_usage(setup):
@@ -108,8 +109,9 @@ def test_stop_strings_and_seeded_sampling_through_the_client(setup):
     assert cut.text == ours.text and cut.usage["completion_tokens"] == len(ours.token_ids)
     a = complete(url, PROMPTS, max_tokens=12, temperature=1.0, seed=7)
     assert complete(url, PROMPTS, max_tokens=12, temperature=1.0, seed=7).texts == a.texts
-    assert a.texts == [c.text for c in generate(model, tok, PROMPTS, max_new_tokens=12, temperature=1.0,
-                                                seed=7, eos_ids=_eos(tok))]
+    # each prompt is its own row seeded row_seed(7, i): what a one-prompt generate with that seed samples
+    assert a.texts == [generate(model, tok, [p], max_new_tokens=12, temperature=1.0, seed=row_seed(7, i),
+                                eos_ids=_eos(tok))[0].text for i, p in enumerate(PROMPTS)]
 
 
 def test_chat_uses_the_template_and_stops_at_im_end(setup):
@@ -128,7 +130,7 @@ def test_chat_uses_the_template_and_stops_at_im_end(setup):
     assert complete(url, messages=messages, max_tokens=10, temperature=0).text == expected.text
 
 
-def test_concurrent_requests_are_serialised_and_correct(setup):
+def test_concurrent_requests_are_batched_and_correct(setup):
     url = setup["url"]
     one = [complete(url, p, max_tokens=8, temperature=0).text for p in PROMPTS]
     with ThreadPoolExecutor(3) as pool:
@@ -145,8 +147,8 @@ def test_concurrent_requests_are_serialised_and_correct(setup):
         ("completions", {"prompt": 3}, 400, "'prompt' must be a string"),
         ("completions", {"prompt": "x", "temperature": "hot"}, 400, "'temperature' must be a number"),
         ("completions", {"prompt": "x", "max_tokens": -1}, 400, "'max_tokens' must be an integer >= 1"),
-        ("completions", {"prompt": "x", "n": 2}, 400, "'n' must be 1"),
-        ("completions", {"prompt": "x", "stream": True}, 400, "'stream' is not supported"),
+        ("completions", {"prompt": "x", "n": 0}, 400, "'n' must be an integer >= 1"),
+        ("completions", {"prompt": "x", "stream": "yes"}, 400, "'stream' must be true or false"),
         ("completions", {"prompt": "x", "stop": [1]}, 400, "'stop' must be"),
         ("completions", {"prompt": "x", "max_tokens": 500}, 400, "context of 128"),
         ("completions", {"prompt": "x", "model": "gpt-4"}, 404, "not served here"),
@@ -166,8 +168,8 @@ def test_bad_requests_get_openai_errors(setup, path, payload, status, needle):
 def test_get_on_post_endpoint_and_client_errors(setup):
     status, body = _get(f"{setup['url']}/completions")
     assert status == 405 and "takes POST" in body["error"]["message"]
-    with pytest.raises(ServerError, match="'n' must be 1") as err:
-        complete(setup["url"], "x", n=3)
+    with pytest.raises(ServerError, match="'best_of' must be 1") as err:
+        complete(setup["url"], "x", best_of=3)
     assert err.value.status == 400
     with pytest.raises(ValueError, match="exactly one of prompt"):
         complete(setup["url"])

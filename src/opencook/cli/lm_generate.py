@@ -10,12 +10,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import torch
 
     from opencook.lm.generate.served import load_served_model
-    from opencook.lm.generate.server import make_server
+    from opencook.lm.generate.server import ServeConfig, make_server
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
     served = load_served_model(args.model_dir, name=args.model_name, dtype=dtype)
+    config = ServeConfig(slots=args.slots, max_queue=args.max_queue, read_timeout_s=args.read_timeout)
     try:
-        server = make_server(served, args.host, args.port)
+        server, sock = make_server(served, args.host, args.port, config)
     except OSError as e:
         print(
             f"opencook: cannot listen on {args.host}:{args.port} ({e.strerror}): choose another --port, "
@@ -23,18 +26,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    host, port = server.server_address[:2]
+    host, port = sock.getsockname()[:2]
     print(
         f"serving {served.name!r} at http://{host}:{port}/v1  "
-        "(POST /v1/completions, /v1/chat/completions; GET /v1/models, /health)",
+        "(POST /v1/completions, /v1/chat/completions; GET /v1/models, /health, /metrics)",
         flush=True,
     )
     try:
-        server.serve_forever()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        sock.close()
     return 0
 
 
@@ -42,9 +45,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """One completion or chat answer, through the same request handlers as the server, so the command line and
     HTTP give the same text for the same knobs."""
     from opencook.lm.generate.served import load_served_model
-    from opencook.lm.generate.server import handle_chat, handle_completions
+    from opencook.lm.generate.server import App, ServeConfig
 
-    served = load_served_model(args.model_dir)
+    app = App(load_served_model(args.model_dir), ServeConfig(slots=1))
     knobs = {
         "max_tokens": args.max_new_tokens,
         "temperature": args.temperature,
@@ -54,11 +57,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     }
     knobs = {k: v for k, v in knobs.items() if v is not None}
     if args.chat is not None:
-        reply = handle_chat(served, {"messages": [{"role": "user", "content": args.chat}], **knobs})
+        reply = app.answer({"messages": [{"role": "user", "content": args.chat}], **knobs}, chat=True)
         text, finish = reply["choices"][0]["message"]["content"], reply["choices"][0]["finish_reason"]
         print(f"user: {args.chat}\nassistant: {text}")
     else:
-        reply = handle_completions(served, {"prompt": args.prompt, **knobs})
+        reply = app.answer({"prompt": args.prompt, **knobs}, chat=False)
         text, finish = reply["choices"][0]["text"], reply["choices"][0]["finish_reason"]
         print(args.prompt + text)
     usage = reply["usage"]
@@ -88,6 +91,12 @@ def add_parser(lm_sub) -> None:
         default="auto",
         help="weights dtype (auto: as stored)",
     )
+    serve.add_argument("--slots", type=int, default=32, help="sequences decoded together (continuous batching)")
+    serve.add_argument("--max-queue", type=int, default=512,
+                       help="rows waiting for a slot before new requests are answered 429 with Retry-After")
+    serve.add_argument("--read-timeout", type=float, default=30.0,
+                       help="seconds a request's headers or body may take to arrive")
+    serve.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     serve.set_defaults(func=cmd_serve)
 
     gen = lm_sub.add_parser("generate", help="complete a prompt or answer one chat message (no server)")
