@@ -16,6 +16,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
     served = load_served_model(args.model_dir, name=args.model_name, dtype=dtype)
+    served.model.to(args.device)
     config = ServeConfig(slots=args.slots, max_queue=args.max_queue, read_timeout_s=args.read_timeout)
     try:
         server, sock = make_server(served, args.host, args.port, config)
@@ -97,6 +98,7 @@ def add_parser(lm_sub) -> None:
     serve.add_argument("--read-timeout", type=float, default=30.0,
                        help="seconds a request's headers or body may take to arrive")
     serve.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    serve.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1 ...")
     serve.set_defaults(func=cmd_serve)
 
     gen = lm_sub.add_parser("generate", help="complete a prompt or answer one chat message (no server)")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from opencook.completions.sampling import Sampling
+from opencook.completions.sampling import Sampling, row_seed
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class EndpointBackend:
         def one(row: tuple[int, Sequence[dict[str, str]]]) -> Sample:
             i, conv = row
             reply = complete(self.url, messages=list(conv), **common,
-                             **fields(batch.seed * 1000 + i))
+                             **fields(row_seed(batch.seed, i)))
             return Sample(reply.text, reply.finish_reasons[0] or "unknown")
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -17,6 +17,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def row_seed(seed: int, index: int) -> int:
+    """The seed of row ``index`` of a request or batch seeded ``seed``: distinct per row, reproducible, and
+    ``seed`` itself for row 0, so a one-row request sent with a row's seed samples what that row samples
+    (the in-process engine and a server give the same samples for the same batch)."""
+    return seed if index == 0 else (seed * 1_000_003 + index) % 2**63
+
+
 @dataclass(frozen=True)
 class Sampling:
     """``temperature == 0`` is greedy; otherwise temperature + nucleus (``top_p``) sampling seeded with

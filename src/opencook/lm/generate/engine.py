@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from opencook.completions.sampling import Sampling
+from opencook.completions.sampling import Sampling, row_seed  # noqa: F401 - row_seed re-exported
 from opencook.lm.generate.decoding import Completion, as_tokenizer
 from opencook.lm.generate.sampling import next_tokens
 from opencook.lm.generate.slots import SlotCache, decode, prefill
@@ -45,12 +45,6 @@ class EngineConfig:
     slots: int = 32
     max_queue: int = 4096
     prefill_budget: int = 2048
-
-
-def row_seed(seed: int, index: int) -> int:
-    """The seed of row ``index`` of a request or batch seeded ``seed``: distinct per row, reproducible, and
-    ``seed`` itself for row 0, so a one-row request sent with a row's seed samples what that row samples."""
-    return seed if index == 0 else (seed * 1_000_003 + index) % 2**63
 
 
 @dataclass(eq=False)
