@@ -31,6 +31,7 @@ import zstandard
 from opencook.data.ingest.config import PARQUET_SUFFIXES, IngestConfig, IngestError, has_suffix
 from opencook.data.ingest.decode import SNIFF_BYTES, decode, is_binary
 from opencook.data.ingest.records import RecordBuilder
+from opencook.kit.io.shards import row_group_chunks
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record, Source
 
@@ -95,16 +96,7 @@ def plan_stack_v2(config: StackV2Config) -> list[StackV2Task]:
         if missing:
             raise IngestError(f"stack_v2 file {path} lacks column(s) {', '.join(missing)}: "
                               "give The Stack v2 metadata (blob_id, path, repo_name, language, ...)")
-        group: list[int] = []
-        rows = 0
-        for i in range(meta.num_row_groups):
-            group.append(i)
-            rows += meta.row_group(i).num_rows
-            if rows >= config.rows_per_task:
-                tasks.append(StackV2Task(path, tuple(group)))
-                group, rows = [], 0
-        if group:
-            tasks.append(StackV2Task(path, tuple(group)))
+        tasks += [StackV2Task(path, groups) for groups in row_group_chunks(meta, config.rows_per_task)]
     return tasks
 
 

@@ -18,11 +18,9 @@ import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import ClassVar
 
-from opencook.data.recall.score import SCORE_FIELD, score_bin, shared_classifier
-from opencook.kit.io.schema import FIELD_NAMES
+from opencook.data.recall.score import keep_scored, shared_classifier
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Map, Record
 
@@ -109,16 +107,4 @@ class GithubText(Map):
 
     def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
         clf = shared_classifier(self.config.model, self.config.tokenizer)
-        keep_field = SCORE_FIELD in FIELD_NAMES
-        selected = self._select(records, stats)
-        while batch := list(islice(selected, self.config.batch)):
-            for record, p in zip(batch, clf.score([r["text"] for r in batch]), strict=True):
-                nbytes = record["size_bytes"] or len(record["text"].encode("utf-8", "surrogatepass"))
-                stats.add(f"recall_score_bin:{score_bin(p)}")
-                if p < self.config.threshold:
-                    stats.drop("recall:below_threshold", nbytes)
-                    continue
-                if keep_field:
-                    record[SCORE_FIELD] = round(p, 6)
-                stats.kept(record.get("language") or "unknown", nbytes)
-                yield record
+        yield from keep_scored(self._select(records, stats), clf, self.config.threshold, self.config.batch, stats)

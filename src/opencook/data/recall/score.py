@@ -82,6 +82,24 @@ def score_bin(p: float) -> str:
     return f"{score_bucket(p) / 10:.1f}"
 
 
+def keep_scored(records: Iterator[Record], clf, threshold: float, batch: int, stats: StageStats) -> Iterator[Record]:
+    """Score ``records`` in batches; keep those at or above ``threshold`` (the score written when the schema
+    has its field), counting each score bin and every drop."""
+    keep_field = SCORE_FIELD in FIELD_NAMES
+    it = iter(records)
+    while chunk := list(islice(it, batch)):
+        for record, p in zip(chunk, clf.score([r["text"] for r in chunk]), strict=True):
+            nbytes = record.get("size_bytes") or len(record["text"].encode("utf-8", "surrogatepass"))
+            stats.add(f"recall_score_bin:{score_bin(p)}")
+            if p < threshold:
+                stats.drop("recall:below_threshold", nbytes)
+                continue
+            if keep_field:
+                record[SCORE_FIELD] = round(p, 6)
+            stats.kept(record.get("language") or "unknown", nbytes)
+            yield record
+
+
 class RecallScore(Map):
     name: ClassVar[str] = "recall_score"
     config_cls: ClassVar[type] = RecallScoreConfig
@@ -89,16 +107,4 @@ class RecallScore(Map):
 
     def process(self, records: Iterator[Record], stats: StageStats) -> Iterator[Record]:
         clf = shared_classifier(self.config.model, self.config.tokenizer)
-        keep_field = SCORE_FIELD in FIELD_NAMES
-        it = iter(records)
-        while batch := list(islice(it, self.config.batch)):
-            for record, p in zip(batch, clf.score([r["text"] for r in batch]), strict=True):
-                nbytes = record.get("size_bytes") or len(record["text"].encode("utf-8", "surrogatepass"))
-                stats.add(f"recall_score_bin:{score_bin(p)}")
-                if p < self.config.threshold:
-                    stats.drop("recall:below_threshold", nbytes)
-                    continue
-                if keep_field:
-                    record[SCORE_FIELD] = round(p, 6)
-                stats.kept(record.get("language") or "unknown", nbytes)
-                yield record
+        yield from keep_scored(records, clf, self.config.threshold, self.config.batch, stats)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from opencook.data.recall.extract import DEFAULT_EXTRACTOR, Extractor, extractor
 from opencook.data.recall.pages import iter_pages, page_format
+from opencook.kit.io.shards import row_group_chunks
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record, Source
 
@@ -84,16 +85,7 @@ def plan_ingest(config: WebIngestConfig) -> list[WebTask]:
             meta = pq.ParquetFile(path).metadata
         except (OSError, pa.ArrowException) as exc:
             raise WebIngestError(f"Parquet file {path} is truncated or not Parquet ({exc}): regenerate it") from None
-        group: list[int] = []
-        rows = 0
-        for i in range(meta.num_row_groups):
-            group.append(i)
-            rows += meta.row_group(i).num_rows
-            if rows >= config.rows_per_task:
-                tasks.append(WebTask(path, tuple(group)))
-                group, rows = [], 0
-        if group:
-            tasks.append(WebTask(path, tuple(group)))
+        tasks += [WebTask(path, groups) for groups in row_group_chunks(meta, config.rows_per_task)]
     return tasks
 
 

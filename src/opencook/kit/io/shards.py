@@ -75,3 +75,20 @@ def read_marker(shard: Path) -> dict[str, Any] | None:
     if info.get("bytes") != shard.stat().st_size or info.get("sha256") != sha256_file(shard):
         return None
     return info
+
+
+def row_group_chunks(meta: pq.FileMetaData, rows_per_task: int) -> list[tuple[int, ...]]:
+    """A Parquet file's row groups cut into consecutive runs of about ``rows_per_task`` rows: the unit of
+    work for sources that read big Parquet inputs (a row group is never split)."""
+    chunks: list[tuple[int, ...]] = []
+    group: list[int] = []
+    rows = 0
+    for i in range(meta.num_row_groups):
+        group.append(i)
+        rows += meta.row_group(i).num_rows
+        if rows >= rows_per_task:
+            chunks.append(tuple(group))
+            group, rows = [], 0
+    if group:
+        chunks.append(tuple(group))
+    return chunks
