@@ -175,3 +175,16 @@ def test_interrupted_run_resumes_on_ray_and_matches(ray_executor, repos, clean_r
     assert dataset_bytes(out) == dataset_bytes(clean_run)
     assert (out / "manifest.json").read_bytes() == (clean_run / "manifest.json").read_bytes()
     assert stage_stats(out) == stage_stats(clean_run)
+
+
+def test_the_local_instance_keeps_its_session_folder_private(ray_executor):
+    """Issue 20: Ray's default session folder (/tmp/ray) is open to every local user."""
+    import stat
+
+    import ray
+
+    session = Path(ray._private.worker._global_node.get_session_dir_path())
+    root = Path(ray_executor._session_root)
+    assert root in session.parents
+    mode = root.stat().st_mode
+    assert stat.S_IMODE(mode) == 0o700 and not mode & (stat.S_IWOTH | stat.S_IROTH | stat.S_IXOTH)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -79,6 +81,12 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
                               "`ray start --head` or leave out --address to start a local one") from exc
 
 
+def private_temp_dir() -> str:
+    """A fresh folder only this user can enter (0700), short enough for Ray's Unix socket paths. Ray opens
+    its own temp folder to everyone (0777), so the session lives one level below it, in ``r``."""
+    return tempfile.mkdtemp(prefix="oc-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
+
+
 class RayExecutor:
     """Tasks as Ray tasks; with no ``address`` a light local Ray instance is started on first use.
 
@@ -121,12 +129,14 @@ class RayExecutor:
         else:
             # Ray workers are spawned by the raylet and inherit its environment: give them the driver's
             # import path, as the local executor's processes have it (tasks may come from any module).
+            self._session_root = private_temp_dir()
             saved = os.environ.get("PYTHONPATH")
             os.environ["PYTHONPATH"] = _driver_pythonpath(saved)
             try:
                 # "local": a new instance even where `ray start` left one running on this machine
+                # a private session folder (0700): Ray's default /tmp/ray is open to every local user
                 ray.init(address="local", num_cpus=self.workers if self._requested_workers else None,
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, _temp_dir=os.path.join(self._session_root, "r"), **common)
             finally:
                 if saved is None:
                     del os.environ["PYTHONPATH"]
@@ -145,6 +155,7 @@ class RayExecutor:
             ray = _import_ray()
             ray.shutdown()
             self._started = False
+            shutil.rmtree(self._session_root, ignore_errors=True)
 
     def __enter__(self) -> RayExecutor:
         return self
