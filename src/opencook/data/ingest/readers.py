@@ -22,7 +22,7 @@ import zstandard
 
 from opencook.data.ingest.config import FLAG_DROPS, IngestConfig, IngestError, IngestTask
 from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular, stat_reason
-from opencook.data.ingest.languages import detect_language
+from opencook.data.ingest.languages import UNKNOWN, detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
 from opencook.kit.io.compression import open_decompressed
@@ -50,6 +50,14 @@ def read_task(task: IngestTask, config: IngestConfig, stats: StageStats) -> Iter
         raise IngestError(f"unknown ingest task kind {task.kind!r}: re-plan with plan_ingest")
 
 
+SHEBANG_BYTES = 256  # a shebang line is the first line; 256 bytes hold any real one
+
+
+def extensionless(path: str) -> bool:
+    """No extension in the base name (a leading dot does not count): ``bin/run``, ``.profile``."""
+    return "." not in os.path.basename(path).lstrip(".")
+
+
 def _read_tree(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
     for root, repo, rel, flag in task.files:
         b.seen()
@@ -60,16 +68,21 @@ def _read_tree(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
             b.drop(BAD_NAME)
             continue
         full = os.path.join(root, rel)
-        language = detect_language(rel)
+        language, raw = detect_language(rel), None
+        if language == UNKNOWN and extensionless(rel):  # a script without an extension: its shebang decides
+            raw, size, why = read_regular(full, b.max_bytes)
+            if raw is not None:
+                language = detect_language(rel, raw[:SHEBANG_BYTES])
         reason = b.rejection(language)
         if reason is not None:  # one stat, for the size and the dropped-bytes count
             size, why = stat_reason(full)
             b.drop(why or ("too_large" if size > b.max_bytes else reason), size)
             continue
-        raw, size, why = read_regular(full, b.max_bytes)
-        if why is not None:
-            b.drop(why, size)
-            continue
+        if raw is None:
+            raw, size, why = read_regular(full, b.max_bytes)
+            if why is not None:
+                b.drop(why, size)
+                continue
         record = b.from_bytes(repo, rel, raw, language)
         if record is not None:
             yield record
@@ -120,12 +133,15 @@ def _archive_member(
     if size > b.max_bytes:
         b.drop("too_large", size)
         return None
-    language = detect_language(path)
+    language, raw = detect_language(path), None
+    if language == UNKNOWN and extensionless(path):
+        raw = read()
+        language = detect_language(path, raw[:SHEBANG_BYTES])
     reason = b.rejection(language)
     if reason is not None:
         b.drop(reason, size)
         return None
-    return b.from_bytes(repo, path, read(), language)
+    return b.from_bytes(repo, path, read() if raw is None else raw, language)
 
 
 def _read_archive(task: IngestTask, config: IngestConfig, b: RecordBuilder) -> Iterator[Record]:
