@@ -6,7 +6,7 @@ set -euo pipefail
 OC=${OC:-.venv/bin/opencook}
 MODEL=${MODEL:-runs/smollm2}
 OUT=${OUT:-runs/eval_demo}
-LIMIT=${LIMIT:-8}
+LIMIT=${LIMIT:-10}
 
 test -f "$MODEL/config.json" || "$OC" lm import-hf smollm2 --out "$MODEL"
 mkdir -p "$OUT"
