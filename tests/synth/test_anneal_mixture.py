@@ -46,7 +46,7 @@ def test_sample_weights_are_token_shares(tmp_path):
     assert max(sizes) / min(sizes) > 2  # the sources really differ in size
     for _ in range(steps):
         loader.next_step(0, 1)
-    tokens = [c * seq_len for c in loader.per_source_consumed]
+    tokens = list(loader.per_source_tokens)
     shares = dict(zip(TARGET, (t / sum(tokens) for t in tokens), strict=True))
     for name, target in TARGET.items():
         assert shares[name] == pytest.approx(target, abs=0.012), shares

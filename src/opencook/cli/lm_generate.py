@@ -57,14 +57,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     knobs = {k: v for k, v in knobs.items() if v is not None}
-    if args.chat is not None:
-        reply = app.answer({"messages": [{"role": "user", "content": args.chat}], **knobs}, chat=True)
-        text, finish = reply["choices"][0]["message"]["content"], reply["choices"][0]["finish_reason"]
-        print(f"user: {args.chat}\nassistant: {text}")
-    else:
-        reply = app.answer({"prompt": args.prompt, **knobs}, chat=False)
-        text, finish = reply["choices"][0]["text"], reply["choices"][0]["finish_reason"]
-        print(args.prompt + text)
+    try:
+        if args.chat is not None:
+            reply = app.answer({"messages": [{"role": "user", "content": args.chat}], **knobs}, chat=True)
+            text, finish = reply["choices"][0]["message"]["content"], reply["choices"][0]["finish_reason"]
+            print(f"user: {args.chat}\nassistant: {text}")
+        else:
+            reply = app.answer({"prompt": args.prompt, **knobs}, chat=False)
+            text, finish = reply["choices"][0]["text"], reply["choices"][0]["finish_reason"]
+            print(args.prompt + text)
+    finally:  # the engine thread is stopped before the interpreter exits (else torch aborts at shutdown)
+        app.engine.close()
     usage = reply["usage"]
     print(
         f"[{usage['prompt_tokens']} prompt + {usage['completion_tokens']} generated tokens, finish: {finish}]",

@@ -14,6 +14,7 @@ the next step.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import random
 import threading
@@ -151,6 +152,7 @@ class Engine:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="opencook-engine", daemon=True)
                 self._thread.start()
+                atexit.register(self.close)  # joined before the interpreter exits: torch aborts on a live one
             self._cv.notify()
         return req
 
