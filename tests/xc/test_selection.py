@@ -82,7 +82,8 @@ def test_mix_takes_label_neighbours_and_feature_neighbours():
 
 
 def test_uniform_share_cuts_anchors_by_depth_fills_from_the_next_depth_and_keeps_uniform_classes():
-    c, labels, graph = 10_000, torch.randint(10_000, (64,)), torch.randint(10_000, (10_000, 8))
+    g = torch.Generator().manual_seed(0)
+    c, labels, graph = 10_000, torch.randint(10_000, (64,), generator=g), torch.randint(10_000, (10_000, 8), generator=g)
     uniform_counts = {}
     for share in (0.0, 0.5):
         got = global_active_classes(labels, "knn", c, graph=graph, budget=400, seed=0, step=0, uniform_share=share)
@@ -95,8 +96,10 @@ def test_uniform_share_cuts_anchors_by_depth_fills_from_the_next_depth_and_keeps
         # the rest of the anchored budget goes to the next depth's neighbours, not to uniform classes
         next_depth = set(graph[labels, depth].tolist()) - kept
         partial = (set(got.tolist()) - kept) & next_depth
-        assert len(partial) == min(cap - len(kept), len(next_depth))
-        uniform_counts[share] = 400 - len(kept) - len(partial)
+        topped_up = min(cap - len(kept), len(next_depth))
+        # exactly that many with no uniform share; uniform classes may land on next-depth ones as well
+        assert len(partial) == topped_up if share == 0 else len(partial) >= topped_up
+        uniform_counts[share] = 400 - len(kept) - topped_up
     assert uniform_counts[0.5] >= 200 and uniform_counts[0.0] == 0
 
 
