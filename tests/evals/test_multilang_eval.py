@@ -42,6 +42,11 @@ def test_base_tasks_show_the_program_prefix_and_stop_per_language(tmp_path):
         done = row["canonical_solution"]
         code = task.extract(done.rstrip("\n") + "\n" + JUNK[lang])
         assert code.rstrip("\n") == done.rstrip("\n") and "junk" not in code
+        # a generator that cut at the stop itself (and dropped it) leaves the function open: it is closed
+        body = done[: done.find(task.stop[0])] if task.stop[0] in done else done
+        closed = task.extract(body) if task.stop[0] in done else None
+        if closed is not None:
+            assert closed.count("}") - closed.count("{") == task.prompt.count("{") - task.prompt.count("}")
 
 
 @pytest.mark.slow

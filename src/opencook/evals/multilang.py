@@ -82,14 +82,17 @@ def whole_function_program(problem: Problem, code: str) -> str:
     return code + "\n" + problem.test
 
 
-def close_function(completion: str, stop: tuple[str, ...]) -> str:
+def close_function(completion: str, stop: tuple[str, ...], depth: int = 0) -> str:
     """``completion`` cut at the first stop string; a stop that is the function's own closing brace is put
-    back (with the class's, for Java). MultiPL-E's tests open with that brace; HumanEval-X's do not."""
+    back (with the class's, for Java). MultiPL-E's tests open with that brace; HumanEval-X's do not. A
+    generator that already cut at the stop (and dropped it) leaves the braces open: ``depth`` (the braces
+    the prompt leaves open) tells how many to close."""
     hits = sorted((i, s) for s in stop if (i := completion.find(s)) >= 0)
-    if not hits:
-        return completion
-    i, s = hits[0]
-    return completion[:i] + _CLOSERS.get(s, "")
+    if hits:
+        i, s = hits[0]
+        return completion[:i] + _CLOSERS.get(s, "")
+    still_open = depth + completion.count("{") - completion.count("}")
+    return completion + "\n}" * still_open + ("\n" if still_open > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,10 @@ class LanguageProtocol:
             stop = self.stops(p)
 
             closes = self.benchmark.name == "humaneval-x"
+            depth = max(0, prefix.count("{") - prefix.count("}"))
 
             def cut(c: str) -> str:
-                return close_function(c, stop) if closes else truncate_at_stop(c, stop)
+                return close_function(c, stop, depth) if closes else truncate_at_stop(c, stop)
 
             return Task(p.task_id, prefix, None, stop, cut, lambda c: self.program(p, cut(c)), language=lang)
         name = language_name(lang)
