@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(ROOT / "runs" / "bench" / "eval_smollm2"))
     ap.add_argument("--name", default="eval_smollm2")
+    ap.add_argument("--reuse", action="store_true", help="keep suites whose results.json exists (their wall time "
+                                                         "is then the run's own, without process start)")
     args = ap.parse_args()
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -118,8 +120,11 @@ def main() -> int:
     timings, dirs = {}, []
     for name, eval_args in suites(args):
         out = runs_dir / name
-        timings[name] = round(run_eval(eval_args, ["--model", str(model), "--threads", str(args.threads)], out,
-                                       args), 1)
+        if args.reuse and (out / "results.json").is_file():  # finished earlier (or run by hand in parallel)
+            timings[name] = json.loads((out / "results.json").read_text())["wall_time_s"]["total"]
+        else:
+            timings[name] = round(run_eval(eval_args, ["--model", str(model), "--threads", str(args.threads)],
+                                           out, args), 1)
         dirs.append(out)
         print(f"  {name}: {timings[name]:.0f} s", flush=True)
     endpoint = None
@@ -155,7 +160,7 @@ def _markdown(r: dict, report: str) -> str:
              f"(1-min load average {r['load_avg_1m'][0]:.1f} before, {r['load_avg_1m'][1]:.1f} after), so wall "
              f"times are upper bounds. Greedy, max {r['max_new_tokens']} new tokens, engine slots "
              f"{r['batch_size']}; programs in the sandbox with 2 workers.", "",
-             "| suite | protocol | kind | problems | pass@1 | solved | verdicts | generation | wall time (command) |",
+             "| suite | protocol | kind | problems | pass@1 | solved | verdicts | generation | wall time |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, x in r["runs"].items():
         cols = x.get("columns") or {}
