@@ -13,14 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import torch
 
+from lm_assets import tiny_llama_dir
 from opencook.completions.client import ServerError, complete, list_models
 from opencook.lm.generate import generate
 from opencook.lm.generate.engine import row_seed
-from opencook.lm.hf import save_hf_dir
-from opencook.lm.model import Llama, ModelConfig
-from opencook.tokenizer import TokenizerConfig, encode, render_chat, save_tokenizer, train_tokenizer
+from opencook.tokenizer import encode, render_chat
 
 NAME = "tiny-test"
 PROMPTS = ["def forward(self, x):", "import torch", "class Llama(nn.Module):\n    def __init__(self"]
@@ -29,14 +27,7 @@ PROMPTS = ["def forward(self, x):", "import torch", "class Llama(nn.Module):\n  
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
-    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "lm" / "model"
-    tok = train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
-    save_tokenizer(tok, tmp / "tok")
-    torch.manual_seed(0)
-    model = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
-                              ffn_dim=96, max_seq_len=128)).eval()
-    model.reset_parameters(std=0.1)  # peaked logits: greedy is decided by margins, not rounding
-    model_dir = save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok")
+    tok, model, model_dir = tiny_llama_dir(tmp, max_seq_len=128)
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", "0", "--model-name", NAME],

@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from lm_assets import tiny_llama_dir
 from opencook.lm.generate import generate
 from opencook.lm.generate.chat import encode_messages, render_messages
 from opencook.lm.generate.served import load_served_model
-from opencook.lm.hf import save_hf_dir
-from opencook.lm.model import Llama, ModelConfig
-from opencook.tokenizer import TokenizerConfig, encode, save_tokenizer, train_tokenizer
+from opencook.tokenizer import encode
 
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
@@ -45,14 +44,8 @@ def _start(model_dir: Path, log: Path, *flags: str) -> tuple[subprocess.Popen, s
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openai")
-    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "lm" / "model"
-    tok = train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
-    save_tokenizer(tok, tmp / "tok")
-    torch.manual_seed(0)
-    model = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
-                              ffn_dim=96, max_seq_len=2048)).eval()
-    model.reset_parameters(std=0.1)
-    return {"tmp": tmp, "tok": tok, "model": model, "dir": save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok")}
+    tok, model, model_dir = tiny_llama_dir(tmp, max_seq_len=2048)
+    return {"tmp": tmp, "tok": tok, "model": model, "dir": model_dir}
 
 
 @pytest.fixture(scope="module")
