@@ -75,6 +75,12 @@ def load_humaneval_x(lang: str, path: str | Path | None = None) -> Benchmark:
                      sha256=sha256_file(file), problems=tuple(problems), known_sha256=SHA256[lang])
 
 
+def go_helper_imports(test_setup: str, code: str) -> str:
+    """The import block for the helper packages ``code`` uses that ``test_setup`` does not import."""
+    other = [f'"{pkg}"' for pkg in _GO_HELPERS if pkg not in test_setup and pkg.split("/")[-1] + "." in code]
+    return ("import (\n" + "    ".join(p + "\n" for p in other) + ")\n") if other else ""
+
+
 def program(problem: Problem, completion: str, lang: str) -> str:
     """The whole program that tests ``completion`` of ``problem``, as CodeGeeX's harness assembles it."""
     lang = humaneval_x_language(lang)
@@ -85,10 +91,7 @@ def program(problem: Problem, completion: str, lang: str) -> str:
     if lang == "go":
         prompt = prompt.replace(problem.extra["import"], "")
         test_setup = problem.extra["test_setup"]
-        other = [f'"{pkg}"' for pkg in _GO_HELPERS
-                 if pkg not in test_setup and pkg.split("/")[-1] + "." in completion]
-        imports = ("import (\n" + "    ".join(p + "\n" for p in other) + ")\n") if other else ""
-        return test_setup + "\n" + imports + prompt + completion + "\n" + test
+        return test_setup + "\n" + go_helper_imports(test_setup, completion) + prompt + completion + "\n" + test
     if lang == "rust":
         return "\nfn main(){ \n } \n" + problem.extra["declaration"] + prompt + completion + test
     return prompt + completion + "\n" + test

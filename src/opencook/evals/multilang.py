@@ -69,9 +69,7 @@ def whole_function_program(problem: Problem, code: str) -> str:
     if lang == "go":
         body = _GO_IMPORTS.sub("", _GO_PACKAGE.sub("", code))
         setup = problem.extra["test_setup"]
-        other = [f'"{pkg}"' for pkg in hx._GO_HELPERS if pkg not in setup and pkg.split("/")[-1] + "." in body]
-        imports = ("import (\n" + "".join(f"    {p}\n" for p in other) + ")\n") if other else ""
-        return setup + "\n" + imports + body + "\n" + problem.test
+        return setup + "\n" + hx.go_helper_imports(setup, body) + body + "\n" + problem.test
     if lang == "java":
         imports = "" if "import java.util" in code else "import java.util.*;\nimport java.lang.*;\n"
         return imports + code + "\n" + problem.test
