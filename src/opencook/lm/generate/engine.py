@@ -27,6 +27,7 @@ import torch
 from opencook.completions.sampling import Sampling, row_seed  # noqa: F401 - row_seed re-exported
 from opencook.lm.generate.decoding import Completion, as_tokenizer
 from opencook.lm.generate.sampling import next_tokens
+from opencook.lm.generate.prefix import PrefixCache
 from opencook.lm.generate.slots import SlotCache, decode, prefill
 from opencook.lm.model.llama import Llama
 from opencook.tokenizer import decode as detokenize
@@ -41,11 +42,15 @@ class EngineConfig:
     """``slots``: sequences decoded together (on CPU 16-32 keeps the matrix products efficient);
     ``max_queue``: waiting requests before ``submit`` raises ``QueueFull``; ``prefill_budget``: prompt
     tokens admitted per step beyond the first newcomer, so a burst of arrivals does not stall the decode
-    of live requests for long."""
+    of live requests for long; ``prefix_cache_mb``: memory for the keys/values of prompt blocks kept for
+    reuse by later prompts that start the same (0: recompute every prompt), in blocks of ``prefix_block``
+    tokens."""
 
     slots: int = 32
     max_queue: int = 4096
     prefill_budget: int = 2048
+    prefix_cache_mb: float = 256.0
+    prefix_block: int = 32
 
 
 @dataclass(eq=False)
@@ -101,6 +106,8 @@ class Engine:
         self.model, self.tok = model.eval(), as_tokenizer(tokenizer)
         self.config = config or EngineConfig()
         self.cache = SlotCache(model, self.config.slots)
+        self.prefix = (PrefixCache(int(self.config.prefix_cache_mb * 2**20), self.config.prefix_block)
+                       if self.config.prefix_cache_mb > 0 else None)
         self.device = model.embed_tokens.weight.device
         self._waiting: collections.deque[Request] = collections.deque()
         self._live: list[Request] = []  # slot i holds self._live[i]
@@ -110,6 +117,7 @@ class Engine:
         self.generated_tokens = 0
         self.finished_requests = 0
         self.prompt_tokens = 0
+        self.reused_tokens = 0  # prompt tokens whose keys/values came from the prefix cache
         self.ttft: collections.deque[float] = collections.deque(maxlen=1024)
         self.ttft_sum, self.ttft_count = 0.0, 0
         self.started = time.perf_counter()
@@ -209,10 +217,14 @@ class Engine:
             req.finish_reason = "cancelled"
             self._notify(req, done=True)
             return
-        slot = len(self._live)
-        self.cache.reserve(len(req.prompt_ids) + req.max_new_tokens)
-        logits = prefill(self.cache, slot, torch.tensor(req.prompt_ids, device=self.device), 0)
-        self.prompt_tokens += len(req.prompt_ids)
+        slot, ids = len(self._live), req.prompt_ids
+        self.cache.reserve(len(ids) + req.max_new_tokens)
+        start = self.prefix.load(self.cache, slot, ids) if self.prefix is not None else 0
+        logits = prefill(self.cache, slot, torch.tensor(ids[start:], device=self.device), start)
+        if self.prefix is not None:
+            self.prefix.store(self.cache, slot, ids)
+        self.prompt_tokens += len(ids)
+        self.reused_tokens += start
         self._live.append(req)
         self._take(req, logits[None], int(logits.argmax()))
         if req.finish_reason is not None:
