@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sysconfig
 from pathlib import Path
 
@@ -162,10 +163,11 @@ def test_malformed_lines_name_file_and_line(tok_dir, tmp_path):
     with pytest.raises(ValueError, match=r"bad\.jsonl:3: not valid JSON"):
         build_sft([path], tok_dir, tmp_path / "out", max_len=100, progress=False)
     path.write_text(json.dumps(SIMPLE) + "\n" + json.dumps({"messages": [{"role": "user", "content": "x"}]}) + "\n")
-    with pytest.raises(ValueError, match=r"bad\.jsonl:2: the example has no assistant turn"):
-        build_sft([path], tok_dir, tmp_path / "out", max_len=100, progress=False)
     with pytest.raises(FileNotFoundError, match="has no meta.json"):
         SFTDataset(tmp_path / "out")
+    meta = build_sft([path], tok_dir, tmp_path / "out", max_len=100, progress=False)  # a bad row is a counted drop
+    assert meta["drops"]["malformed"] == 1 and meta["n_examples"] == 1
+    assert re.search(r"bad\.jsonl:2: the example has no assistant turn", meta["drop_examples"]["malformed"])
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(ValueError, match="no usable SFT examples"):
         build_sft([tmp_path / "empty.jsonl"], tok_dir, tmp_path / "out", max_len=100, progress=False)

@@ -1,4 +1,4 @@
-"""``opencook lm data build|sft``: tokenise a dataset into packed shards, or SFT JSONL into masked examples."""
+"""``opencook lm data build|sft``: tokenise a dataset into packed shards, or an SFT mixture into masked examples."""
 
 from __future__ import annotations
 
@@ -25,15 +25,30 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_sft(args: argparse.Namespace) -> int:
-    from opencook.lm.data.sft import build_sft
+    from opencook.lm.data.sft import DROP_REASONS, build_sft
+    from opencook.lm.data.sft_sources import load_mix
 
+    if bool(args.sources) == bool(args.mix):
+        raise SystemExit("opencook lm data sft: give SOURCES... or --mix FILE (one of them)")
+    sources = load_mix(args.mix) if args.mix else args.sources
     t0 = time.perf_counter()
-    meta = build_sft(args.sources, args.tokenizer, args.out, max_len=args.max_len, progress=not args.quiet)
+    meta = build_sft(sources, args.tokenizer, args.out, max_len=args.max_len, progress=not args.quiet,
+                     decontaminate=False if args.no_decontam else None)
     secs = max(time.perf_counter() - t0, 1e-9)
     print(f"sft: {meta['n_examples']} examples from {meta['lines']} lines; {meta['n_tokens']} tokens, "
           f"{meta['n_loss_tokens']} with loss ({meta['n_loss_tokens'] / meta['n_tokens']:.0%})")
     print(f"  longest {meta['longest']} tokens; {meta['truncated']} truncated to --max-len {meta['max_len']}, "
           f"{meta['dropped_no_loss']} dropped (no answer token left); {secs:.1f} s")
+    decontam = meta["decontam"]
+    print("  decontamination: " + (f"{'+'.join(decontam['benchmarks'] + decontam['extra_paths'])}, "
+                                   f"{decontam['ngram']}-grams" if decontam else "off (--no-decontam)"))
+    print(f"  {'source':<28} {'shape':<12} {'rows':>9} {'kept':>9} " + " ".join(f"{r:>12}" for r in DROP_REASONS)
+          + f" {'out':>9} {'epochs':>7}")
+    for s in meta["mixture"]:
+        print(f"  {s['name'][-28:]:<28} {'+'.join(s['shapes']) or '-':<12} {s['rows']:>9} {s['kept']:>9} "
+              + " ".join(f"{s['drops'][r]:>12}" for r in DROP_REASONS) + f" {s['rows_out']:>9} {s['epochs']:>7.2f}")
+    for reason, where in meta["drop_examples"].items():
+        print(f"  first {reason}: {where[:200]}")
     print(f"saved: {Path(args.out)}")
     return 0
 
@@ -51,11 +66,15 @@ def add_parser(lm_sub) -> None:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
 
-    sft = data.add_parser("sft", help="tokenise ChatML SFT examples (JSONL) with a loss mask")
-    sft.add_argument("sources", nargs="+", help="JSONL files (or folders of them): 'messages' or "
-                                                "'instruction'/'output' per line")
+    sft = data.add_parser("sft", help="tokenise SFT examples (JSONL/Parquet, a weighted mixture) with a loss mask")
+    sft.add_argument("sources", nargs="*", help="JSONL/Parquet files or folders, each used once: 'messages' or "
+                                                "'instruction'/'output' per row (OpenCoder's opc-sft-stage1/2)")
+    sft.add_argument("--mix", default=None, help="a mixture YAML instead of SOURCES: sources with weight or "
+                                                 "repeat, seed, total, decontam (docs/lm_data.md)")
     sft.add_argument("--tokenizer", required=True, help="tokenizer folder from `opencook lm tokenizer train`")
     sft.add_argument("--out", required=True, help="output folder (tokens.bin, mask.bin, offsets.npy, meta.json)")
     sft.add_argument("--max-len", type=int, required=True, help="truncate examples to this many tokens")
+    sft.add_argument("--no-decontam", action="store_true",
+                     help="keep rows that overlap HumanEval/MBPP (decontamination is on by default)")
     sft.add_argument("--quiet", action="store_true", help="no progress bar")
     sft.set_defaults(func=cmd_sft)
