@@ -9,13 +9,12 @@ steps, evaluates and checkpoints (collectives inside the hooks stay in lock-step
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from opencook.kit.dist import barrier
+from opencook.kit.progress import Progress
 from opencook.kit.rundir import MetricsLog, RunDir
 
 
@@ -36,7 +35,8 @@ class TrainLoop:
         return None
 
     def describe(self) -> dict[str, Any]:
-        """Extra JSON files for the run directory, by file name (``{"model.json": {...}}``)."""
+        """Extra JSON files for the run directory, by file name (``{"model.json": {...}}``); written at the start
+        and rewritten after every checkpoint and at the end, so positions in them (data consumed) stay current."""
         return {}
 
     def train_step(self) -> None:
@@ -44,7 +44,7 @@ class TrainLoop:
         raise NotImplementedError
 
     def after_step(self, seconds: float) -> dict[str, str] | None:
-        """Log what the step did (``seconds`` is its wall time); return what the progress bar shows."""
+        """Log what the step did (``seconds`` is its wall time); return what the progress line shows."""
         return None
 
     def evaluate(self) -> dict[str, Any] | None:
@@ -79,42 +79,42 @@ class TrainLoop:
         desc: str = "train",
     ) -> dict[str, Any]:
         """Run (or resume) to step ``stop_at``: evaluate every ``eval_every`` steps and checkpoint every
-        ``checkpoint_every`` steps (0: never), and always at ``stop_at``. Returns the summary."""
+        ``checkpoint_every`` steps (0: never), and always at ``stop_at``. Progress (``kit/progress.py``) shows a
+        bar on a terminal and one line per ``cfg.log_every`` steps otherwise. Returns the summary."""
         try:
             return self._fit(cfg, stop_at=stop_at, checkpoint_every=checkpoint_every, eval_every=eval_every,
                              tensorboard=tensorboard, desc=desc)
         finally:
             self.run.release()  # the run directory's lock (taken by write_config), for the next run
 
-    def _fit(self, cfg: Any, *, stop_at: int, checkpoint_every: int, eval_every: int, tensorboard: bool,
-             desc: str) -> dict[str, Any]:
-        from tqdm import tqdm
-
-        resumed = self.restore()  # before writing anything: a refused resume leaves the run directory as it was
-        self.run.write_config(cfg)
+    def _write_description(self) -> None:
         for name, data in self.describe().items():
             self.run.write_json(name, data)
+
+    def _fit(self, cfg: Any, *, stop_at: int, checkpoint_every: int, eval_every: int, tensorboard: bool,
+             desc: str) -> dict[str, Any]:
+        resumed = self.restore()  # before writing anything: a refused resume leaves the run directory as it was
+        self.run.write_config(cfg)
+        self._write_description()
         barrier()
         self.metrics = self.run.open_metrics(self.step, tensorboard)
         if resumed:
             self.log(resumed, to_tensorboard=False)
-        shown = os.isatty(2) or os.environ.get("OPENCOOK_PROGRESS") == "1"
-        bar = tqdm(total=stop_at, initial=self.step, desc=desc, unit="step", disable=not (self.run.main and shown),
-                   file=sys.stderr)
+        bar = Progress(stop_at, desc, "step", initial=self.step, every=getattr(cfg, "log_every", 0) or 0,
+                       enabled=self.run.main)
         first_step = self.step
         self.t_start = t_start = time.perf_counter()
         while self.step < stop_at:
             t0 = time.perf_counter()
             self.train_step()
             postfix = self.after_step(time.perf_counter() - t0)
-            bar.update(1)
-            if postfix:
-                bar.set_postfix(postfix)
+            bar.update(1, **(postfix or {}))
             last = self.step == stop_at
             if last or eval_every and self.step % eval_every == 0:
                 self.evaluate()
             if last or checkpoint_every and self.step % checkpoint_every == 0:
                 self.save()
+                self._write_description()
         bar.close()
         wall_s = time.perf_counter() - t_start
         self.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from opencook.kit.progress import track
 from opencook.tokenizer.config import TokenizerConfig
 from opencook.tokenizer.sources import SourceStats, iter_texts
 
@@ -45,10 +46,7 @@ def train_tokenizer(sources: Sequence[str | Path], cfg: TokenizerConfig | None =
         vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, special_tokens=list(cfg.special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     texts = iter_texts(sources, max_docs=cfg.max_docs, seed=cfg.seed, stats=stats)
-    if progress:
-        from tqdm import tqdm
-
-        texts = tqdm(texts, desc="tokenizer: reading", unit="doc", total=cfg.max_docs)
+    texts = track(texts, cfg.max_docs, "tokenizer: reading", "doc", enabled=progress)
     tok.train_from_iterator(_batches(texts), trainer=trainer)
     if stats.docs == 0:
         raise ValueError(f"no training text found in {[str(s) for s in sources]}: "

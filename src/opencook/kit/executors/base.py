@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from tqdm import tqdm
+from opencook.kit.progress import Progress
 
 
 class WorkerLostError(RuntimeError):
@@ -24,5 +24,6 @@ class Executor(Protocol):
         ...
 
 
-def progress_bar(total: int, desc: str) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="shard", leave=False, dynamic_ncols=True, mininterval=0.5)
+def progress_bar(total: int, desc: str) -> Progress:
+    """A stage's tasks: a bar on a terminal, a line about every tenth of them otherwise (``kit/progress.py``)."""
+    return Progress(total, desc, "task", leave=False)

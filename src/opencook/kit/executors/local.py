@@ -10,10 +10,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from tqdm import tqdm
-
 from opencook.kit.executors.base import WorkerLostError, progress_bar
 from opencook.kit.executors.lifeline import die_with_driver
+from opencook.kit.progress import Progress
 
 
 class LocalExecutor:
@@ -61,7 +60,7 @@ class LocalExecutor:
                         ) from exc
                     bar.write(f"{desc}: a worker died; retrying {len(pending)} unfinished task(s)")
 
-    def _run_pool(self, fn: Callable[[Any], Any], pending: dict[int, Any], bar: tqdm) -> Iterator[tuple[int, Any]]:
+    def _run_pool(self, fn: Callable[[Any], Any], pending: dict[int, Any], bar: Progress) -> Iterator[tuple[int, Any]]:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from opencook.kit.io import atomic_write, sha256_file
+from opencook.kit.progress import track
 from opencook.lm.data.files import (
     check_file,
     fingerprint,
@@ -111,10 +112,7 @@ def build_packed(sources: Sequence[str | Path], tokenizer: str | Path, out: str 
 
     stats = SourceStats()
     texts: Iterable[str] = iter_texts(sources, max_docs=max_docs, seed=0, stats=stats)
-    if progress:
-        from tqdm import tqdm
-
-        texts = tqdm(texts, desc="packing", unit="doc", total=max_docs)
+    texts = track(texts, max_docs, "packing", "doc", enabled=progress)
     writer = _ShardWriter(out, shard_tokens, dtype)
     n_tokens = 0
     encode_batch = getattr(tok, "encode_batch_fast", tok.encode_batch)  # no offsets: ~25% faster where available

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from opencook.kit.io import atomic_write
+from opencook.kit.progress import Progress
 from opencook.xc.data import funcnames_sources as src
 from opencook.xc.data.funcnames_config import FunctionNamesConfig
 from opencook.xc.data.funcnames_extract import OK, Extractor, FileFunctions
@@ -124,9 +124,7 @@ def build(config: FunctionNamesConfig, roots: list[src.Root], files: list[list[P
     total = None if None in counts else sum(counts)
     tasks = (t for r, f in zip(roots, files, strict=True) for t in src.iter_tasks(r, f, config.language))
     acc = _Accumulator(config)
-    bar = tqdm(
-        total=total, desc="funcnames: parsing", unit="file", disable=not config.progress, mininterval=0.5
-    )
+    bar = Progress(total, "funcnames: parsing", "file", enabled=config.progress)
     with bar:
         for key, result in _extract_all(config, tasks):
             bar.update(1)

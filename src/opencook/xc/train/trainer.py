@@ -8,7 +8,6 @@ are the kit's ``TrainLoop``; this file adds the dataset description and the xc-s
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -164,7 +163,8 @@ class Trainer(TrainLoop):
         if len(self.window) == self.cfg.log_every or self.step == self.cfg.steps:
             self._log_window(self.window)
             self.window = []
-        return {"loss": f"{self.last_result.loss:.3f}"}
+        active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
+        return {"loss": f"{self.last_result.loss:.3f}", "active classes": active}
 
     def train(self) -> dict:
         cfg = self.cfg
@@ -194,10 +194,6 @@ class Trainer(TrainLoop):
         step_s = sum(r.seconds for r in window)
         split = {k: sum(r.split[k] for r in window) / len(window) for k in window[0].split}
         active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
-        if self.is_main and not sys.stderr.isatty():
-            print(f"step {self.step}/{self.cfg.steps} loss {losses[-1]:.4f} "
-                  f"{self.cfg.global_batch * len(window) / step_s:.0f} samples/s, {active} active classes",
-                  flush=True)
         self.log({
             "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
             "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
