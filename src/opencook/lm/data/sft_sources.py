@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opencook.benchmarks.decontam import DecontamConfig
 from opencook.kit.io import Dataset
@@ -81,13 +82,13 @@ class SFTMixConfig:
             raise ValueError("total applies to weighted sources, and no source has a weight")
 
 
-def load_mix(path: str | Path) -> SFTMixConfig:
-    """A mixture YAML as a typed config (a typo fails here, naming the key); relative source paths are
-    taken relative to the YAML file."""
+def load_mix(path: str | Path, overrides: dict[str, Any] | None = None) -> SFTMixConfig:
+    """A mixture YAML as a typed config (a typo fails here, naming the key), dotted ``overrides`` (``--set``)
+    on top; relative source paths are taken relative to the YAML file."""
     from opencook.kit.config import build_config, read_yaml_config
 
     path = Path(path)
-    values = read_yaml_config(path)
+    values = read_yaml_config(path, overrides)
     for source in values.get("sources") or []:
         if isinstance(source, dict) and isinstance(source.get("path"), str):
             source["path"] = str((path.parent / source["path"]) if not Path(source["path"]).is_absolute()
