@@ -22,6 +22,7 @@ from opencook.data.report.sections import (
     section_transform,
 )
 from opencook.kit.report import page as P
+from opencook.kit.report.training import run_name
 
 SECTIONS = [
     ("run", "Run", section_header),
@@ -42,7 +43,7 @@ def render_data_report(run_dir: Path) -> str:
     # the fuzzy dedup section only appears when a fuzzy_dedup stage ran
     shown = [s for s in SECTIONS if s[0] != "fuzzy" or fuzzy_stages(run)]
     body = "".join(P.heading(2, title, anchor) + fn(run) for anchor, title, fn in shown)
-    return P.document(f"opencook data run: {Path(run_dir).name}", [(a, t) for a, t, _ in shown], body)
+    return P.document(f"opencook data run: {run_name(Path(run_dir))}", [(a, t) for a, t, _ in shown], body)
 
 
 def write_data_report(run_dir: Path) -> Path:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from opencook.kit.report import page as P
 from opencook.kit.report.page import num_or_none
 
@@ -72,6 +74,19 @@ def read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"{path.name} is not a JSON object; it is skipped.")
         return None
     return data
+
+
+def run_name(run_dir: Path) -> str:
+    """The run's own name (``name`` in ``summary.json`` or ``config.yaml``); the folder's name only when neither
+    says, since ``--out`` folders are often ``run``, ``out`` or a date."""
+    for name in ("summary.json", "config.yaml"):
+        try:
+            data = yaml.safe_load((run_dir / name).read_text(encoding="utf-8"))  # JSON is YAML
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"].strip():
+            return data["name"]
+    return Path(run_dir).resolve().name
 
 
 def by_step(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

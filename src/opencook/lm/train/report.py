@@ -11,9 +11,42 @@ from pathlib import Path
 
 from opencook.kit.report import page as P
 from opencook.kit.report import plots, training
-from opencook.kit.report.training import by_step, ema, kv, plot_or_notice, read_json, xy
+from opencook.kit.report.training import by_step, ema, fmt, kv, plot_or_notice, read_json, run_name, xy
 
 KINDS = ("train", "resume", "eval")
+INIT = "init_from "  # how the trainer's resume record names a start from another run's weights
+
+
+def _start(source: object) -> tuple[str, str] | None:
+    """(key, where) for a ``resumed_from`` value: a resume of this run, or an initialisation from another."""
+    if not isinstance(source, str) or not source:
+        return None
+    if source.startswith(INIT):
+        return "initialised_from", source[len(INIT):]
+    return "resumed_from", source
+
+
+def marks(records: list[dict]) -> list[tuple[float, str]]:
+    """The charts' dashed lines: where this run resumed, or where it started from another run's weights."""
+    out = []
+    for r in by_step(records):
+        start = _start(r.get("from"))
+        label = f"initialised from {Path(start[1]).name}" if start and start[0] == "initialised_from" else "resume"
+        out.append((float(r["step"]), label))
+    return out
+
+
+def _data_table(data: dict) -> str:
+    """The data position: the scalars, then one row per source with what training has consumed of it
+    (``data.json`` is rewritten at every checkpoint and at the end of a run)."""
+    sources = data.get("sources")
+    scalars = {k: v for k, v in data.items() if k != "sources"}
+    out = kv(scalars)
+    if isinstance(sources, list) and sources and all(isinstance(x, dict) for x in sources):
+        keys = list(dict.fromkeys(k for x in sources for k in x))
+        out += P.table(keys, [[P.mono(str(x[k])) if k == "path" else fmt(k, x.get(k)) for k in keys]
+                              for x in sources])
+    return out
 
 
 def _summary(run_dir: Path, problems: list[str]) -> str:
@@ -23,13 +56,18 @@ def _summary(run_dir: Path, problems: list[str]) -> str:
     data = read_json(run_dir / "data.json", problems)
     out += [P.notice(p) for p in problems]
     out.append(P.heading(3, "Final figures"))
-    out.append(
-        kv(summary) if summary else P.notice("summary.json is missing: the run crashed or is still running.")
-    )
+    if summary:
+        start = _start(summary.get("resumed_from"))
+        shown = {k: v for k, v in summary.items() if k != "resumed_from"}
+        if start:
+            shown[start[0]] = start[1]
+        out.append(kv(shown))
+    else:
+        out.append(P.notice("summary.json is missing: the run crashed or is still running."))
     out.append(P.heading(3, "Model"))
     out.append(kv(model) if model else P.notice("model.json is missing."))
     out.append(P.heading(3, "Data"))
-    out.append(kv(data) if data else P.notice("data.json is missing."))
+    out.append(_data_table(data) if data else P.notice("data.json is missing."))
     return "".join(out)
 
 
@@ -38,7 +76,7 @@ def _curves(run_dir: Path) -> str:
     if m is None:
         return P.notice("metrics.jsonl is missing: the run has not finished a step.")
     train = by_step(m.records["train"])
-    resumes = [(float(r["step"]), "resume") for r in by_step(m.records["resume"])]
+    resumes = marks(m.records["resume"])
     out = []
     if m.truncated_tail:
         out.append(P.notice("The last line of metrics.jsonl is cut off (a crash mid-write); it is skipped."))
@@ -130,7 +168,7 @@ def render_lm_report(run_dir: Path) -> str:
         ("config", "Config and versions", lambda: training.section_config(run_dir)),
     ]
     body = "".join(P.heading(2, title, anchor) + fn() for anchor, title, fn in sections)
-    return P.document(f"opencook lm training run: {run_dir.name}", [(a, t) for a, t, _ in sections], body)
+    return P.document(f"opencook lm training run: {run_name(run_dir)}", [(a, t) for a, t, _ in sections], body)
 
 
 def write_training_report(run_dir: Path) -> Path:

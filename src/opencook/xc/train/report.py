@@ -242,7 +242,7 @@ def render_training_report(run_dir: Path) -> str:
     run = load(Path(run_dir))
     body = "".join(P.heading(2, title, anchor) + fn(run) for anchor, title, fn in SECTIONS)
     return P.document(
-        f"opencook xc training run: {Path(run_dir).name}", [(a, t) for a, t, _ in SECTIONS], body
+        f"opencook xc training run: {training.run_name(Path(run_dir))}", [(a, t) for a, t, _ in SECTIONS], body
     )
 
 
