@@ -183,7 +183,8 @@ def test_files_that_are_not_sft_data_fail_clearly(tok_dir, tmp_path):
     assert not (tmp_path / "out" / "meta.json").exists()
 
 
-def test_cli_mix_file_and_no_decontam(tok, tok_dir, tmp_path, capsys):
+def test_cli_mix_file_and_no_decontam(tok, tok_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # source paths in a mixture are relative to the working directory
     (tmp_path / "data").mkdir()
     stage2_parquet(tmp_path / "data" / "edu.parquet", [task("edu", k) for k in range(10)])
     write_jsonl(tmp_path / "data" / "he.jsonl", [{"instruction": humaneval_prompt(), "output": "pass"},
@@ -209,3 +210,13 @@ def test_cli_mix_file_and_no_decontam(tok, tok_dir, tmp_path, capsys):
     recipe.write_text("sources:\n  - {path: data/edu.parquet, wieght: 2}\n")
     with pytest.raises(ConfigError, match="unknown key 'wieght'; did you mean 'weight'"):
         run()
+
+
+def test_shipped_mix_recipe_loads():
+    from opencook.lm.data.sft_sources import load_mix
+
+    recipes = sorted((Path(__file__).resolve().parents[2] / "recipes" / "lm" / "sft_mix").glob("*.yaml"))
+    assert recipes
+    for recipe in recipes:
+        mix = load_mix(recipe)
+        assert mix.decontaminate and len({s.name for s in mix.sources}) == len(mix.sources) >= 2

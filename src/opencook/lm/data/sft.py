@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from opencook.kit.io import Dataset, atomic_write, is_dataset_file, sha256_file
+from opencook.kit.progress import track
 from opencook.lm.data.chat import encode_turns, tokenizer_with
 from opencook.lm.data.files import check_file, read_meta, save_npy, start_build, token_dtype, write_meta
 from opencook.lm.data.sft_mix import choose, targets
@@ -94,12 +95,7 @@ def build_sft(sources: Sequence[str | Path] | SFTMixConfig, tokenizer: str | Pat
             hits: Counter = Counter()
             shape_rows: Counter = Counter()
             rows = truncated = 0
-            examples: Iterable = _rows(files[i])
-            if progress:
-                from tqdm import tqdm
-
-                examples = tqdm(examples, desc=f"sft {source.name}", unit="row")
-            for where, row in examples:
+            for where, row in track(_rows(files[i]), None, f"sft {source.name}", "row", enabled=progress):
                 rows += 1
                 shape_rows["messages" if "messages" in row else "instruction"] += 1
                 messages, reason, detail = row_messages(row)

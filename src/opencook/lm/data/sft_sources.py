@@ -84,16 +84,10 @@ class SFTMixConfig:
 
 def load_mix(path: str | Path, overrides: dict[str, Any] | None = None) -> SFTMixConfig:
     """A mixture YAML as a typed config (a typo fails here, naming the key), dotted ``overrides`` (``--set``)
-    on top; relative source paths are taken relative to the YAML file."""
+    on top. Source paths are taken as written (relative to the working directory), as in every recipe."""
     from opencook.kit.config import build_config, read_yaml_config
 
-    path = Path(path)
-    values = read_yaml_config(path, overrides)
-    for source in values.get("sources") or []:
-        if isinstance(source, dict) and isinstance(source.get("path"), str):
-            source["path"] = str((path.parent / source["path"]) if not Path(source["path"]).is_absolute()
-                                 else Path(source["path"]))
-    return build_config(SFTMixConfig, values, str(path))
+    return build_config(SFTMixConfig, read_yaml_config(Path(path), overrides), str(path))
 
 
 def detect_shape(columns: list[str], where: str) -> str:
