@@ -57,6 +57,8 @@ def _run(args: list[str]) -> tuple[dict, list[dict]]:
     record = json.loads((out / "results.json").read_text())
     rows = [json.loads(line) for line in (out / "problems.jsonl").read_text().splitlines()]
     assert (out / "summary.md").read_text().startswith("# humaneval, ")
+    page = (out / "summary.html").read_text()  # the look of every opencook report, one row per problem
+    assert "<nav>" in page and page.count("<details>") == len(rows) and "pass@1" in page
     return record, rows
 
 

