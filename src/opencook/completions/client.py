@@ -25,11 +25,12 @@ RETRY_STATUS = (429, 502, 503, 504)
 
 
 class ServerError(RuntimeError):
-    """The server answered with an error: ``status`` and its ``message``."""
+    """The server answered with an error: ``status``, its ``message`` and its ``Retry-After`` (seconds or None),
+    for callers that retry on their own."""
 
-    def __init__(self, status: int, message: str, url: str) -> None:
+    def __init__(self, status: int, message: str, url: str, retry_after: str | None = None) -> None:
         super().__init__(f"{url} answered {status}: {message}")
-        self.status, self.message = status, message
+        self.status, self.message, self.retry_after = status, message, retry_after
 
 
 @dataclass
@@ -107,7 +108,9 @@ def _message(response: httpx.Response) -> str:
         return response.text[:500]
 
 
-def _delay(attempt: int, backoff: float, retry_after: str | None) -> float:
+def retry_delay(attempt: int, backoff: float, retry_after: str | None = None) -> float:
+    """Seconds before retry ``attempt`` (0-based): the server's ``Retry-After`` when it gave one, else an
+    exponential backoff with jitter."""
     if retry_after is not None:
         try:
             return max(0.0, float(retry_after))
@@ -142,16 +145,16 @@ def _send(base: str, path: str, payload: dict | None, api_key: str | None, timeo
         except httpx.TimeoutException as e:
             if attempt == retries:
                 raise TimeoutError(f"{url} did not answer within {timeout} s") from e
-            time.sleep(_delay(attempt, backoff, None))
+            time.sleep(retry_delay(attempt, backoff))
             continue
         except httpx.TransportError as e:
             if attempt == retries:
                 raise ConnectionError(f"cannot reach {url}: {e}") from e
-            time.sleep(_delay(attempt, backoff, None))
+            time.sleep(retry_delay(attempt, backoff))
             continue
         if response.status_code not in RETRY_STATUS or attempt == retries:
-            raise ServerError(response.status_code, _message(response), url)
-        time.sleep(_delay(attempt, backoff, response.headers.get("Retry-After")))
+            raise ServerError(response.status_code, _message(response), url, response.headers.get("Retry-After"))
+        time.sleep(retry_delay(attempt, backoff, response.headers.get("Retry-After")))
     raise AssertionError("unreachable")
 
 
@@ -214,7 +217,12 @@ def complete(base_url: str, prompt: str | Sequence[str] | None = None, *,
     estimate = chars // 4 + int(knobs.get("max_tokens") or 16)  # type: ignore[call-overload]
     if limit is not None:
         limit.acquire(estimate)
-    out = _send(base, path, payload, api_key, timeout, retries, backoff, stream)
+    try:
+        out = _send(base, path, payload, api_key, timeout, retries, backoff, stream)
+    except ServerError:
+        if limit is not None:
+            limit.settle(estimate, 0)  # refused: it used none of the budget
+        raise
     if limit is not None:
         limit.settle(estimate, int((out.get("usage") or {}).get("total_tokens", estimate)))
     choices = sorted(out["choices"], key=lambda c: c["index"])

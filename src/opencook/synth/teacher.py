@@ -1,8 +1,9 @@
 """Teacher calls through any OpenAI-compatible chat endpoint (vLLM, a hosted API, ``opencook lm serve``).
 
 Requests go out ``concurrency`` at a time (a thread pool; the chat API has one conversation per request), no
-faster than ``rps`` per second, each retried with exponential backoff on 5xx, 429, timeouts and connection
-errors. Replies are cached on disk by request content (``cache.py``) and journalled per item, so a rerun
+faster than ``rps`` per second and, for hosted APIs, under ``tokens_per_minute``; each is retried on 5xx, 429,
+timeouts and connection errors after the server's ``Retry-After``, else an exponential backoff with jitter.
+``stream`` reads replies as server-sent events (one connection per reply, nothing buffered server-side). Replies are cached on disk by request content (``cache.py``) and journalled per item, so a rerun
 skips finished items and never pays twice for a prompt. An endpoint that stays unreachable stops the stage
 with a ``TeacherError``; a single item that keeps failing (5xx, timeout, 400) is counted and skipped."""
 
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencook.completions.client import ServerError, complete, list_models
+from opencook.completions.client import RateLimit, ServerError, complete, list_models, retry_delay
 from opencook.completions.sampling import Sampling
 from opencook.synth.cache import ReplyCache, request_key
 
@@ -35,7 +36,8 @@ TEACHER_SAMPLING = Sampling(max_new_tokens=768)
 class TeacherConfig:
     """Where the teacher is and how it decodes. ``model=None`` takes the server's first model. ``rps=0``
     means no rate limit. ``sampling.max_new_tokens`` bounds every reply (a teacher that never stops costs at
-    most that); one sample per request (``sampling.n`` must be 1)."""
+    most that); one sample per request (``sampling.n`` must be 1). ``tokens_per_minute=0`` means no token
+    limit; ``stream`` asks for server-sent events."""
 
     endpoint: str
     model: str | None = None
@@ -46,6 +48,8 @@ class TeacherConfig:
     retries: int = 3
     backoff_s: float = 1.0
     timeout_s: float = 300.0
+    tokens_per_minute: float = 0.0
+    stream: bool = False
 
     def __post_init__(self) -> None:
         if not self.endpoint.startswith(("http://", "https://")):
@@ -55,8 +59,8 @@ class TeacherConfig:
             raise ValueError(f"teacher concurrency={self.concurrency}: must be >= 1")
         if self.sampling.n != 1:
             raise ValueError(f"teacher sampling n={self.sampling.n}: must be 1 (one reply per request)")
-        if self.rps < 0 or self.retries < 0 or self.backoff_s < 0 or self.timeout_s <= 0:
-            raise ValueError("teacher rps, retries and backoff_s must be >= 0 and timeout_s > 0")
+        if min(self.rps, self.retries, self.backoff_s, self.tokens_per_minute) < 0 or self.timeout_s <= 0:
+            raise ValueError("teacher rps, retries, backoff_s and tokens_per_minute must be >= 0 and timeout_s > 0")
 
     def knobs(self) -> dict:
         """The request fields that decide a reply: sent with every request and part of its cache key."""
@@ -112,6 +116,7 @@ class Teacher:
         self.cache = ReplyCache(cache_dir) if cache_dir else None
         self.stats = TeacherStats()
         self._limit = _RateLimit(config.rps)
+        self._tokens = RateLimit(tokens_per_minute=config.tokens_per_minute) if config.tokens_per_minute else None
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._model = config.model
@@ -122,7 +127,7 @@ class Teacher:
         with self._model_lock:
             if self._model is None:
                 self._model = self._with_retries(lambda: list_models(self.config.endpoint, api_key=self.config.api_key,
-                                                                     timeout=self.config.timeout_s)[0])
+                                                                     timeout=self.config.timeout_s, retries=0)[0])
         return self._model
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -149,7 +154,7 @@ class Teacher:
                 last = exc
             if attempt < cfg.retries:
                 self._count("retries")
-                time.sleep(cfg.backoff_s * 2**attempt)
+                time.sleep(retry_delay(attempt, cfg.backoff_s, getattr(last, "retry_after", None)))
         raise last
 
     def ask(self, messages: list[dict[str, str]]) -> tuple[str, str, str]:
@@ -161,6 +166,7 @@ class Teacher:
             return hit["text"], hit["finish_reason"], "cache"
         reply = self._with_retries(lambda: complete(self.config.endpoint, messages=messages, model=self.model,
                                                     api_key=self.config.api_key, timeout=self.config.timeout_s,
+                                                    retries=0, stream=self.config.stream, limit=self._tokens,
                                                     **knobs))
         text, reason = reply.text or "", reply.finish_reasons[0] or "unknown"
         self._count("completion_tokens", int(reply.usage.get("completion_tokens", 0)))
