@@ -300,14 +300,15 @@ def test_cli_runs_a_yaml_config_and_names_a_typo(world, tmp_path, capsys):
     assert f"recalled {saved['output']['pages']} pages" in proc.stdout
 
 
-def test_cli_out_flag_replaces_the_config_key(world, tmp_path, capsys):
+def test_cli_out_flag_replaces_the_config_key(world, tmp_path, capsys, monkeypatch):
     from opencook.cli.recall import main
 
     cfg = tmp_path / "r.yaml"
     cfg.write_text(f"corpus: {json.dumps(world['files'])}\nseeds: [{world['dir'] / 'seeds.jsonl'}]\n"
                    f"tokenizer: {world['tok']}\nrounds: 1\n")
-    assert main([str(cfg)]) == 2
-    assert "no output directory: pass --out DIR" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main([str(cfg), "--workers", "1"]) == 0  # no --out: runs/<config file name>, as every verb (docs/cli.md)
+    assert (tmp_path / "runs" / "r" / "recall.json").exists()
     assert main([str(cfg), "--out", str(tmp_path / "flag")]) == 0
     assert (tmp_path / "flag" / "recall.json").exists()
     assert "deprecated" not in capsys.readouterr().err

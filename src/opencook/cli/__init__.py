@@ -6,6 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from opencook.cli.errors import run_verb
+from opencook.cli.flags import (
+    Parser,
+    add_common,
+    add_out,
+    add_set,
+    add_workers,
+    existing,
+    input_name,
+    out_dir,
+    positive,
+)
+from opencook.kit.config import ConfigError
+
 
 def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: str | None = None) -> list:
     """Run a recipe, then release the executor's workers (or the Ray instance it started)."""
@@ -17,13 +31,15 @@ def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from opencook.data.recipe import load_recipe
+    from opencook.data.recipe import parse_recipe
+    from opencook.kit.config import blame_overrides, parse_set_pairs, read_yaml_config
 
-    recipe = load_recipe(Path(args.recipe))
-    out = Path(args.out or f"runs/{recipe.name}")
     if args.address and args.executor != "ray":
-        print("opencook: --address is for --executor ray", file=sys.stderr)
-        return 2
+        raise ConfigError("--address is for --executor ray: add --executor ray, or drop --address")
+    path = Path(args.recipe)
+    recipe = blame_overrides(lambda o: parse_recipe(read_yaml_config(path, o), str(path)),
+                             parse_set_pairs(args.set), str(path))
+    out = Path(args.out or f"runs/{recipe.name}")
     results = _run_pipeline(recipe, out, args.executor, args.workers, address=args.address)
     report = None
     if not args.no_report:
@@ -49,7 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_data_filter(args: argparse.Namespace) -> int:
     from opencook.data.filter.filter_path import filter_path
 
-    result = filter_path(Path(args.path), Path(args.out), fmt=args.format, seed=args.seed, workers=args.workers,
+    out = out_dir(args, "data", "filter", input_name(args.path))
+    result = filter_path(Path(args.path), out, fmt=args.format, seed=args.seed, workers=args.workers,
                          compat=args.compat)
     print(f"filter results: {result}")
     return 0
@@ -70,7 +87,7 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
              if v is not None}
     if args.no_verify:
         fuzzy["verify"] = False
-    out = Path(args.out)
+    out = out_dir(args, "data", "dedup", input_name(args.path))
     recipe = parse_recipe({"name": "dedup", "seed": 0, "stages": [
         {"ingest": {"paths": _dedup_inputs(Path(args.path)), "max_file_bytes": 1 << 62}},
         {"fuzzy_dedup": fuzzy},
@@ -89,43 +106,57 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opencook")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opencook", description=__doc__)
+    parser = Parser(prog="opencook", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"opencook {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a data recipe (YAML) into an output directory")
-    run.add_argument("recipe", help="path to the recipe YAML")
-    run.add_argument("--out", help="output directory (default: runs/<recipe name>)")
-    run.add_argument("--workers", type=int, default=2,
-                     help="worker processes for the local executor; CPUs of a local Ray instance")
+    run.add_argument("recipe", type=existing, help="path to the recipe YAML")
+    add_out(run, "runs/<recipe name>", "run directory; a rerun skips finished shards")
+    add_set(run)
+    add_workers(run, "worker processes for the local executor; CPUs of a local Ray instance")
     run.add_argument("--executor", default="local", choices=["local", "inprocess", "ray"],
                      help="local: a process pool; inprocess: one process (debugging); ray: Ray tasks")
     run.add_argument("--address", help="with --executor ray: an existing Ray cluster (e.g. ray://host:10001 "
-                                       "or host:6379); without it a local Ray instance is started")
+                                       "or host:6379); default: start a local Ray instance")
     run.add_argument("--no-report", action="store_true", help="skip report.html")
+    add_common(run)
     run.set_defaults(func=_cmd_run)
 
     data = sub.add_parser("data", help="data tools").add_subparsers(dest="data_command", required=True)
     flt = data.add_parser("filter", help="run the quality filter alone: one row per file with its verdict")
-    flt.add_argument("path", help="a folder of source files, or a Parquet/JSONL dataset")
-    flt.add_argument("--out", required=True, help="output directory")
-    flt.add_argument("--format", default="parquet", choices=["parquet", "jsonl"])
-    flt.add_argument("--seed", type=int, default=0)
-    flt.add_argument("--workers", type=int, default=1)
+    flt.add_argument("path", type=existing, help="a folder of source files, or a Parquet/JSONL dataset")
+    add_out(flt, "runs/data/filter-<input name>")
+    flt.add_argument("--format", default="parquet", choices=["parquet", "jsonl"], help="output format")
+    flt.add_argument("--seed", type=int, default=0, help="seed of the rules that sample")
+    add_workers(flt, "worker processes")
     flt.add_argument("--compat", default="fixed", choices=["fixed", "reference"],
                      help="reference: the reference's verdicts, faults included; fixed: its faults repaired (docs/filter.md)")
+    add_common(flt)
     flt.set_defaults(func=_cmd_data_filter)
 
     ddp = data.add_parser("dedup", help="fuzzy (MinHash-LSH) dedup of a dataset the pipeline wrote")
-    ddp.add_argument("path", help="a dataset/ folder or file: Parquet, JSONL (plain, .gz, .zst)")
-    ddp.add_argument("--out", required=True, help="output directory (a run directory)")
-    ddp.add_argument("--preset", choices=["opencoder", "datatrove", "bigcode"])
-    ddp.add_argument("--threshold", type=float, help="target Jaccard; chooses bands x rows")
-    ddp.add_argument("--num-perm", type=int, dest="num_perm")
-    ddp.add_argument("--bands", type=int)
-    ddp.add_argument("--rows", type=int)
+    ddp.add_argument("path", type=existing, help="a dataset/ folder or file: Parquet, JSONL (plain, .gz, .zst)")
+    add_out(ddp, "runs/data/dedup-<input name>", "output directory (a run directory)")
+    ddp.add_argument("--preset", choices=["opencoder", "datatrove", "bigcode"],
+                     help="a published setting (default: the fuzzy_dedup stage's defaults, docs/dedup.md)")
+    ddp.add_argument("--threshold", type=float, help="target Jaccard; chooses bands x rows (default: the preset's)")
+    ddp.add_argument("--num-perm", type=positive, dest="num_perm", help="MinHash permutations (default: the preset's)")
+    ddp.add_argument("--bands", type=positive, help="LSH bands (default: the preset's)")
+    ddp.add_argument("--rows", type=positive, help="rows per band (default: the preset's)")
     ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
-    ddp.add_argument("--workers", type=int, default=2)
+    add_workers(ddp, "worker processes")
+    add_common(ddp)
     ddp.set_defaults(func=_cmd_data_dedup)
 
     from opencook.cli.recall import add_parser as add_recall_parser
@@ -144,22 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opencook.kit.config import ConfigError
-
+    """Parse ``argv`` and run the verb; a user error (bad path, bad value, missing tool) is exit 2 with one
+    line naming the input and the fix, never a traceback (``cli/errors.py``)."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ConfigError as exc:
-        print(f"opencook: config error: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, PermissionError) as exc:
-        print(f"opencook: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a named, user-facing error from a stage; anything else keeps its traceback
-        if type(exc).__name__.endswith("Error") and type(exc).__module__.startswith("opencook"):
-            print(f"opencook: {exc}", file=sys.stderr)
-            return 1
-        raise
+    return run_verb(args)
 
 
 if __name__ == "__main__":

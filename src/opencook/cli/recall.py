@@ -12,12 +12,15 @@ from pathlib import Path
 
 import yaml
 
+from opencook.cli.flags import add_common, add_out, add_set, add_workers, existing, positive
 
-def load_recall_config(path: str | Path, **overrides):
-    """A ``RecallConfig`` from YAML, type-checked (typos get a hint); ``None`` overrides are ignored.
-    Relative paths in the file are taken relative to the file's folder."""
+
+def load_recall_config(path: str | Path, sets: dict | None = None, **overrides):
+    """A ``RecallConfig`` from YAML, type-checked (typos get a hint); ``sets`` are ``--set`` overrides,
+    ``None`` keyword overrides are ignored. Relative paths in the file are taken relative to the file's folder
+    (a path given with ``--set`` is taken as typed, relative to the working directory)."""
     from opencook.data.recall.loop import RecallConfig
-    from opencook.kit.config import ConfigError, build_config
+    from opencook.kit.config import ConfigError, build_config, set_override
 
     path = Path(path)
     try:
@@ -37,6 +40,8 @@ def load_recall_config(path: str | Path, **overrides):
     for key in ("tokenizer", "out", "heldout"):
         if isinstance(data.get(key), str):
             data[key] = str(base / data[key])
+    for dotted, value in (sets or {}).items():
+        set_override(data, dotted, value)
     try:
         return build_config(RecallConfig, data, str(path))
     except ValueError as exc:
@@ -45,20 +50,23 @@ def load_recall_config(path: str | Path, **overrides):
 
 def _run(args: argparse.Namespace) -> int:
     from opencook.data.recall.loop import run_recall
-    from opencook.kit.config import ConfigError
+    from opencook.kit.config import blame_overrides, parse_set_pairs
 
-    config = load_recall_config(args.config, rounds=args.rounds, threshold=args.threshold)
+    overrides = parse_set_pairs(args.set)
+    config = blame_overrides(lambda o: load_recall_config(args.config, o, rounds=args.rounds,
+                                                          threshold=args.threshold),
+                             overrides, str(args.config))
     out = args.out
     if out is None and config.out is not None:
         print(f"opencook data recall: the config key 'out' is deprecated and will be removed; "
               f"pass --out {config.out} instead", file=sys.stderr)
         out = config.out
     if out is None:
-        raise ConfigError(f"{args.config}: no output directory: pass --out DIR")
+        out = f"runs/{Path(args.config).stem}"
     from opencook.kit.executors import make_executor
 
     with make_executor("local" if args.workers > 1 else "inprocess", args.workers) as executor:
-        result = run_recall(config, out=out, executor=executor, progress=True)
+        result = run_recall(config, out=out, executor=executor, progress=not args.quiet)
     print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
           f"{result.out / 'dataset'}; report: {result.out / 'report.html'}")
     return 0
@@ -66,25 +74,27 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(data_sub) -> None:
     p = data_sub.add_parser("recall", help="code-related web text recall: fastText + domains + URL patterns, N rounds")
-    p.add_argument("config", help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, ...)")
-    p.add_argument("--out", help="output directory (required; replaces the deprecated config key 'out')")
-    p.add_argument("--rounds", type=int, help="number of rounds (default 3)")
-    p.add_argument("--workers", type=int, default=1, help="processes that score the corpus each round")
-    p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled (default 0.5)")
+    p.add_argument("config", type=existing, help="YAML file of RecallConfig keys (corpus, seeds, tokenizer, ...); "
+                                                 "relative paths in it are relative to the file")
+    add_out(p, "runs/<config file name>; replaces the deprecated config key 'out'")
+    add_set(p)
+    p.add_argument("--rounds", type=positive, help="number of rounds (default: the config's, else 3)")
+    add_workers(p, "processes that score the corpus each round")
+    p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled "
+                                                   "(default: the config's, else 0.5)")
+    add_common(p)
     p.set_defaults(func=_run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opencook.kit.config import ConfigError
+    """``opencook data recall ARGV`` with the same flags and error policy (exit 2, one line)."""
+    from opencook.cli.errors import run_verb
+    from opencook.cli.flags import Parser
 
-    parser = argparse.ArgumentParser(prog="opencook data")
+    parser = Parser(prog="opencook data")
     add_parser(parser.add_subparsers(dest="data_command", required=True))
     args = parser.parse_args(["recall", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
-        print(f"opencook data recall: {exc}", file=sys.stderr)
-        return 2
+    return run_verb(args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from opencook.kit.config import parse_set_pairs
+from opencook.cli.flags import add_common, add_out, add_set, existing
+from opencook.kit.config import blame_overrides, parse_set_pairs
 from opencook.kit.torchrun import relaunch_under_torchrun
 
 
@@ -14,7 +15,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from opencook.xc.train.config import load_train_config
     from opencook.xc.train.preflight import check_before_launch
 
-    cfg = load_train_config(Path(args.config), parse_set_pairs(args.set))  # a typo fails here, once
+    path = Path(args.config)  # a typo fails here, once; one only a --set causes names that override
+    cfg = blame_overrides(lambda o: load_train_config(path, o), parse_set_pairs(args.set), str(path))
     out = Path(args.out or f"runs/{cfg.name}")
     launched = "WORLD_SIZE" in os.environ
     check_before_launch(cfg, int(os.environ["WORLD_SIZE"]) if launched else args.nproc, out)  # before any rank
@@ -37,12 +39,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     xc = sub.add_parser("xc", help="extreme classification").add_subparsers(dest="xc_command", required=True)
     train = xc.add_parser("train", help="train a backbone + class-sharded head (run under torchrun for N ranks)")
-    train.add_argument("config", help="training config (YAML)")
-    train.add_argument("--out", help="run directory (default runs/<name>); a rerun resumes its newest checkpoint")
-    train.add_argument("--nproc", type=int, default=1, help="start this many local ranks via torchrun")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config value by dotted key, e.g. --set head.mode=full")
+    train.add_argument("config", type=existing, help="training config (YAML)")
+    add_out(train, "runs/<recipe name>", "run directory; a rerun resumes its newest checkpoint")
+    train.add_argument("--nproc", type=int, default=1, help="start this many local ranks via torchrun (checked with the config)")
+    add_set(train)
+    add_common(train)
     train.set_defaults(func=cmd_train)
     from opencook.xc.plan.printout import add_plan_parser
 
     add_plan_parser(xc)
+    add_common(xc.choices["plan"])

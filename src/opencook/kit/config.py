@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,16 +120,90 @@ def to_plain(config: Any) -> Any:
 
 
 def parse_set_pairs(pairs: list[str] | None) -> dict[str, Any]:
-    """``--set KEY=VALUE`` arguments as ``{dotted key: YAML value}`` (``--set optim.lr=1e-3``)."""
+    """``--set KEY=VALUE`` arguments as ``{dotted key: YAML value}`` (``--set optim.lr=1e-3``,
+    ``--set stages[2].filter.seed=1``); a malformed one is a ``ConfigError`` naming it."""
     import yaml
 
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"opencook: --set expects KEY=VALUE, got {pair!r}")
-        out[key] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair}: expected KEY=VALUE, e.g. --set optim.lr=1e-3")
+        key = key.strip()
+        _key_path(key)  # a malformed key fails here, naming the override
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {pair}: the value is not valid YAML ({exc.problem}); quote it") from None
     return out
+
+
+_PART = re.compile(r"([^.\[\]]+)((?:\[-?\d+\])*)")
+
+
+def _key_path(dotted: str) -> list[str | int]:
+    """``stages[2].filter.seed`` (or ``stages.2.filter.seed``) as ``['stages', 2, 'filter', 'seed']``."""
+    path: list[str | int] = []
+    for part in dotted.split("."):
+        match = _PART.fullmatch(part)
+        if not match:
+            raise ConfigError(f"--set {dotted}: '{part}' is not a key or key[index] (e.g. stages[2].filter.seed)")
+        name, indices = match.groups()
+        path.append(int(name) if name.lstrip("-").isdigit() else name)
+        path += [int(i) for i in re.findall(r"-?\d+", indices)]
+    return path
+
+
+def set_override(values: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set one ``--set`` override on a YAML mapping; a missing section is created, a list item must exist."""
+    node: Any = values
+    *parents, leaf = _key_path(dotted)
+    for depth, key in enumerate([*parents, leaf]):
+        last = depth == len(parents)
+        where = ".".join(str(k) for k in [*parents, leaf][:depth]) or "the top level"
+        if isinstance(node, list):
+            if not isinstance(key, int):
+                raise ConfigError(f"--set {dotted}: {where} is a list; address an item by index ({where}[0])")
+            if not -len(node) <= key < len(node):
+                raise ConfigError(f"--set {dotted}: {where} has {len(node)} item(s), so [{key}] is out of range")
+        elif isinstance(node, dict):
+            if isinstance(key, int) and key not in node:
+                raise ConfigError(f"--set {dotted}: {where} is a mapping, not a list; [{key}] has nothing to address")
+        else:
+            raise ConfigError(f"--set {dotted}: {where} is a value ({node!r}), not a section")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and node.get(key) is None:
+                node[key] = {}
+            node = node[key]
+
+
+def blame_overrides(load: Callable[[dict[str, Any]], T], overrides: dict[str, Any], source: str) -> T:
+    """``load(overrides)``; a ``ConfigError`` that only an override causes is raised again naming that
+    ``--set`` (not the recipe file ``source``, which is fine without it)."""
+    try:
+        return load(overrides)
+    except ConfigError as exc:
+        if not overrides or str(exc).startswith("--set "):
+            raise
+        try:
+            load({})
+        except ConfigError:
+            raise exc from None  # the file is wrong on its own
+        for key, value in overrides.items():
+            try:
+                load({key: value})
+            except ConfigError as one:
+                text = str(one).removeprefix(f"{source}: ")
+                raise ConfigError(f"--set {key}={_show(value)}: {text}") from None
+        raise ConfigError(f"the --set overrides together: {str(exc).removeprefix(f'{source}: ')}") from None
+
+
+def _show(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -144,11 +219,5 @@ def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None) -> dic
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     for dotted, value in (overrides or {}).items():
-        node = values
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {dotted}: '{key}' is not a section")
-        node[leaf] = value
+        set_override(values, dotted, value)
     return values

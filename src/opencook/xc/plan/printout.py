@@ -67,10 +67,11 @@ def render(p: PlanInputs, modes: list[str], cal: Calibration) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from opencook.kit.config import ConfigError
     from opencook.xc.plan.calibrate import calibrate, load_calibration, save_calibration
 
     if args.out and not args.calibrate:
-        raise SystemExit("opencook xc plan: --out is where --calibrate writes its measurements; add --calibrate, "
+        raise ConfigError("--out is where --calibrate writes its measurements; add --calibrate, "
                          "or read an earlier file with --calibration FILE")
     if args.calibrate:
         cal = calibrate(dim=args.dim)
@@ -85,7 +86,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                        graph_ids=args.graph_ids, backbone_params=args.backbone_params,
                        backbone_gflops=args.backbone_gflops)
     except ValueError as e:
-        raise SystemExit(f"opencook xc plan: {e}") from e
+        raise ConfigError(str(e)) from e
     modes = ["full", "knn"] if args.mode == "both" else [args.mode]
     print(render(p, modes, cal))
     return 0
@@ -105,7 +106,8 @@ def add_plan_parser(xc) -> None:
     plan.add_argument("--graph-ids", choices=["int32", "int64"], default="int64")
     plan.add_argument("--backbone-params", type=float, default=25.6e6, help="DDP payload (default ResNet-50)")
     plan.add_argument("--backbone-gflops", type=float, default=4.1, help="forward GFLOPs per sample")
-    plan.add_argument("--calibration", help="calibration JSON to read (or, with --calibrate, to write)")
+    plan.add_argument("--calibration", help="calibration JSON to read (or, with --calibrate, to write); default: "
+                                            "the built-in H100 rates")
     plan.add_argument("--out", help="with --calibrate: the calibration JSON to write (default: --calibration, "
                                     "else xc_calibration.json)")
     plan.add_argument("--calibrate", action="store_true", help="measure this machine's rates first (~30 s, ~4 GiB of RAM; at --dim)")

