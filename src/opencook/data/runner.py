@@ -10,6 +10,11 @@ when they were written; a damaged one makes the sink run again.
 The output directory is claimed with a marker (``kit/rundir.py``): a folder holding anything
 opencook did not write is refused, never cleaned, and a run holds the directory's lock while it
 writes, so a second run into the same ``--out`` fails at once.
+
+``--out`` may be an fsspec URL (``s3://bucket/run``): the run then works in a local copy and mirrors it to
+the remote (``kit/io/remote.py``): each shard is uploaded before its marker as it finishes, a rerun first
+downloads what the remote holds and skips what is finished there, and the end of the run leaves the
+remote equal to the local copy. The lock stays local (an object store cannot ``flock``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import yaml
 
 from opencook.data.recipe import Recipe
 from opencook.kit.executors import Executor
-from opencook.kit.io import atomic_write
+from opencook.kit.io import atomic_write, remote
 from opencook.kit.io.shards import (
+    marker_path,
     read_marker,
     read_records,
     sha256_file,
@@ -36,7 +42,7 @@ from opencook.kit.io.shards import (
     write_parquet_atomic,
     write_records,
 )
-from opencook.kit.rundir import RunDirError, RunLock, claim
+from opencook.kit.rundir import LOCK, MARKER, RunDirError, RunLock, claim
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Global, Map, Sink, Source, Step
 from opencook.kit.versions import collect_versions
@@ -117,10 +123,22 @@ def _task_key(task: Any) -> str:
     return hashlib.sha256(repr(task).encode()).hexdigest()[:16]
 
 
+def local_dir(out: str | Path) -> Path:
+    """Where a run into ``out`` keeps its files on this machine: ``out`` itself, or a remote run's local copy."""
+    return remote.cache_dir(str(out)) if remote.is_remote(out) else Path(remote.local(out))
+
+
+def publish(out: str | Path, *paths: Path) -> None:
+    """Upload files written into a remote run's local copy after the run (the report); no-op for a local run."""
+    if remote.is_remote(out):
+        remote.Mirror.for_url(str(out)).publish(*paths)
+
+
 class PipelineRunner:
-    def __init__(self, recipe: Recipe, out: Path, executor: Executor) -> None:
+    def __init__(self, recipe: Recipe, out: str | Path, executor: Executor) -> None:
         self.recipe = recipe
-        self.out = Path(out)
+        self.mirror = remote.Mirror.for_url(str(out), skip=(LOCK,)) if remote.is_remote(out) else None
+        self.out = local_dir(out)
         self.executor = executor
         # shard -> sha256, verified or written by its own stage: the next stage keys on it without
         # hashing the file again
@@ -130,8 +148,17 @@ class PipelineRunner:
     def run(self) -> list[StageResult]:
         claim(self.out, RUN_KIND, adopt=_run_from_before_markers)
         with RunLock(self.out):
+            if self.mirror is not None:
+                try:  # refuses a location holding someone else's files, before downloading anything
+                    self.mirror.pull(required=MARKER)
+                except remote.ForeignFiles as exc:
+                    raise RunDirError(str(exc)) from None
+                claim(self.out, RUN_KIND)  # the remote's own marker, now local: the same kind of run?
             self._prepare_out_dir()
-            return self._run_stages()
+            results = self._run_stages()
+            if self.mirror is not None:
+                self.mirror.push()
+            return results
 
     def _run_stages(self) -> list[StageResult]:
         started = time.time()
@@ -214,8 +241,13 @@ class PipelineRunner:
                 todo.append((out, job))
         for i, marker in self.executor.map(fn, [job for _, job in todo], desc):
             markers[todo[i][0]] = marker
+            self._publish(todo[i][0], marker_path(todo[i][0]))
         self._checksums.update((out, marker["sha256"]) for out, marker in markers.items())
         return markers, len(jobs) - len(todo)
+
+    def _publish(self, *paths: Path) -> None:
+        if self.mirror is not None:
+            self.mirror.publish(*paths)
 
     def _merge(self, markers: dict[Path, dict]) -> StageStats:
         stats = StageStats()
@@ -265,6 +297,7 @@ class PipelineRunner:
             write_parquet_atomic(decision, decision_path)
             decision_marker = write_marker(decision_path, decision.num_rows,
                                            {"key": decision_key, "stats": decide_stats.to_dict()})
+            self._publish(decision_path, marker_path(decision_path))
         stats.merge(StageStats.from_dict(decision_marker["stats"]))
 
         apply_jobs = []
@@ -298,6 +331,7 @@ class PipelineRunner:
                  for p in written]
         with atomic_write(success) as fh:
             fh.write(json.dumps({"key": key, "files": files, "stats": stats.to_dict()}, indent=1, sort_keys=True))
+        self._publish(*written, success)
         self._parts.update((dataset / f["name"], f) for f in files)
         return written, stats, 0
 

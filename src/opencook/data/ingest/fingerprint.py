@@ -3,7 +3,8 @@
 A task's ``repr`` names its files, not their contents. The fingerprint adds, for every file the
 task opens, its size, mtime and ctime (the ctime changes on any write or replacement, even one that
 restores the mtime), plus the metadata sidecar's. It costs one ``stat`` per file in the driver and
-never opens a file, so a finished run's rerun stays cheap; a changed file redoes only its task.
+never opens a file, so a finished run's rerun stays cheap; a changed file redoes only its task. A remote
+object (an fsspec URL) is keyed by its size and version tag (S3 ETag, GCS generation) instead.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import hashlib
 import os
 
 from opencook.data.ingest.config import IngestConfig, IngestTask
+from opencook.kit.io import remote
 
 
 def _stat_line(path: str, follow: bool) -> str:
+    if remote.is_remote(path):  # one metadata request: size and the object's version (ETag, generation)
+        try:
+            info = remote.stat(path)
+        except OSError as e:
+            return f"{path}\0error:{type(e).__name__}\n"
+        return f"{path}\0{info['size']}\0{info['version']}\n"
     try:
         st = os.stat(path, follow_symlinks=follow)
     except OSError as e:  # gone, a link loop, unreadable: the drop it becomes is part of the output too

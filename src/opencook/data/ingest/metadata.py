@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opencook.data.ingest.config import IngestError
+from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 
 RepoMeta = tuple[int | None, int | None]  # (stars, commit_time)
@@ -75,6 +76,12 @@ def _rows(path: str) -> list[tuple[int, dict[str, Any]]]:
 
 def load_metadata(path: str) -> dict[str, RepoMeta]:
     """``repo -> (stars, commit_time)``; cached per process by path, size and mtime."""
+    if remote.is_remote(path):
+        try:
+            info = remote.stat(path)
+        except OSError as e:
+            raise IngestError(f"metadata file {path} cannot be read ({e}): fix the metadata URL") from None
+        return _load(path, info["size"], info["version"])
     try:
         st = os.stat(path)
     except OSError as e:
@@ -85,7 +92,7 @@ def load_metadata(path: str) -> dict[str, RepoMeta]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, size: int, mtime_ns: int) -> dict[str, RepoMeta]:
+def _load(path: str, size: int, mtime_ns: int | str) -> dict[str, RepoMeta]:
     out: dict[str, RepoMeta] = {}
     try:
         rows = _rows(path)

@@ -25,6 +25,7 @@ from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular, stat_rea
 from opencook.data.ingest.languages import UNKNOWN, detect_language
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.records import RecordBuilder
+from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record
@@ -158,7 +159,7 @@ def _read_archive(task: IngestTask, config: IngestConfig, b: RecordBuilder) -> I
 
 
 def _read_zip(task: IngestTask, config: IngestConfig, b: RecordBuilder) -> Iterator[Record]:
-    with zipfile.ZipFile(task.source) as zf:
+    with remote.open_binary(task.source) as fh, zipfile.ZipFile(fh) as zf:
         infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
         prefix = _single_top_folder([i.filename for i in infos])
         for info in infos:
@@ -241,7 +242,11 @@ def _aliased(row: dict) -> dict:
 
 def _read_parquet(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
     try:
-        pf = pq.ParquetFile(task.source)
+        fh = remote.open_binary(task.source)
+    except OSError as e:
+        raise IngestError(f"Parquet file {task.source} cannot be opened ({e}): fix the path or re-download it") from None
+    try:
+        pf = pq.ParquetFile(fh)
         columns = [c for c in RECORD_COLUMNS if c in pf.schema_arrow.names]
         for batch in pf.iter_batches(batch_size=1024, row_groups=list(task.row_groups), columns=columns):
             for row in batch.to_pylist():
@@ -254,3 +259,5 @@ def _read_parquet(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
             f"Parquet file {task.source} is truncated or corrupt ({type(e).__name__}: {e}): "
             "re-download or regenerate it"
         ) from None
+    finally:
+        fh.close()

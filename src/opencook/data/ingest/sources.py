@@ -35,6 +35,7 @@ from opencook.data.ingest.config import (
 )
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.readers import SKIP_DIRS, read_task
+from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 
 __all__ = ["plan_ingest", "read_task"]
@@ -69,9 +70,9 @@ def plan_ingest(config: IngestConfig) -> list[IngestTask]:
 def _expand(paths: list[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
-        p = os.path.expanduser(p)
+        p = p if remote.is_remote(p) else os.path.expanduser(remote.local(p))
         if glob.has_magic(p):
-            matches = sorted(glob.glob(p))
+            matches = remote.glob(p) if remote.is_remote(p) else sorted(glob.glob(p))
             if not matches:
                 raise IngestError(f"ingest path pattern {p!r} matches nothing: fix the pattern")
             out.extend(matches)
@@ -81,6 +82,9 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def _plan_path(path: str, config: IngestConfig, tasks: list[IngestTask], tree: list) -> None:
+    if remote.is_remote(path):
+        _plan_remote(path, config, tasks)
+        return
     if not os.path.exists(path):
         raise IngestError(f"ingest path {path} does not exist: fix the path in the config")
     if not os.access(path, os.R_OK):
@@ -96,10 +100,37 @@ def _plan_path(path: str, config: IngestConfig, tasks: list[IngestTask], tree: l
         )
 
 
+def _plan_remote(url: str, config: IngestConfig, tasks: list[IngestTask]) -> None:
+    """A remote file, or a remote folder of archives, JSONL and Parquet files (each file one or more tasks,
+    as in a local ``repos`` folder). Loose source files on a remote store are not walked: one request per
+    file would dominate the run, so pack them into archives or JSONL/Parquet first."""
+    try:
+        kind = remote.stat(url)["type"]
+    except FileNotFoundError:
+        raise IngestError(f"ingest path {url} does not exist: fix the URL in the config") from None
+    except OSError as e:
+        raise IngestError(f"ingest path {url} cannot be read ({e}): check the URL and the credentials") from None
+    if kind != "directory":
+        if not has_suffix(url, _ENTRY_SUFFIXES):
+            raise IngestError(f"remote ingest path {url} is not an archive ({', '.join(ARCHIVE_SUFFIXES)}), "
+                              "JSONL(.gz/.zst) or Parquet file: pack remote inputs as one of those")
+        _plan_file(url, config, tasks)
+        return
+    found = [rel for rel in remote.find(url)
+             if config.include_hidden or not any(part.startswith(".") for part in rel.split("/"))]
+    entries = [rel for rel in found if has_suffix(rel, _ENTRY_SUFFIXES)]
+    loose = [rel for rel in found if rel not in entries]
+    if loose:
+        raise IngestError(f"remote ingest folder {url} holds loose files (e.g. {loose[0]}); remote inputs must "
+                          "be archives, JSONL or Parquet files: pack the tree (tar.gz/zip) or ingest a local copy")
+    for rel in entries:
+        _plan_file(remote.join(url.rstrip("/"), rel), config, tasks)
+
+
 def _plan_file(path: str, config: IngestConfig, tasks: list[IngestTask]) -> None:
     if has_suffix(path, ARCHIVE_SUFFIXES):
         _check_archive(path)
-        repo = strip_suffix(os.path.basename(path), ARCHIVE_SUFFIXES)
+        repo = strip_suffix(remote.basename(path), ARCHIVE_SUFFIXES)
         tasks.append(IngestTask("archive", source=path, repo=repo))
     elif has_suffix(path, JSONL_SUFFIXES):
         _check_jsonl(path)
@@ -235,7 +266,7 @@ def _check_archive(path: str) -> None:
     """
     try:
         if path.lower().endswith(".zip"):
-            with zipfile.ZipFile(path) as zf:
+            with remote.open_binary(path) as fh, zipfile.ZipFile(fh) as zf:
                 zf.infolist()
         else:
             with open_decompressed(path) as fh, tarfile.open(fileobj=fh, mode="r|") as tf:
@@ -259,7 +290,8 @@ def _check_jsonl(path: str) -> None:
 def _plan_parquet(path: str, rows_per_task: int) -> list[IngestTask]:
     """Consecutive row groups, cut into tasks of about ``rows_per_task`` rows."""
     try:
-        meta = pq.ParquetFile(path).metadata
+        with remote.open_binary(path) as fh:
+            meta = pq.ParquetFile(fh).metadata
         names = set(meta.schema.to_arrow_schema().names)
     except (OSError, pa.ArrowException) as e:
         raise IngestError(

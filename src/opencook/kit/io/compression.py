@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from opencook.kit.io.remote import open_binary
+
 _CHUNK = 1 << 20
 
 
@@ -61,15 +63,31 @@ class _ZstdReader(io.RawIOBase):
         super().close()
 
 
+def _closing_both(stream, raw: BinaryIO) -> BinaryIO:  # type: ignore[no-untyped-def]
+    """The codec's reader, whose ``close`` also closes the file under it (the codecs leave a given one open)."""
+    close = stream.close
+
+    def close_both() -> None:
+        try:
+            close()
+        finally:
+            raw.close()
+
+    stream.close = close_both
+    return stream
+
+
 def open_decompressed(path: str) -> BinaryIO:
-    """A buffered binary stream of ``path``'s content, decompressed by its suffix."""
+    """A buffered binary stream of ``path``'s content (a local path or an fsspec URL), decompressed by its
+    suffix."""
     lower = path.lower()
+    raw = open_binary(path)
     if lower.endswith((".gz", ".tgz")):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return _closing_both(gzip.GzipFile(fileobj=raw, mode="rb"), raw)
     if lower.endswith((".zst", ".zstd", ".tzst")):
-        return io.BufferedReader(_ZstdReader(open(path, "rb")), buffer_size=_CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_ZstdReader(raw), buffer_size=_CHUNK)  # type: ignore[return-value]
     if lower.endswith((".bz2", ".tbz2")):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
+        return _closing_both(bz2.BZ2File(raw, "rb"), raw)
     if lower.endswith((".xz", ".txz")):
-        return lzma.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+        return _closing_both(lzma.LZMAFile(raw, "rb"), raw)
+    return raw  # type: ignore[return-value]

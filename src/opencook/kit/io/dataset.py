@@ -1,4 +1,5 @@
-"""One way to read a dataset: a folder (or one file) of Parquet or JSONL (plain, ``.gz``, ``.zst``) parts.
+"""One way to read a dataset: a folder (or one file) of Parquet or JSONL (plain, ``.gz``, ``.zst``) parts,
+on local disk or behind an fsspec URL (``s3://bucket/run/dataset``, ``hf://datasets/...``; see ``remote``).
 
 Every consumer -- tokenizer training, the packed and SFT builders, synth seeds, recall pages, the xc
 function-names task, dedup -- reads through ``Dataset``, so a dataset the pipeline writes in any of its
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import zstandard
 
+from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 
 PARQUET_SUFFIXES = (".parquet",)
@@ -38,18 +40,25 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
 
 
+def _name(file: Path | str) -> str:
+    return remote.basename(file).lower()
+
+
 class Dataset:
     """The records of ``path``: one dataset file, or every dataset file under a folder (recursively, sorted,
-    names starting with ``.`` or ``_`` skipped)."""
+    names starting with ``.`` or ``_`` skipped). ``path`` may be an fsspec URL; its files are then URLs
+    (strings), read in blocks as they are consumed."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path: Path | str = path if remote.is_remote(path) else Path(remote.local(path))
 
     def __repr__(self) -> str:
         return f"Dataset({str(self.path)!r})"
 
-    def files(self) -> list[Path]:
+    def files(self) -> list[Path] | list[str]:
         path = self.path
+        if isinstance(path, str):
+            return _remote_files(path)
         if path.is_file():
             if not is_dataset_file(path):
                 raise NoDatasetFiles(f"{path} is not a dataset file: give a {', '.join(SUFFIXES[:4])} file or "
@@ -81,7 +90,7 @@ class Dataset:
         """``(where, record)``: ``where`` is ``file:line`` (JSONL) or ``file:row N`` (Parquet), for consumers
         whose own checks must name the record they reject."""
         for file in self.files():
-            if file.name.lower().endswith(PARQUET_SUFFIXES):
+            if _name(file).endswith(PARQUET_SUFFIXES):
                 for n, record in enumerate(_parquet_records(file, columns)):
                     yield f"{file}:row {n}", record
             else:
@@ -91,7 +100,7 @@ class Dataset:
     def texts(self) -> Iterator[str]:
         """Every record's ``text``, empty ones included; a record without a string ``text`` is an error."""
         for file in self.files():
-            if file.name.lower().endswith(PARQUET_SUFFIXES):
+            if _name(file).endswith(PARQUET_SUFFIXES):
                 names = _parquet_file(file).schema_arrow.names
                 if "text" not in names:
                     raise DatasetError(f"{file} has no 'text' column (columns: {names}); give a dataset "
@@ -107,18 +116,37 @@ class Dataset:
                 yield text
 
 
-def _parquet_file(file: Path):  # type: ignore[no-untyped-def]
+def _remote_files(url: str) -> list[str]:
+    try:
+        info = remote.stat(url)
+    except FileNotFoundError:
+        raise NoDatasetFiles(f"{url} does not exist: give a dataset folder or a Parquet/JSONL file URL") from None
+    if info["type"] != "directory":
+        if not is_dataset_file(url):
+            raise NoDatasetFiles(f"{url} is not a dataset file: give a {', '.join(SUFFIXES[:4])} file or a "
+                                 "folder of them")
+        return [url]
+    found = [remote.join(url, rel) for rel in remote.find(url)
+             if not any(part.startswith((".", "_")) for part in rel.split("/"))]
+    files = [u for u in found if is_dataset_file(u)]
+    if not files:
+        what = "is empty" if not found else f"holds no Parquet/JSONL files (found e.g. {remote.basename(found[0])})"
+        raise NoDatasetFiles(f"{url} {what}: give a folder of {', '.join(SUFFIXES[:4])} files")
+    return files
+
+
+def _parquet_file(file: Path | str):  # type: ignore[no-untyped-def]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(file)
+        return pq.ParquetFile(remote.open_binary(file) if isinstance(file, str) else file)
     except (OSError, pa.ArrowException) as exc:
         raise DatasetError(f"{file} is not a readable Parquet file ({exc}); rewrite it or move it out of the "
                            "dataset folder") from None
 
 
-def _parquet_records(file: Path, columns: Sequence[str] | None) -> Iterator[dict]:
+def _parquet_records(file: Path | str, columns: Sequence[str] | None) -> Iterator[dict]:
     import pyarrow as pa
 
     pf = _parquet_file(file)
@@ -135,7 +163,7 @@ def _parquet_records(file: Path, columns: Sequence[str] | None) -> Iterator[dict
                            "dataset folder") from None
 
 
-def _jsonl_lines(file: Path, on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, object]]:
+def _jsonl_lines(file: Path | str, on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, object]]:
     """``(line number, parsed value)`` for every non-blank line."""
     try:
         with open_decompressed(str(file)) as fh:
@@ -155,7 +183,7 @@ def _jsonl_lines(file: Path, on_bad: Callable[[str, Exception | None], None] | N
         on_bad("truncated_file", exc)
 
 
-def _jsonl_records(file: Path, columns: Sequence[str] | None,
+def _jsonl_records(file: Path | str, columns: Sequence[str] | None,
                    on_bad: Callable[[str, Exception | None], None] | None) -> Iterator[tuple[int, dict]]:
     for lineno, row in _jsonl_lines(file, on_bad):
         if not isinstance(row, dict):
