@@ -6,6 +6,7 @@ from opencook.lm.model.llama import (
     Llama,
     document_ids,
     from_hf_state_dict,
+    head_chunks,
     hf_config_dict,
     to_hf_state_dict,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ModelConfig",
     "flops_per_token",
     "from_hf_state_dict",
+    "head_chunks",
     "hf_config_dict",
     "matmul_params",
     "mfu",

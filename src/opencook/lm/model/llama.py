@@ -216,12 +216,13 @@ class Llama(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, *, positions: torch.Tensor | None = None,
                 key_mask: torch.Tensor | None = None, last_only: bool = False,
-                doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+                doc_ids: torch.Tensor | None = None, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for ``tokens``. With ``cache``, ``tokens`` follow the ``cache.length`` cached positions and
         are appended to it. ``positions`` [B, T] are the RoPE positions (default: their index);
         ``key_mask`` [B, past + T] is True at real tokens, False at left padding. ``doc_ids`` [B, T] (training on
         packed documents) confines attention to each document and restarts RoPE positions at its start, so
-        every document is computed as if it were alone."""
+        every document is computed as if it were alone. With ``targets`` [B, T] (training), the summed
+        cross-entropy of ``head_loss`` instead of logits."""
         if cache is not None or positions is not None or key_mask is not None:
             return self._forward_incremental(tokens, cache, positions, key_mask, last_only)
         t = tokens.shape[1]
@@ -238,9 +239,17 @@ class Llama(nn.Module):
             cos, sin = rope_cos_sin(self.cfg.head_size, self.cfg.rope_theta, positions, h.dtype)
         for layer in self.layers:
             h = layer(h, cos, sin, None, 0, mask) if mask is not None else layer(h, cos, sin)
+        if targets is not None:
+            return self.head_loss(h, targets)
         if last_only:
             h = h[:, -1:]
         return self.lm_head(self.norm(h)).float()
+
+    def head_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Summed float32 cross-entropy of the final norm and head over the last block's output ``h`` (targets of
+        -100 carry none). Activation checkpointing replaces it on the instance with a chunked version
+        (``lm/train/parallel.py``) that never holds the logits of the whole sequence."""
+        return token_loss_sum(self.lm_head(self.norm(h)), targets)
 
     def _forward_incremental(self, tokens: torch.Tensor, cache: KVCache | None, positions: torch.Tensor | None,
                              key_mask: torch.Tensor | None, last_only: bool) -> torch.Tensor:
@@ -279,6 +288,19 @@ class Llama(nn.Module):
         if cache.head_t is not None and rows <= 2:
             return h @ cache.head_t
         return (self.lm_head.weight @ h.reshape(rows, -1).t()).t().reshape(*h.shape[:2], -1)
+
+
+def head_chunks(vocab_size: int, dim: int) -> int:
+    """How many token chunks a checkpointed head splits a micro-batch into: ``ceil(vocab / dim)``, so one
+    chunk's logits hold about as many numbers as the hidden states of the whole micro-batch."""
+    return max(1, -(-vocab_size // dim))
+
+
+def token_loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``logits`` [..., vocab] (computed in float32) summed over ``targets`` that are not -100."""
+    logits = logits.float()
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100,
+                           reduction="sum")
 
 
 def to_hf_state_dict(model: Llama) -> dict[str, torch.Tensor]:

@@ -37,10 +37,35 @@ def _selective_context():
     return create_selective_checkpoint_contexts(policy)
 
 
-def apply_activation_checkpointing(model: nn.Module, mode: str) -> nn.Module:
-    """Checkpoint every decoder block in place (``full`` or ``selective``; ``none`` leaves the model as is).
+def _chunked_head_loss(model: nn.Module):
+    """``model.head_loss`` over token chunks, each checkpointed: forward keeps only the chunk's input (a view of
+    the last block's output) and backward recomputes one chunk's norm, logits and softmax at a time. The loss is
+    the same sum, added chunk by chunk."""
+    from torch.utils.checkpoint import checkpoint
 
-    The block's ``forward`` is replaced on the instance, so parameter names (and checkpoints) do not change."""
+    from opencook.lm.model.llama import head_chunks, token_loss_sum
+
+    chunks = head_chunks(model.cfg.vocab_size, model.cfg.dim)
+
+    def chunk_loss(h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return token_loss_sum(model.lm_head(model.norm(h)), targets)
+
+    def head_loss(h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        pieces = zip(h.flatten(0, 1).chunk(chunks), targets.reshape(-1).chunk(chunks), strict=True)
+        if not torch.is_grad_enabled():
+            return sum(chunk_loss(hc, tc) for hc, tc in pieces)
+        return sum(checkpoint(chunk_loss, hc, tc, use_reentrant=False) for hc, tc in pieces)
+
+    return head_loss
+
+
+def apply_activation_checkpointing(model: nn.Module, mode: str) -> nn.Module:
+    """Checkpoint every decoder block in place (``full`` or ``selective``; ``none`` leaves the model as is), and
+    the output head with its loss in token chunks (the logits of a micro-batch are the largest activation
+    where the vocabulary is large against the width).
+
+    ``forward`` and ``head_loss`` are replaced on the instances, so parameter names (and checkpoints) do not
+    change."""
     if mode == "none":
         return model
     if mode not in ("full", "selective"):
@@ -58,6 +83,7 @@ def apply_activation_checkpointing(model: nn.Module, mode: str) -> nn.Module:
             return checkpoint(_inner, *args, use_reentrant=False, **extra, **kwargs)
 
         block.forward = forward
+    unwrap(model).head_loss = _chunked_head_loss(unwrap(model))
     return model
 
 

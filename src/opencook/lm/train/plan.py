@@ -9,17 +9,21 @@ Every term is counted from the shapes, tensor by tensor, as the model in ``lm/mo
   outputs (twice), q/k/v after RoPE, attention's output and log-sum-exp, SwiGLU's four ``[tokens, ffn]``
   tensors. ``full`` checkpointing keeps each block's input and recomputes one block at a time; ``selective``
   keeps the matmul and attention outputs;
-- the output head: logits, their log-softmax and, at the start of backward, both gradients.
+- the output head: logits, their log-softmax and, at the start of backward, both gradients. With checkpointing
+  the head runs in ``head_chunks`` token chunks (``parallel.py``): it keeps the last block's output, and its
+  backward holds one chunk's logits and gradients, the head weight's gradient and the next chunk's.
 
-Peak is the larger of (everything alive when backward starts) and (all gradients with the optimizer step's
-temporary, the size of the largest parameter); with gradient accumulation the gradients are alive during the later micro-batches too.
+Peak is the larger of (everything alive when backward starts, or, with checkpointing, during a block's backward,
+which also holds the gradients of the blocks above it and of the head) and (all gradients with the optimizer
+step's temporary, the size of the largest parameter); with gradient accumulation the gradients are alive during
+the later micro-batches too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opencook.lm.model import ModelConfig, num_params
+from opencook.lm.model import ModelConfig, head_chunks, num_params
 
 GIB = 2**30
 CHECKPOINT_MODES = ("none", "selective", "full")
@@ -75,6 +79,15 @@ def head_bytes(cfg: ModelConfig, rows: int, seq: int, a: int) -> int:
     return n * cfg.dim * (4 + 2 * a) + logits + 3 * 4 * n * v
 
 
+def chunked_head_bytes(cfg: ModelConfig, rows: int, seq: int, a: int) -> tuple[int, int]:
+    """(kept, backward) of the checkpointed head: the last block's output it keeps through forward, and what its
+    backward adds: one chunk recomputed (``head_bytes`` of a chunk), the head weight's gradient and the one
+    chunk adds to it (fp32), and the gradient of the hidden states, chunk by chunk."""
+    n, d, v = rows * seq, cfg.dim, cfg.vocab_size
+    chunk = -(-n // head_chunks(v, d))
+    return a * n * d, head_bytes(cfg, 1, chunk, a) + 2 * 4 * v * d + a * n * d
+
+
 def activation_bytes(p: PlanInputs, mode: str) -> int:
     """Activation memory of one micro-batch at the start of backward (the head included)."""
     cfg, rows, seq, a = p.model, p.micro_batch, p.seq_len, p.act_bytes
@@ -89,7 +102,16 @@ def activation_bytes(p: PlanInputs, mode: str) -> int:
         per_block = selective_kept(cfg, rows, seq, a)
     else:
         raise ValueError(f"unknown activation_checkpoint {mode!r}: use {', '.join(CHECKPOINT_MODES)}")
-    return cfg.n_layers * per_block + max(head, recompute - per_block)
+    kept, backward = chunked_head_bytes(cfg, rows, seq, a)
+    # Backward of block i (last to first) holds the inputs of blocks 0..i, the gradients of the blocks above and
+    # of the head, and block i recomputed: largest at the last block or the first. With gradient accumulation
+    # those gradients exist already (``peak_bytes`` counts them).
+    shard = p.world if p.parallel == "fsdp" else 1
+    new_grads = p.grad_accum == 1
+    grads = 4 * block_params(cfg) // shard * new_grads
+    blocks = max(cfg.n_layers * per_block, per_block + (cfg.n_layers - 1) * grads)
+    head_grad = 4 * cfg.vocab_size * cfg.dim // shard * new_grads
+    return max(cfg.n_layers * per_block + kept + backward, blocks + recompute - per_block + head_grad)
 
 
 def state_bytes(p: PlanInputs) -> dict[str, int]:

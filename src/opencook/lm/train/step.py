@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from opencook.kit.dist import all_reduce_, world_size
 from opencook.lm.model import document_ids
@@ -46,10 +45,7 @@ def lm_train_step(
         x, y = inputs[i * micro_batch : (i + 1) * micro_batch], targets[i * micro_batch : (i + 1) * micro_batch]
         with set_grad_sync(model, i == accum - 1):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x, doc_ids=document_ids(x, eos_id)) if eos_id is not None else model(x)
-            loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum"
-            )
+                loss = model(x, targets=y, doc_ids=document_ids(x, eos_id) if eos_id is not None else None)
             (loss * scale).backward()
         loss_sum += loss.detach().to(torch.float64)
     grad_norm = float("nan")
@@ -74,9 +70,8 @@ def lm_eval_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Te
     for i in range(0, inputs.size(0), micro_batch):
         x, y = inputs[i:i + micro_batch], targets[i:i + micro_batch]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(x, doc_ids=document_ids(x, eos_id)) if eos_id is not None else model(x)
-        loss_sum += F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100,
-                                    reduction="sum").to(torch.float64)
+            loss = model(x, targets=y, doc_ids=document_ids(x, eos_id) if eos_id is not None else None)
+        loss_sum += loss.to(torch.float64)
     model.train(was_training)
     n = all_reduce_((targets != -100).sum().to(torch.float64))
     return float(all_reduce_(loss_sum) / n.clamp(min=1))
