@@ -35,7 +35,7 @@ _HEADER_EXTS = frozenset({"h", "hpp", "hxx", "hh", "h++"})
 
 def compute(program_lang: str, text: str, ext: str, compat: str) -> dict[str, Signal]:
     """``qsc_codec_*`` or ``qsc_codecpp_*`` signals, in the reference's order."""
-    code, _ = code_and_comments(program_lang, text, fast=compat != "reference")
+    code, _ = code_and_comments(program_lang, text)
     lines = nonempty_lines(code)
     total = len(lines)
     is_cpp = program_lang == "cpp"

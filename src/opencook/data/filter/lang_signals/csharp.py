@@ -27,7 +27,7 @@ _SIMPLE_VAR = compile_(
 
 def compute(text: str, compat: str) -> dict[str, Signal]:
     """``qsc_codecsharp_*`` signals, in the reference's order."""
-    code, _ = code_and_comments("csharp", text, fast=compat != "reference")
+    code, _ = code_and_comments("csharp", text)
     lines = nonempty_lines(code)
     total = len(lines)
 

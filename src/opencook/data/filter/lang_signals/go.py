@@ -50,7 +50,7 @@ def is_test_file(filename: str, ext: str, compat: str) -> bool:
 
 def compute(text: str, filename: str, ext: str, compat: str) -> dict[str, Signal]:
     """``qsc_codego_*`` signals, in the reference's order."""
-    code, _ = code_and_comments("go", text, fast=compat != "reference")
+    code, _ = code_and_comments("go", text)
     lines = nonempty_lines(code)
     total = len(lines)
 

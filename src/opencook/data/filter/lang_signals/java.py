@@ -47,7 +47,7 @@ def _frac_matching(items: list, pattern: regex.Pattern) -> float | None:
 
 def compute(text: str, compat: str) -> dict[str, Signal]:
     """``qsc_codejava_*`` signals, in the reference's order."""
-    code, _ = code_and_comments("java", text, fast=compat != "reference")
+    code, _ = code_and_comments("java", text)
     lines = nonempty_lines(code)
     total = len(lines)
     cache: dict[str, list] = {}

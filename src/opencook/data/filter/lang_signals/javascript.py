@@ -124,7 +124,7 @@ def _frac_legal(names: list, pattern: regex.Pattern) -> float | None:
 
 def compute(text: str, compat: str) -> dict[str, Signal]:
     """``qsc_codejavascript_*`` signals, in the reference's order."""
-    code, _ = code_and_comments("javascript", text, fast=compat != "reference", modern=compat != "reference")
+    code, _ = code_and_comments("javascript", text, modern=compat != "reference")
     lines = nonempty_lines(code)
     total = len(lines)
     state: dict[str, object] = {}

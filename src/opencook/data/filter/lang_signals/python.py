@@ -22,7 +22,7 @@ _FIXED_PATTERNS = {"pass": _PASS_STMT, "import": _IMPORT_STMT, "print": _PRINT_C
 def compute(text: str, compat: str) -> dict[str, Signal]:
     """All ``qsc_codepython_*`` signals, in the reference's order."""
     reference = compat == "reference"
-    code, _ = code_and_comments("python", text, fast=not reference)
+    code, _ = code_and_comments("python", text)
     lines = nonempty_lines(code)
     total = len(lines)
     analysis = analyse(text)
