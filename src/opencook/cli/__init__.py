@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,13 +40,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = Path(args.recipe)
     recipe = blame_overrides(lambda o: parse_recipe(read_yaml_config(path, o), str(path)),
                              parse_set_pairs(args.set), str(path))
-    out = Path(args.out or f"runs/{recipe.name}")
+    out = args.out or f"runs/{recipe.name}"  # a folder, or an fsspec URL (s3://bucket/run): docs/run_directory.md
     results = _run_pipeline(recipe, out, args.executor, args.workers, address=args.address)
     report = None
     if not args.no_report:
         from opencook.data.report import write_data_report
+        from opencook.data.runner import local_dir, publish
 
-        report = write_data_report(out)
+        report = write_data_report(local_dir(out))  # a remote run's report is rendered in its local copy
+        publish(out, report)
     first, last = results[0].stats, results[-1].stats
     print(f"run '{recipe.name}' finished in {sum(r.seconds for r in results):.1f} s")
     for r in results:
@@ -55,8 +58,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     kept_bytes = sum(v.get("bytes", 0) for v in last.by_language.values())
     print(f"  files kept: {last.counters.get('out', 0)} of {first.counters.get('out', 0)} ingested; "
           f"{kept_bytes / 1e6:.1f} MB of text")
-    print(f"dataset:  {out / 'dataset'}")
-    print(f"manifest: {out / 'manifest.json'}")
+    print(f"dataset:  {os.path.join(out, 'dataset')}")
+    print(f"manifest: {os.path.join(out, 'manifest.json')}")
     if report:
         print(f"report:   {report}")
     return 0
