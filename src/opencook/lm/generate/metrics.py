@@ -57,11 +57,15 @@ class Metrics:
         gauges = [("opencook_queue_depth", "Requests (rows) waiting for a slot.", e.queue_depth),
                   ("opencook_running", "Requests (rows) being decoded.", e.live),
                   ("opencook_slots", "Rows the engine decodes together.", e.config.slots),
-                  ("opencook_tokens_per_second", "Generated tokens per second, recent.", round(self.tokens_per_s(), 3))]
+                  ("opencook_tokens_per_second", "Generated tokens per second, recent.", round(self.tokens_per_s(), 3)),
+                  ("opencook_prefix_cache_bytes", "Keys/values of prompt blocks kept for reuse.",
+                   e.prefix.bytes if e.prefix is not None else 0)]
         for name, help_, value in gauges:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {value}"]
         counters = [("opencook_generated_tokens_total", "Tokens generated.", e.generated_tokens),
-                    ("opencook_prompt_tokens_total", "Prompt tokens prefilled.", e.prompt_tokens),
+                    ("opencook_prompt_tokens_total", "Prompt tokens admitted.", e.prompt_tokens),
+                    ("opencook_prompt_tokens_reused_total", "Prompt tokens whose keys/values came from the prefix "
+                     "cache.", e.reused_tokens),
                     ("opencook_rejected_queue_full_total", "Requests answered 429.", self.rejected_full),
                     ("opencook_client_disconnects_total", "Requests cancelled by a disconnect.", self.disconnects)]
         for name, help_, value in counters:

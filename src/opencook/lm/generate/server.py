@@ -400,8 +400,11 @@ class _HeaderTimeout(H11Protocol):
     half-open connections cannot pile up."""
 
     header_timeout_s = 30.0
+    _deadline = None
 
     def _arm(self) -> None:
+        if self._deadline is not None:  # one deadline at a time: an old one must not close a later request
+            self._deadline.cancel()
         self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
 
     def _expire(self) -> None:
@@ -417,7 +420,8 @@ class _HeaderTimeout(H11Protocol):
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         super().connection_lost(exc)
 
 
