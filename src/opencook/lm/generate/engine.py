@@ -26,8 +26,8 @@ import torch
 
 from opencook.completions.sampling import Sampling, row_seed  # noqa: F401 - row_seed re-exported
 from opencook.lm.generate.decoding import Completion, as_tokenizer
-from opencook.lm.generate.sampling import next_tokens
 from opencook.lm.generate.prefix import PrefixCache
+from opencook.lm.generate.sampling import next_tokens
 from opencook.lm.generate.slots import SlotCache, decode, prefill
 from opencook.lm.model.llama import Llama
 from opencook.tokenizer import decode as detokenize
