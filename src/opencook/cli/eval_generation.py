@@ -33,6 +33,10 @@ def add_generation_flags(p: argparse.ArgumentParser, *, max_new_tokens: int, out
     p.add_argument("--endpoint-model", default=None, metavar="NAME",
                    help="the served model name to send (default: the server's first)")
     p.add_argument("--concurrency", type=positive, default=4, help="parallel chat requests to an endpoint")
+    p.add_argument("--stream", action="store_true", help="read endpoint replies as server-sent events")
+    p.add_argument("--rpm", type=float, default=0.0, help="endpoint requests per minute at most (0: no limit)")
+    p.add_argument("--tpm", type=float, default=0.0, help="endpoint tokens per minute at most, as hosted APIs meter "
+                                                          "them (0: no limit)")
     add_common(p)
 
 

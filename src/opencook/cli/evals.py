@@ -39,7 +39,8 @@ def _backend(args: argparse.Namespace):
     from opencook.lm.generate.backend import InProcessBackend
 
     if args.endpoint:
-        return EndpointBackend(args.endpoint, model=args.endpoint_model, concurrency=args.concurrency)
+        return EndpointBackend(args.endpoint, model=args.endpoint_model, concurrency=args.concurrency,
+                               stream=args.stream, requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
     import torch
 
     if args.threads:

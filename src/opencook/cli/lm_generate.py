@@ -111,7 +111,8 @@ def add_parser(lm_sub) -> None:
     gen.add_argument("model_dir", type=existing, help="Hugging Face LLaMA directory (as export-hf or import-hf writes it)")
     what = gen.add_mutually_exclusive_group(required=True)
     what.add_argument("prompt", nargs="?", help="text to complete")
-    what.add_argument("--chat", metavar="MESSAGE", help="one user message, rendered with the chat template")
+    what.add_argument("--chat", metavar="MESSAGE", help="one user message, rendered with the chat template "
+                                                       "(default: complete PROMPT instead)")
     gen.add_argument("--max-new-tokens", type=positive, default=128, help="tokens generated at most")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")

@@ -41,10 +41,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     preflight(cfg, out, _world(args))
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch(args, out)
+    from opencook.cli.lm_train_evals import training_evaluators
     from opencook.lm.train.trainer import LMTrainer
 
     summary = LMTrainer(
-        cfg, out, reset_data_position=args.reset_data_position, until_step=args.until_step
+        cfg, out, reset_data_position=args.reset_data_position, until_step=args.until_step,
+        evaluators=training_evaluators(cfg, out),
     ).train()
     if int(os.environ.get("RANK", "0")) == 0:
         done = "finished" if summary["finished"] else "stopped at"

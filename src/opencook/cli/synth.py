@@ -92,7 +92,7 @@ def _teacher(args: argparse.Namespace):
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     config = TeacherConfig(endpoint=args.endpoint, model=args.endpoint_model, sampling=sampling,
                            concurrency=args.concurrency, rps=args.rps, retries=args.retries,
-                           timeout_s=args.request_timeout)
+                           timeout_s=args.request_timeout, tokens_per_minute=args.tpm, stream=args.stream)
     return Teacher(config, cache_dir=args.cache or Path(args.out) / "cache")
 
 
@@ -162,6 +162,9 @@ def _teacher_args(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="teacher sampling temperature (0: greedy)")
     p.add_argument("--concurrency", type=positive, default=4, help="requests in flight at once")
     p.add_argument("--rps", type=float, default=0.0, help="at most this many requests per second (0: no limit)")
+    p.add_argument("--tpm", type=float, default=0.0, help="at most this many tokens per minute, as hosted APIs "
+                                                          "meter them (0: no limit)")
+    p.add_argument("--stream", action="store_true", help="read replies as server-sent events")
     p.add_argument("--retries", type=int, default=3, help="retries on 5xx/timeouts/connection errors")
     p.add_argument("--request-timeout", type=positive_float, default=300.0, help="seconds per request")
     p.add_argument("--cache", help="reply cache folder, shareable between runs (default: OUT/cache)")

@@ -195,7 +195,7 @@ def blame_overrides(load: Callable[[dict[str, Any]], T], overrides: dict[str, An
             try:
                 load({key: value})
             except ConfigError as one:
-                text = str(one).removeprefix(f"{source}: ")
+                text = str(one).removeprefix(f"{source}: ").removeprefix(f"{source}.")
                 raise ConfigError(f"--set {key}={_show(value)}: {text}") from None
         raise ConfigError(f"the --set overrides together: {str(exc).removeprefix(f'{source}: ')}") from None
 
