@@ -37,4 +37,8 @@ class Decontaminate(Filter):
         if hit is None:
             return None
         self.stats.add(f"decontam_task:{hit.task_id}")
+        self._hit = hit
         return f"decontaminate:{hit.reason}"
+
+    def signals(self, record: Record, reason: str) -> dict[str, str]:
+        return {"task": self._hit.task_id, "evidence": self._hit.evidence}

@@ -17,10 +17,12 @@ from opencook.kit.step import Step
 
 @dataclass
 class RecipeConfig:
-    """Top-level keys of a recipe file. ``seed`` fills every stage's ``seed`` left unset."""
+    """Top-level keys of a recipe file. ``seed`` fills every stage's ``seed`` left unset; ``rejects`` keeps every
+    dropped record with its reason (``data/rejects.py``)."""
 
     name: str = "run"
     seed: int = 0
+    rejects: bool = False
     stages: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -29,12 +31,14 @@ class Recipe:
     name: str
     seed: int
     stages: list[tuple[type[Step], Any]]  # (step class, its config)
+    rejects: bool = False
 
     def resolved(self) -> dict[str, Any]:
         """The recipe with every default filled in: saved with the run, and enough to rerun it."""
         return {
             "name": self.name,
             "seed": self.seed,
+            **({"rejects": True} if self.rejects else {}),  # absent when off: older run directories still match
             "stages": [{spec.name: to_plain(cfg)} for spec, cfg in self.stages],
         }
 
@@ -75,7 +79,7 @@ def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
         raise ConfigError(f"{source}: only the first stage may be 'ingest'")
     if "sink" in kinds[:-1]:
         raise ConfigError(f"{source}: 'write' must be the last stage")
-    return Recipe(name=top.name, seed=top.seed, stages=stages)
+    return Recipe(name=top.name, seed=top.seed, stages=stages, rejects=top.rejects)
 
 
 def load_recipe(path: Path) -> Recipe:

@@ -68,6 +68,10 @@ class Sample(Filter):
             return f"sample:{language}"
         return None
 
+    def signals(self, record: Record, reason: str) -> dict[str, float]:
+        language = record.get("language") or "unknown"
+        return {"ratio": self.config.ratios[language], "draw": uniform(self.config.seed, record["id"])}
+
     def nbytes(self, record: Record) -> int:
         """The text as it is now (a transform may have shortened it), not the raw file size."""
         return len(record["text"].encode())

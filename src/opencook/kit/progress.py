@@ -71,12 +71,14 @@ class Progress:
     """Count ``update(n)`` units toward ``total`` (None: unknown) and show them by the rule above.
 
     ``every`` is the log window in units (a trainer's ``log_every``); 0 picks about a tenth of ``total``.
+    ``gap_s`` keeps lines at least that many seconds apart (the last one always shows): a stage of many quick
+    tasks then logs a few lines, not ten a second.
     ``enabled=False`` (a rank other than 0, a ``progress=False`` caller) shows nothing. A context manager.
     """
 
     def __init__(self, total: int | None, desc: str, unit: str = "it", *, initial: int = 0, every: int = 0,
-                 interval_s: float = 30.0, enabled: bool = True, stream: TextIO | None = None,
-                 leave: bool = True) -> None:
+                 interval_s: float = 30.0, gap_s: float = 0.0, enabled: bool = True,
+                 stream: TextIO | None = None, leave: bool = True) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.n = self.initial = initial
         self.fields: dict[str, Any] = {}
@@ -87,7 +89,7 @@ class Progress:
             chosen = "bar" if isatty is not None and isatty() else "lines"
         self.mode = chosen
         self.every = every if every > 0 else max(1, math.ceil((total or 0) / 10)) if total else 0
-        self.interval_s = interval_s
+        self.interval_s, self.gap_s = (0.0 if every > 0 else interval_s), gap_s  # a given window is the rule
         self.t0 = self._last_t = time.perf_counter()
         self._last_n = initial
         self._bar = None
@@ -139,9 +141,11 @@ class Progress:
         done = self.n - self.initial
         if self.total is not None and self.n >= self.total:
             return True
+        if time.perf_counter() - self._last_t < self.gap_s:
+            return False
         if self.every and done // self.every != (self._last_n - self.initial) // self.every:
             return True
-        return time.perf_counter() - self._last_t >= self.interval_s
+        return bool(self.interval_s) and time.perf_counter() - self._last_t >= self.interval_s
 
     def _line(self) -> None:
         now = time.perf_counter()

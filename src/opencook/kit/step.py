@@ -97,6 +97,16 @@ class Filter(Map):
         """Called after each drop is counted, for a step that also logs which record went (datatrove's
         exclusion writer; synth's ``rejected.jsonl``). The default logs nothing: the counts are enough."""
 
+    def signals(self, record: Record, reason: str) -> dict[str, Any]:
+        """The values behind the last drop (the rule signals that fired), shown with the report's examples;
+        called only for a drop kept as an example. Empty by default: the reason says it all."""
+        return {}
+
+    def _fired(self, record: Record, reason: str) -> dict[str, Any]:
+        values = {k: v if v is None or isinstance(v, bool | int | float | str) else str(v)
+                  for k, v in self.signals(record, reason).items()}  # JSON in the shard's marker
+        return {"signals": values} if values else {}
+
     def nbytes(self, record: Record) -> int:
         """The bytes a verdict counts: the raw file size when ingest recorded it, else the text's."""
         nbytes = record.get("size_bytes")
@@ -110,7 +120,7 @@ class Filter(Map):
                 stats.kept(record.get("language") or "unknown", self.nbytes(record))
                 yield record
             else:
-                stats.drop(reason, self.nbytes(record))
+                stats.drop(reason, self.nbytes(record), record, lambda r=record, why=reason: self._fired(r, why))
                 self.dropped(record, reason)
 
 

@@ -157,7 +157,7 @@ def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
         else:
             survivor_id, dup_count = found
             if r["id"] != survivor_id:
-                stats.drop("exact_duplicate", nbytes)
+                stats.drop("exact_duplicate", nbytes, r, {"survivor": survivor_id})
                 continue
         language = r.get("language") or "unknown"
         stats.kept(language, nbytes)

@@ -115,7 +115,13 @@ class QualityFilter(Filter):
             self.stats.add(f"signal_error:{err}")
         if verdict.kept:
             return None
+        self._last = verdict
         return f"filter:{verdict.hits[0] if verdict.hits else (verdict.reason or 'unknown')}"
+
+    def signals(self, record: Record, reason: str) -> dict[str, Any]:
+        """The values of the rules that fired (or of the signals that failed to compute)."""
+        v = self._last
+        return {h: v.signals.get(h) for h in v.hits} if v.hits else dict(v.errors)
 
     def judge(self, record: Record) -> Verdict:
         return judge(record, self.config)

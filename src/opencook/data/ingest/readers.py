@@ -24,7 +24,7 @@ from opencook.data.ingest.config import FLAG_DROPS, IngestConfig, IngestError, I
 from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular, stat_reason
 from opencook.data.ingest.languages import UNKNOWN, detect_language
 from opencook.data.ingest.metadata import load_metadata
-from opencook.data.ingest.records import RecordBuilder
+from opencook.data.ingest.records import PEEK_BYTES, RecordBuilder, peek
 from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 from opencook.kit.stats import StageStats
@@ -77,12 +77,13 @@ def _read_tree(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
         reason = b.rejection(language)
         if reason is not None:  # one stat, for the size and the dropped-bytes count
             size, why = stat_reason(full)
-            b.drop(why or ("too_large" if size > b.max_bytes else reason), size)
+            b.drop(why or ("too_large" if size > b.max_bytes else reason), size, repo, rel,
+                   None if why else (raw or (lambda f=full: peek(f))))
             continue
         if raw is None:
             raw, size, why = read_regular(full, b.max_bytes)
             if why is not None:
-                b.drop(why, size)
+                b.drop(why, size, repo, rel, (lambda f=full: peek(f)) if why == "too_large" else None)
                 continue
         record = b.from_bytes(repo, rel, raw, language)
         if record is not None:
@@ -123,7 +124,7 @@ def _archive_member(
         return None
     b.seen()
     if verdict == "hidden":
-        b.drop("hidden", size)
+        b.drop("hidden", size, repo, path)
         return None
     if not name_ok(repo, path):
         b.drop(BAD_NAME, size)
@@ -132,7 +133,7 @@ def _archive_member(
         b.drop("symlink")
         return None
     if size > b.max_bytes:
-        b.drop("too_large", size)
+        b.drop("too_large", size, repo, path)
         return None
     language, raw = detect_language(path), None
     if language == UNKNOWN and extensionless(path):
@@ -140,7 +141,7 @@ def _archive_member(
         language = detect_language(path, raw[:SHEBANG_BYTES])
     reason = b.rejection(language)
     if reason is not None:
-        b.drop(reason, size)
+        b.drop(reason, size, repo, path, raw or (lambda: read()[:PEEK_BYTES]))
         return None
     return b.from_bytes(repo, path, read() if raw is None else raw, language)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from opencook.data.ingest.config import IngestConfig
@@ -18,7 +19,7 @@ from opencook.data.ingest.files import BAD_NAME, name_ok
 from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
 from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
 from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
-from opencook.kit.stats import StageStats
+from opencook.kit.stats import StageStats, head
 from opencook.kit.step import Record
 
 NOTEBOOK = "Jupyter Notebook"
@@ -36,6 +37,28 @@ def split_name(path: str) -> tuple[str, str]:
     return filename, (filename[dot + 1 :].lower() if dot > 0 else "")
 
 
+PEEK_BYTES = 2048
+
+
+def peek(path: str) -> bytes | None:
+    """The first bytes of a regular file (an example's first lines), or None if it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(PEEK_BYTES)
+    except OSError:
+        return None
+
+
+def text_head(content: bytes | str | Callable[[], bytes | str | None] | None) -> str | None:
+    """The first lines of a dropped file for the report; None for binary or unreadable content."""
+    data = content() if callable(content) else content
+    if isinstance(data, bytes):
+        if is_binary(data[:SNIFF_BYTES]):
+            return None
+        data = decode(data[:PEEK_BYTES])[0]
+    return head(data) if isinstance(data, str) else None
+
+
 class RecordBuilder:
     """Applies the preprocess rules of one config and counts every outcome in ``stats``."""
 
@@ -49,8 +72,19 @@ class RecordBuilder:
         self.stats.add("files_seen")
         self.stats.add("in")
 
-    def drop(self, reason: str, nbytes: int = 0) -> None:
-        self.stats.drop(reason, nbytes)
+    def drop(self, reason: str, nbytes: int = 0, repo: str = "", path: str | None = None,
+             content: bytes | str | Callable[[], bytes | str | None] | None = None) -> None:
+        """Count a drop; with ``path``, the report may show it as an example (``content``, or a function that
+        reads it, gives the first lines), and an ``unknown_language`` drop is counted by extension."""
+        if path is None:
+            self.stats.drop(reason, nbytes)
+            return
+        if reason == "unknown_language":
+            ext = split_name(path)[1] or "(none)"
+            self.stats.add(f"unknown_language_ext:{ext}")
+            self.stats.add(f"unknown_language_ext_bytes:{ext}", nbytes)
+        where = "/".join(p for p in (repo, path) if p)
+        self.stats.drop(reason, nbytes, example={"path": where, "size": nbytes, "head": lambda: text_head(content)})
 
     def rejection(self, language: str) -> str | None:
         """The drop reason for a language, or ``None`` when files of it are kept."""
@@ -67,10 +101,10 @@ class RecordBuilder:
         """A file read from disk or an archive; ``language`` already passed ``rejection``."""
         size = len(raw)
         if size == 0:
-            self.drop("empty")
+            self.drop("empty", 0, repo, path)
             return None
         if is_binary(raw[:SNIFF_BYTES]):
-            self.drop("binary", size)
+            self.drop("binary", size, repo, path)
             return None
         text, encoding = decode(raw)
         self.stats.add(f"decode:{encoding}")
@@ -94,15 +128,15 @@ class RecordBuilder:
             size = len(text.encode("utf-8"))
             self.stats.add("decode:surrogates_replaced")
         if size > self.max_bytes:
-            self.drop("too_large", size)
+            self.drop("too_large", size, repo, path, text[:PEEK_BYTES])
             return None
         language = canonical_language(row.get("language")) or detect_language(path)
         reason = self.rejection(language)
         if reason is not None:
-            self.drop(reason, size)
+            self.drop(reason, size, repo, path, text[:PEEK_BYTES])
             return None
         if "\x00" in text[:SNIFF_BYTES]:
-            self.drop("binary", size)
+            self.drop("binary", size, repo, path)
             return None
         try:
             stars = parse_stars(row.get("stars"))
@@ -132,16 +166,16 @@ class RecordBuilder:
             try:
                 text, language = notebook_to_text(text)
             except MalformedNotebook:
-                self.drop("malformed_notebook", size)
+                self.drop("malformed_notebook", size, repo, path, text[:PEEK_BYTES])
                 return None
             self.stats.add("notebooks_converted")
             same_bytes = False
             reason = self.rejection(language)
             if reason is not None:
-                self.drop(reason, size)
+                self.drop(reason, size, repo, path, text[:PEEK_BYTES])
                 return None
         if not text or text.isspace():
-            self.drop("empty", size)
+            self.drop("empty", size, repo, path)
             return None
         if stars is None or commit_time is None:
             meta_stars, meta_time = self.metadata.get(repo, (None, None))

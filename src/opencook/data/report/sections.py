@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from opencook.data.report.examples import drop_examples, rejects_note, unknown_by_extension
 from opencook.data.report.rundata import RunData, Stage, config_stages
 from opencook.kit.report import page as P
 from opencook.kit.report import plots
@@ -238,6 +239,7 @@ def section_drops(run: RunData) -> str:
                 f"drop reasons of stage {s.name}",
             )
         )
+        out += [unknown_by_extension(s), drop_examples(s), rejects_note(run, s)]
     return "".join(out)
 
 

@@ -47,7 +47,7 @@ class Transform(Map):
                 if counts:
                     stats.add("pii_files")
             if new is not text and not new.strip() and text.strip():
-                stats.drop("transform:empty", len(text.encode()))
+                stats.drop("transform:empty", len(text.encode()), record)
                 continue
             nbytes = len(new.encode())
             stats.kept(language or "unknown", nbytes)

@@ -25,5 +25,6 @@ class Executor(Protocol):
 
 
 def progress_bar(total: int, desc: str) -> Progress:
-    """A stage's tasks: a bar on a terminal, a line about every tenth of them otherwise (``kit/progress.py``)."""
-    return Progress(total, desc, "task", leave=False)
+    """A stage's tasks: a bar on a terminal, otherwise a line about every tenth of them, at most one per 5 s, and
+    always the last (``kit/progress.py``)."""
+    return Progress(total, desc, "task", gap_s=5.0, leave=False)

@@ -255,7 +255,7 @@ def apply(records: Iterator[Record], decision: pa.Table, stats: StageStats,
     for r, survivor, size in zip(records, survivors, sizes, strict=True):
         nbytes = len(r["text"].encode("utf-8", "surrogatepass"))
         if survivor is not None and survivor != r["id"]:
-            stats.drop("near_duplicate", nbytes)
+            stats.drop("near_duplicate", nbytes, r, {"survivor": survivor})
             continue
         stats.kept(r.get("language") or "unknown", nbytes)
         yield {**r, "cluster_id": r["id"], "cluster_size": 1 if size is None else size}

@@ -1,0 +1,42 @@
+"""Rejected rows, kept when a recipe says ``rejects: true``: every record a stage drops goes, with its reason, to
+``stages/NN_<stage>/rejects/<shard>.parquet`` -- the record schema plus a ``reason`` column -- so a user can read
+what went (``Dataset(run/stages/04_filter/rejects)``) and try other thresholds without rerunning the pipeline
+(datatrove's exclusion writer, NeMo Curator's kept rejects).
+
+Only records can be kept: what ingest drops before a file becomes one (binary, unknown language, too large)
+has no text to keep, and shows in the report as examples with its counts instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from opencook.kit.io.schema import RECORD_SCHEMA, records_to_table
+from opencook.kit.io.shards import write_parquet_atomic
+
+REASON = pa.field("reason", pa.string(), nullable=False)
+REJECTS_SCHEMA = RECORD_SCHEMA.append(REASON)
+
+
+def rejects_path(shard: Path) -> Path:
+    return shard.parent / "rejects" / shard.name
+
+
+def write_rejects(rows: list[dict] | None, shard: Path) -> Path | None:
+    """Write the rows a shard's stage dropped next to it (``rows`` None: rejects are off, and a file left by an
+    earlier run with them on is removed). A shard that dropped nothing gets no file."""
+    path = rejects_path(shard)
+    if not rows:
+        path.unlink(missing_ok=True)
+        return None
+    records = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
+    try:
+        table = records_to_table(records)
+    except ValueError:  # a stage whose records are not pipeline records keeps its own columns
+        table = pa.Table.from_pylist(records)
+    table = table.append_column(REASON, pa.array([str(r["reason"]) for r in rows], pa.string()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(table, path)
+    return path
