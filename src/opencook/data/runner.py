@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from opencook.data.recipe import Recipe
+from opencook.data.rejects import write_rejects
 from opencook.kit.executors import Executor
 from opencook.kit.io import atomic_write, remote
 from opencook.kit.io.shards import (
@@ -93,9 +94,10 @@ def source_task(job: tuple[type[Source], Any, Any, Path, dict]) -> dict:
 
 def map_task(job: tuple[type[Map], Any, Path, Path, dict]) -> dict:
     step_cls, config, src, out, key = job
-    stats = StageStats()
+    stats = StageStats(rejects=[] if key.get("rejects") else None)
     step = step_cls(config)
     records = list(step.process(_counting(read_records(src), stats), stats))
+    write_rejects(stats.rejects, out)
     return _finish_shard(records, out, stats, key, step)
 
 
@@ -109,10 +111,11 @@ def summarize_task(job: tuple[type[Global], Any, Path, Path, dict]) -> dict:
 
 def apply_task(job: tuple[type[Global], Any, Path, Path, Path, dict]) -> dict:
     step_cls, config, src, decision_path, out, key = job
-    stats = StageStats()
+    stats = StageStats(rejects=[] if key.get("rejects") else None)
     decision = pq.read_table(decision_path)
     step = step_cls(config)
     records = list(step.apply(_counting(read_records(src), stats), decision, stats))
+    write_rejects(stats.rejects, out)
     return _finish_shard(records, out, stats, key, step)
 
 
@@ -159,6 +162,11 @@ class PipelineRunner:
             if self.mirror is not None:
                 self.mirror.push()
             return results
+
+    @property
+    def _rejects(self) -> dict:
+        """In a shard's key only when on, so a run's keys stay as they were without it."""
+        return {"rejects": True} if self.recipe.rejects else {}
 
     def _run_stages(self) -> list[StageResult]:
         started = time.time()
@@ -274,7 +282,7 @@ class PipelineRunner:
         jobs = []
         for src in inputs:
             out = stage_dir / src.name
-            jobs.append((out, (spec, config, src, out, {"input": self._checksums[src]})))
+            jobs.append((out, (spec, config, src, out, {"input": self._checksums[src], **self._rejects})))
         _remove_stale_shards(stage_dir, {out for out, _ in jobs})
         markers, skipped = self._run(map_task, jobs, spec.name)
         return [out for out, _ in jobs], self._merge(markers), skipped
@@ -303,7 +311,7 @@ class PipelineRunner:
         apply_jobs = []
         for src in inputs:
             out = stage_dir / src.name
-            key = {"input": self._checksums[src], "decision": decision_marker["sha256"]}
+            key = {"input": self._checksums[src], "decision": decision_marker["sha256"], **self._rejects}
             apply_jobs.append((out, (spec, config, src, decision_path, out, key)))
         markers, skipped_apply = self._run(apply_task, apply_jobs, f"{spec.name}:apply")
         stats.merge(self._merge(markers))
