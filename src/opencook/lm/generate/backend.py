@@ -53,14 +53,17 @@ class InProcessBackend:
 
     concurrent_batches = 64
 
-    def __init__(self, path: str | Path, *, dtype=None, slots: int = 32) -> None:
+    def __init__(self, path: str | Path, *, dtype=None, slots: int = 32, served=None) -> None:
+        """``served``: a ``ServedModel`` already in memory (evaluation during training); ``path`` then names it."""
         from opencook.lm.generate.served import load_served_model
 
         self.path, self.slots = Path(path), slots
-        if not self.path.exists():
+        if served is not None:
+            self.served = served
+        elif not self.path.exists():
             raise FileNotFoundError(f"--model {self.path} does not exist: pass a Hugging Face LLaMA directory "
                                     "(config.json + model.safetensors + tokenizer.json) or a training run")
-        if (self.path / "config.json").is_file():
+        elif (self.path / "config.json").is_file():
             self.served = load_served_model(self.path, dtype=dtype)
             jinja = self.path / "chat_template.jinja"  # transformers >= 4.43 may keep the template in its own file
             if self.served.chat_template is None and jinja.is_file():

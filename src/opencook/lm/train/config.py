@@ -77,6 +77,21 @@ class MemorySection:
 
 
 @dataclass(frozen=True)
+class HumanEvalSection:
+    """HumanEval pass@1 during training, at every ``eval_every`` step: greedy completions of the first
+    ``problems`` problems (0 = off) of HumanEval (or the HumanEval-format file ``dataset``), at most
+    ``max_new_tokens`` each, run in the sandbox (``timeout_s`` per program, ``workers`` at once). Base models
+    get the completion protocol, SFT runs the chat one. The evaluation itself is ``opencook.evals``, handed to
+    the trainer by the CLI."""
+
+    problems: int = 0
+    max_new_tokens: int = 256
+    dataset: str | None = None
+    timeout_s: float = 5.0
+    workers: int = 2
+
+
+@dataclass(frozen=True)
 class OptimSection:
     """AdamW. ``final_lr`` is where annealing's exponential decay and SFT's cosine end."""
 
@@ -109,6 +124,7 @@ class LMTrainConfig:
     optim: OptimSection = field(default_factory=OptimSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     memory: MemorySection = field(default_factory=MemorySection)
+    humaneval: HumanEvalSection = field(default_factory=HumanEvalSection)
     steps: int | None = None
     epochs: float | None = None
     micro_batch: int = 4
@@ -156,9 +172,16 @@ class LMTrainConfig:
             raise ValueError(f"data.holdout must be in [0, 1), got {self.data.holdout}")
         if self.eval_every < 0 or self.eval_batches < 1:
             raise ValueError("eval_every must be >= 0 (0 = never) and eval_batches >= 1")
-        if self.eval_every and (self.phase == "sft" or not self.data.holdout):
-            raise ValueError("eval_every needs packed data (pretrain/anneal) and data.holdout > 0: a held-out "
-                             "share of each source to validate on")
+        he = self.humaneval
+        if he.problems < 0 or he.max_new_tokens < 1 or he.timeout_s <= 0 or he.workers < 1:
+            raise ValueError("humaneval: problems must be >= 0 (0 = off), max_new_tokens and workers >= 1, "
+                             "timeout_s > 0")
+        if he.problems and not (self.eval_every and self.tokenizer):
+            raise ValueError("humaneval.problems needs eval_every > 0 (when to evaluate) and tokenizer (to "
+                             "encode the prompts)")
+        if self.eval_every and not self.data.holdout and not he.problems:
+            raise ValueError("eval_every needs data.holdout > 0 (a held-out share of each packed source to "
+                             "validate on) or humaneval.problems > 0")
         if self.phase == "sft" and (self.data.holdout or self.data.document_mask):
             raise ValueError("data.holdout and data.document_mask apply to packed data (pretrain/anneal)")
         if self.memory.cpu_offload and self.parallel != "fsdp":

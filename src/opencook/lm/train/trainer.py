@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from opencook.kit.dist import init_distributed, rank, world_size
+from opencook.kit.dist import barrier, init_distributed, rank, world_size
 from opencook.kit.rundir import peak_memory_mib
 from opencook.kit.trainloop import TrainLoop
 from opencook.lm.data.position import rank_slice
@@ -26,6 +27,10 @@ from opencook.lm.train.metrics import device_peak_flops
 from opencook.lm.train.parallel import apply_activation_checkpointing, unwrap, wrap_model
 from opencook.lm.train.schedule import lr_at
 from opencook.lm.train.step import lm_eval_loss, lm_train_step
+
+# An evaluation during training: (plain model, tokenizer, step) -> metrics. The CLI builds them (HumanEval
+# through ``opencook.evals``), so the trainer knows no benchmark.
+Evaluator = Callable[[Llama, Any, int], dict[str, float]]
 
 
 class TrainingError(RuntimeError):
@@ -108,6 +113,22 @@ def compile_model(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def _plain_model(model: torch.nn.Module, mcfg: ModelConfig, device: torch.device, this_rank: int) -> Llama | None:
+    """The ``Llama`` to generate with on rank 0 (None elsewhere): the module itself under DDP or in one process,
+    a full copy under FSDP2 (whose forward would all-gather on every rank). Collective under FSDP."""
+    inner = unwrap(model)
+    if not any(hasattr(p, "full_tensor") for p in inner.parameters()):
+        return inner if this_rank == 0 else None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(inner, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if this_rank != 0:
+        return None
+    copy = Llama(mcfg)
+    copy.load_state_dict(full)
+    return copy.to(device)
+
+
 class LMTrainer(TrainLoop):
     """Builds everything from a config and a run directory; ``train()`` runs (or resumes) to the end."""
 
@@ -118,11 +139,15 @@ class LMTrainer(TrainLoop):
         *,
         reset_data_position: bool = False,
         until_step: int | None = None,
+        evaluators: Mapping[str, Evaluator] | None = None,
     ) -> None:
+        """``evaluators`` run on rank 0 at every eval point, on the model in eval mode; their metrics go into
+        that point's ``eval`` record as ``name/metric``."""
         super().__init__(out)
         self.cfg, self.out = cfg, out
         self.reset_data_position = reset_data_position
         self.until_step = until_step
+        self.evaluators = dict(evaluators or {})
 
     # -- setup -------------------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -268,20 +293,45 @@ class LMTrainer(TrainLoop):
         return {"loss": f"{self.loss:.4f}", "lr": f"{self.lr:.2e}"}
 
     def evaluate(self) -> dict[str, Any] | None:
-        """Validation loss on the held-out rows, every ``eval_every`` steps and at the end of the schedule (not
-        at an ``--until-step`` stop, so a resumed run logs the same eval points as an uninterrupted one)."""
+        """Validation loss on the held-out rows and the injected evaluators, every ``eval_every`` steps and at the
+        end of the schedule (not at an ``--until-step`` stop, so a resumed run logs the same eval points as an
+        uninterrupted one: the point of a step is logged before its checkpoint, and a resume truncates the
+        metrics after the checkpoint it starts from)."""
         every = self.cfg.eval_every
         if not every or not (self.step % every == 0 or self.step == self.total_steps):
             return None
-        rows = self.cfg.eval_batches * self.cfg.data.global_batch
-        inputs, targets = self.loader.validation_batch(rows)
-        part = rank_slice(rows, self.rank, self.world_size)
-        self.val_loss = lm_eval_loss(self.model, inputs[part].to(self.device), targets[part].to(self.device),
-                                     micro_batch=self.micro_batch, autocast=self.autocast, eos_id=self.eos_id)
-        rec = {"kind": "eval", "step": self.step, "tokens_seen": self.tokens_seen, "val_loss": self.val_loss,
-               "rows": rows, "seq_len": self.loader.seq_len}
+        rec: dict[str, Any] = {"kind": "eval", "step": self.step, "tokens_seen": self.tokens_seen}
+        if self.cfg.data.holdout:
+            rows = self.cfg.eval_batches * self.cfg.data.global_batch
+            inputs, targets = self.loader.validation_batch(rows)
+            part = rank_slice(rows, self.rank, self.world_size)
+            self.val_loss = lm_eval_loss(self.model, inputs[part].to(self.device), targets[part].to(self.device),
+                                         micro_batch=self.micro_batch, autocast=self.autocast, eos_id=self.eos_id)
+            rec.update(val_loss=self.val_loss, rows=rows, seq_len=self.loader.seq_len)
+        if self.evaluators:
+            rec.update(self._run_evaluators())
         self.log(rec)
         return rec
+
+    def _run_evaluators(self) -> dict[str, float]:
+        """Rank 0 runs every evaluator on a plain model (under FSDP, a full copy gathered from the shards) while
+        the other ranks wait; generation draws no random numbers (greedy), so training continues as without."""
+        if not hasattr(self, "eval_tokenizer"):
+            from opencook.tokenizer import load_tokenizer
+
+            self.eval_tokenizer = load_tokenizer(self.cfg.tokenizer)
+        model = _plain_model(self.model, self.mcfg, self.device, self.rank)
+        metrics: dict[str, float] = {}
+        if model is not None:
+            was_training = model.training
+            try:
+                for name, evaluate in self.evaluators.items():
+                    for key, value in evaluate(model, self.eval_tokenizer, self.step).items():
+                        metrics[f"{name}/{key}"] = value
+            finally:
+                model.train(was_training)
+        barrier()
+        return metrics
 
     # -- checkpoint, summary, report ---------------------------------------------------------------------
     def save(self) -> None:
@@ -307,7 +357,7 @@ class LMTrainer(TrainLoop):
             "total_steps": self.total_steps,
             "finished": self.step >= self.total_steps,
             "final_loss": self.loss,
-            "final_val_loss": self.val_loss if self.cfg.eval_every else None,
+            "final_val_loss": self.val_loss if self.cfg.eval_every and self.cfg.data.holdout else None,
             "tokens_seen": self.tokens_seen,
             "world_size": self.world_size,
             "grad_accum": self.accum,
