@@ -12,11 +12,12 @@ from opencook.kit.torchrun import relaunch_under_torchrun
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    overrides = parse_set_pairs(args.set)  # a malformed --set fails before torch is imported
     from opencook.xc.train.config import load_train_config
     from opencook.xc.train.preflight import check_before_launch
 
     path = Path(args.config)  # a typo fails here, once; one only a --set causes names that override
-    cfg = blame_overrides(lambda o: load_train_config(path, o), parse_set_pairs(args.set), str(path))
+    cfg = blame_overrides(lambda o: load_train_config(path, o), overrides, str(path))
     out = Path(args.out or f"runs/{cfg.name}")
     launched = "WORLD_SIZE" in os.environ
     check_before_launch(cfg, int(os.environ["WORLD_SIZE"]) if launched else args.nproc, out)  # before any rank

@@ -68,6 +68,9 @@ def render(p: PlanInputs, modes: list[str], cal: Calibration) -> str:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from opencook.kit.config import ConfigError
+
+    if args.calibration and not args.calibrate and not Path(args.calibration).is_file():
+        raise ConfigError(f"--calibration {args.calibration} does not exist: write one with --calibrate")
     from opencook.xc.plan.calibrate import calibrate, load_calibration, save_calibration
 
     if args.out and not args.calibrate:
