@@ -158,6 +158,7 @@ class PipelineRunner:
                     raise RunDirError(str(exc)) from None
                 claim(self.out, RUN_KIND)  # the remote's own marker, now local: the same kind of run?
             self._prepare_out_dir()
+            self._publish(self.out / MARKER, self.out / "config.yaml")  # before any shard: the remote is a run's
             results = self._run_stages()
             if self.mirror is not None:
                 self.mirror.push()
