@@ -9,7 +9,7 @@ Every term is counted from the shapes, tensor by tensor, as the model in ``lm/mo
   outputs (twice), q/k/v after RoPE, attention's output and log-sum-exp, SwiGLU's four ``[tokens, ffn]``
   tensors. ``full`` checkpointing keeps each block's input and recomputes one block at a time; ``selective``
   keeps the matmul and attention outputs;
-- the output head: logits, their log-softmax and, at the start of backward, both gradients. With checkpointing
+- the output head: the log-softmax of the logits and, at the start of backward, two gradients. With checkpointing
   the head runs in ``head_chunks`` token chunks (``parallel.py``): it keeps the last block's output, and its
   backward holds one chunk's logits and gradients, the head weight's gradient and the next chunk's.
 
@@ -72,11 +72,11 @@ def selective_kept(cfg: ModelConfig, rows: int, seq: int, a: int) -> int:
 
 
 def head_bytes(cfg: ModelConfig, rows: int, seq: int, a: int) -> int:
-    """Final norm, logits (plus their fp32 copy when computed in bf16), log-softmax, and the two [tokens, vocab]
-    gradients alive when backward starts."""
+    """Final norm, the fp32 log-softmax (the logits themselves are not kept: the loss is taken inside the
+    model's forward), the two fp32 [tokens, vocab] gradients alive when backward starts, and in bf16 the
+    logits' gradient cast back for the head's matmul."""
     n, v = rows * seq, cfg.vocab_size
-    logits = n * v * (a + (4 if a != 4 else 0))
-    return n * cfg.dim * (4 + 2 * a) + logits + 3 * 4 * n * v
+    return n * cfg.dim * (4 + 2 * a) + 3 * 4 * n * v + (n * v * a if a != 4 else 0)
 
 
 def chunked_head_bytes(cfg: ModelConfig, rows: int, seq: int, a: int) -> tuple[int, int]:
