@@ -110,9 +110,10 @@ def main() -> None:
           f"{table}\n\nAll within {TOLERANCE:.0%}: {'yes' if result['all_within_tolerance'] else 'NO'}.\n\n"
           "Measured activation memory saved against no checkpointing:\n\n| shape | selective | full |\n"
           f"| --- | ---: | ---: |\n{cut_rows}\n\n"
-          "The output head (logits, log-softmax and their gradients, 16 bytes per token per vocabulary entry in fp32) "
-          "is not checkpointed, so the cut is smallest where the vocabulary is large against the blocks "
-          "(tiny-v8k).\n")
+          "With checkpointing the output head and its loss also run in ceil(vocab / dim) token chunks, each "
+          "recomputed in backward, so the [tokens, vocab] log-softmax and its gradients (12 bytes per token per "
+          "vocabulary entry in fp32) never exist for the whole micro-batch; without it they are most of the "
+          "activations where the vocabulary is large against the blocks (tiny-v8k).\n")
     write_results(Path(args.out), "lm_memory", result, md)
     print(md)
 
