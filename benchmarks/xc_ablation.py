@@ -34,11 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
 
+KNN = {"head.mode": "knn", "head.selection.anchor": "label", "head.selection.centres": "weights"}  # as measured
 LADDER = {
     "full": {"head.mode": "full"},
-    "+knn": {"head.mode": "knn"},
-    "+overlap": {"head.mode": "knn", "overlap.micro_batches": 2, "overlap.side_thread": True, "head.graph_lag": 10},
-    "+sparsify": {"head.mode": "knn", "overlap.micro_batches": 2, "overlap.side_thread": True, "head.graph_lag": 10,
+    "+knn": KNN,
+    "+overlap": {**KNN, "overlap.micro_batches": 2, "overlap.side_thread": True, "head.graph_lag": 10},
+    "+sparsify": {**KNN, "overlap.micro_batches": 2, "overlap.side_thread": True, "head.graph_lag": 10,
                   "sparsify.enabled": True, "sparsify.ratio": 0.01},
 }
 # full softmax's step does not vary, so 14 steps measure it; the KNN arms run past one graph rebuild (step 100)

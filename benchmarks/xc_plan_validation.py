@@ -57,7 +57,8 @@ def worker(args: argparse.Namespace) -> dict:
     from opencook.xc.train.trainer import Trainer
 
     head = {"mode": args.mode, "graph_k": GRAPH_K, "refresh_every": 10**9, "graph_method": "ivf",
-            "graph_recall_sample": 0}
+            "graph_recall_sample": 0,
+            "selection": {"anchor": "label", "centres": "weights"}}  # the KNN step the plan models
     if args.mode != "full":
         head["sample_rate"] = args.active
     cfg = parse_train_config({

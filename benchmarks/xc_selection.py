@@ -53,15 +53,17 @@ TASKS = {  # recipe, changes, steps scale, budget (None: the recipe's), arms
                                              "seed": 2}, 1.0, 500, "full,random,feature,random_imprint,feature_imprint"),
 }
 
-ARMS = {
+LABEL = {"anchor": "label", "centres": "weights"}
+ARMS = {  # every arm spells its strategy out: the head's defaults are the winner (feature_imprint)
     "full": {"mode": "full"},
     "random": {"mode": "random"},
-    "label": {"mode": "knn"},  # the original KNN softmax: label-anchored graph over W's rows
-    "label_centres_incremental": {"mode": "knn", "selection": {"centres": "features", "upkeep": "incremental"}},
-    "feature": {"mode": "knn", "selection": {"anchor": "feature"}},
-    "feature_centres": {"mode": "knn", "selection": {"anchor": "feature", "centres": "features"}},
+    "label": {"mode": "knn", "selection": LABEL},  # the original KNN softmax: label-anchored graph over W's rows
+    "label_centres_incremental": {"mode": "knn", "selection": {"anchor": "label", "centres": "features",
+                                                               "upkeep": "incremental", "imprint": False}},
+    "feature": {"mode": "knn", "selection": {"anchor": "feature", "centres": "weights"}},
+    "feature_centres": {"mode": "knn", "selection": {"anchor": "feature", "centres": "features", "imprint": False}},
     "random_imprint": {"mode": "random", "selection": {"centres": "features", "imprint": True}},
-    "label_centres_imprint": {"mode": "knn", "selection": {"centres": "features", "imprint": True}},
+    "label_centres_imprint": {"mode": "knn", "selection": {"anchor": "label", "centres": "features", "imprint": True}},
     "feature_imprint": {"mode": "knn", "selection": {"anchor": "feature", "centres": "features", "imprint": True}},
     "full_imprint": {"mode": "full", "selection": {"centres": "features", "imprint": True}},
 }

@@ -56,7 +56,8 @@ def test_ivf_with_few_probes_scans_a_share_of_the_classes_and_keeps_most_anchors
 def test_feature_index_auto_is_exact_for_small_class_counts_and_ivf_above():
     assert ShardedSoftmax(D, C, "knn", selection={"anchor": "feature"}).feature_index is None
     assert ShardedSoftmax(D, 60_000, "knn", selection={"anchor": "feature"}).feature_index is not None
-    assert ShardedSoftmax(D, 60_000, "knn").feature_index is None  # label anchors query no index
+    assert ShardedSoftmax(D, 60_000, "knn").feature_index is not None  # the default anchors are features
+    assert ShardedSoftmax(D, 60_000, "knn", selection={"anchor": "label"}).feature_index is None
 
 
 def test_index_state_rebuilds_the_same_anchors_in_a_new_head():
@@ -71,6 +72,7 @@ def test_index_state_rebuilds_the_same_anchors_in_a_new_head():
     b = ShardedSoftmax(D, C, "knn", active_budget=120, graph_k=4, init_std=1.0,
                        selection={**IVF, "feature_nprobe": 2})
     b.load_state_dict(a.state_dict())
+    b.load_row_state(a.row_state())  # the feature centres (the default), checkpointed beside W
     emb, _ = _batch(9)
     assert torch.equal(a._feature_anchors(emb), b._feature_anchors(emb))
     assert torch.equal(a.feature_index.centroids, b.feature_index.centroids)
@@ -97,6 +99,6 @@ def test_imprint_turns_rows_of_first_seen_classes_to_their_samples_mean_directio
 
 def test_imprint_is_refused_without_feature_centres():
     with pytest.raises(ValueError, match="imprint"):
-        ShardedSoftmax(D, C, "knn", selection={"imprint": True})
+        ShardedSoftmax(D, C, "knn", selection={"imprint": True, "centres": "weights"})
     with pytest.raises(ValueError, match="feature_nprobe"):
         ShardedSoftmax(D, C, "knn", selection={"feature_nprobe": 0})

@@ -18,11 +18,12 @@ from opencook.xc.train.config import load_train_config, parse_train_config
 from opencook.xc.train.trainer import Trainer
 
 C, D, B = 300, 8, 16
+LABEL = {"anchor": "label", "centres": "weights"}  # the class graph is what label anchors select from
 
 
 def test_a_lagged_rebuild_uses_the_due_steps_centres_and_lands_l_steps_later():
     torch.manual_seed(0)
-    head = KNNSoftmax(D, C, "knn", graph_k=5, refresh_every=3, graph_lag=2)
+    head = KNNSoftmax(D, C, "knn", graph_k=5, refresh_every=3, graph_lag=2, selection=LABEL)
     emb, labels = torch.randn(B, D), torch.randint(C, (B,))
     history, snapshot, graph_at_5 = [], None, None
     for step in range(9):
@@ -49,7 +50,7 @@ def test_graph_lag_must_be_shorter_than_the_refresh_interval():
 
 def test_a_run_resumed_while_a_graph_was_building_matches_the_uninterrupted_run(tmp_path):
     # refresh every 3, lag 2: builds start at 3 and 6, land at 5 and 8; the checkpoint at 4 holds one in flight
-    changes = {"head__graph_lag": 2, "checkpoint_every": 4, "steps": 9}
+    changes = {"head__graph_lag": 2, "head__selection": LABEL, "checkpoint_every": 4, "steps": 9}
     whole = tmp_path / "whole"
     Trainer(load_train_config(_config(tmp_path / "a.yaml", **changes)), whole).train()
     part = tmp_path / "part"
@@ -65,7 +66,7 @@ def test_a_run_resumed_while_a_graph_was_building_matches_the_uninterrupted_run(
 def test_two_ranks_build_the_graph_on_a_side_group_while_training(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({**TINY, "steps": 9, "eval_every": 0, "checkpoint_every": 0,
-                                   "head": {**TINY["head"], "graph_lag": 2},
+                                   "head": {**TINY["head"], "graph_lag": 2, "selection": LABEL},
                                    "overlap": {"micro_batches": 2, "side_thread": True}}))
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "opencook", "xc", "train", str(cfg), "--out", str(out),

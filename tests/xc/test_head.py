@@ -35,7 +35,7 @@ def test_random_mode_loss_is_cross_entropy_over_the_active_columns():
 
 
 def test_knn_uses_the_graph_and_refreshes_it_on_schedule():
-    head = KNNSoftmax(D, C, "knn", graph_k=5, refresh_every=3)
+    head = KNNSoftmax(D, C, "knn", graph_k=5, refresh_every=3, selection={"anchor": "label", "centres": "weights"})
     emb, labels = _batch()
     head(emb, labels)
     assert head.graph.shape == (C, 5) and head.graph_step == 0
@@ -54,7 +54,10 @@ def test_knn_uses_the_graph_and_refreshes_it_on_schedule():
 def test_knn_with_all_neighbours_and_random_with_rate_one_equal_full():
     emb, labels = _batch(1)
     losses = []
-    for mode, opts in [("full", {}), ("knn", {"graph_k": C}), ("random", {"sample_rate": 1.0})]:
+    # knn: the default feature anchors (imprinting off: it changes W itself) and label anchors
+    for mode, opts in [("full", {}), ("knn", {"graph_k": C, "selection": {"imprint": False}}),
+                       ("knn", {"graph_k": C, "selection": {"anchor": "label", "centres": "weights"}}),
+                       ("random", {"sample_rate": 1.0})]:
         head = KNNSoftmax(D, C, mode, **opts)
         losses.append(head(emb, labels).item())
     assert max(losses) - min(losses) < 1e-6

@@ -58,8 +58,9 @@ def test_micro_batches_that_do_not_match_the_labels_fail_clearly():
 def test_two_heads_with_separate_clocks_do_not_mix_timings():
     emb, labels = _batch()
     mine = StepClock()
-    timed = ShardedSoftmax(D, C, "knn", clock=mine, **OPTS["knn"])
-    other = ShardedSoftmax(D, C, "knn", **OPTS["knn"])
+    label = {**OPTS["knn"], "selection": {"anchor": "label", "centres": "weights"}}  # selects on the side thread
+    timed = ShardedSoftmax(D, C, "knn", clock=mine, **label)
+    other = ShardedSoftmax(D, C, "knn", **label)
     assert timed.clock is mine and other.clock is not mine
     with ThreadPoolExecutor(1) as pool:
         timed(list(emb.chunk(3)), labels, select_on=pool).backward()
@@ -80,7 +81,7 @@ def test_the_package_exports_resolve_lazily_and_knnsoftmax_is_an_alias():
 
 
 def test_a_graph_build_is_a_typed_record_with_the_metrics_keys():
-    head = ShardedSoftmax(D, C, "knn", graph_k=5)
+    head = ShardedSoftmax(D, C, "knn", graph_k=5, selection={"anchor": "label"})
     head(*_batch())
     build = head.graph_build
     assert (build.method, build.step, build.k, build.recall) == ("exact", 0, 5, 1.0)

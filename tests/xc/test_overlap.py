@@ -26,16 +26,21 @@ def _grads(*modules):
     return out
 
 
-@pytest.mark.parametrize("mode", ["full", "knn", "random"])
+LABEL = {"anchor": "label", "centres": "weights"}  # selection from labels alone: it may run on the side thread
+
+
+@pytest.mark.parametrize("mode,selection", [("full", {}), ("knn", LABEL), ("knn", {}), ("random", {})])
 @pytest.mark.parametrize("overlap", [OverlapConfig(4, False), OverlapConfig(3, True)])
-def test_pipelined_step_equals_the_plain_forward_in_one_process(mode, overlap):
+def test_pipelined_step_equals_the_plain_forward_in_one_process(mode, selection, overlap):
+    """knn with ``{}`` is the default selection (feature anchors, imprinting): chosen once from the whole
+    batch's embeddings after every micro-batch's backbone, so it needs no side thread."""
     torch.manual_seed(0)
     x, y = torch.randn(24, 12), torch.randint(200, (24,))
     runs = []
     for cfg in (None, overlap):
         torch.manual_seed(1)
         backbone = MLPBackbone(12, BackboneConfig(embedding_dim=16, hidden=32))
-        head = KNNSoftmax(16, 200, mode, active_budget=None if mode == "full" else 40, graph_k=4)
+        head = KNNSoftmax(16, 200, mode, active_budget=None if mode == "full" else 40, graph_k=4, selection=selection)
         if cfg is None:
             loss = head(backbone(x), y)
             loss.backward()
@@ -47,12 +52,15 @@ def test_pipelined_step_equals_the_plain_forward_in_one_process(mode, overlap):
             value = result.loss
             assert set(result.split) == {"compute_ms", "comm_ms", "selection_ms", "selection_hidden_ms"}
             assert result.split["comm_ms"] == 0.0  # one process: nothing to wait for
-            assert (result.split["selection_hidden_ms"] > 0) == cfg.side_thread
+            late = mode == "knn" and selection != LABEL
+            assert (result.split["selection_hidden_ms"] > 0) == (cfg.side_thread and not late)
         runs.append((value, _grads(backbone, head), head.last, head.step))
     (l0, g0, a0, s0), (l1, g1, a1, s1) = runs
     assert l1 == pytest.approx(l0, rel=1e-6)
     assert s0 == s1 == 1
     assert a0.global_size == a1.global_size
+    if a0.local_rows is not None:
+        assert torch.equal(a0.local_rows, a1.local_rows)
     for a, b in zip(g0, g1, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
 
@@ -68,9 +76,10 @@ def test_bad_overlap_settings_fail_clearly():
         HybridStep(backbone, backbone, head, OverlapConfig(8)).run(torch.randn(4, 3), torch.randint(10, (4,)))
 
 
-def _train_two_ranks(tmp_path, name, overlap):
+def _train_two_ranks(tmp_path, name, overlap, selection):
     cfg = json.loads(json.dumps(TINY))
     cfg.update(steps=9, eval_every=0, checkpoint_every=0, overlap=overlap)
+    cfg["head"]["selection"] = selection
     # cosine logits: the loss depends on each sample's target from step 1 (near-zero linear logits give
     # log(active) whatever the targets, which would hide a sample scored against the wrong class)
     cfg["head"]["logits"] = {"kind": "cosine", "scale": 30.0}
@@ -86,10 +95,13 @@ def _train_two_ranks(tmp_path, name, overlap):
 
 
 @pytest.mark.slow
-def test_two_rank_overlapped_training_has_the_same_losses_as_the_plain_step(tmp_path):
-    """knn mode with a graph rebuild every 3 steps, so the side thread selects across rebuilds too."""
-    plain, plain_summary = _train_two_ranks(tmp_path, "plain", {"micro_batches": 1, "side_thread": False})
-    piped, piped_summary = _train_two_ranks(tmp_path, "piped", {"micro_batches": 4, "side_thread": True})
+@pytest.mark.parametrize("selection", [LABEL, {}], ids=["label", "default"])
+def test_two_rank_overlapped_training_has_the_same_losses_as_the_plain_step(tmp_path, selection):
+    """knn mode. Label anchors with a graph rebuild every 3 steps: the side thread selects across rebuilds
+    too. The default (feature anchors, imprinting): one selection from the whole gathered batch, which
+    the micro-batches' gathers must reassemble in rank order (a wrong order changes anchors and imprints)."""
+    plain, plain_summary = _train_two_ranks(tmp_path, "plain", {"micro_batches": 1, "side_thread": False}, selection)
+    piped, piped_summary = _train_two_ranks(tmp_path, "piped", {"micro_batches": 4, "side_thread": True}, selection)
     assert [r["step"] for r in plain] == [r["step"] for r in piped] == list(range(1, 10))
     for a, b in zip(plain, piped, strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4), (a["step"], a["loss"], b["loss"])
@@ -97,7 +109,7 @@ def test_two_rank_overlapped_training_has_the_same_losses_as_the_plain_step(tmp_
     assert piped_summary["top1"] == pytest.approx(plain_summary["top1"], abs=1 / 256)
     # the split is recorded: two ranks wait on collectives, and the side thread did the selecting
     assert all(r["comm_ms"] > 0 for r in plain + piped)
-    assert all(r["selection_hidden_ms"] > 0 for r in piped)
+    assert all((r["selection_hidden_ms"] > 0) == (selection == LABEL) for r in piped)
     assert all(r["selection_hidden_ms"] == 0 for r in plain)
     for r in plain + piped:
         assert r["compute_ms"] + r["comm_ms"] + r["selection_ms"] == pytest.approx(r["step_ms"], rel=1e-6)

@@ -16,6 +16,8 @@ from opencook.xc.sharding import shard_range
 from xc_launch import torchrun
 
 C, D, B = 300, 8, 32
+LABEL = {"anchor": "label", "centres": "weights"}  # the original KNN softmax: labels' graph neighbours over W
+W_ANCHORS = {"anchor": "feature", "centres": "weights"}  # feature anchors over W's rows, no imprinting
 
 
 def _batch(seed=0, b=B, c=C, d=D):
@@ -34,7 +36,7 @@ def _probs(head, emb):
 @pytest.mark.parametrize("logits", [{"kind": "linear"}, {"kind": "cosine", "scale": 10.0, "margin": 0.2}])
 def test_gauge_is_the_full_softmax_mass_and_top10_recall_of_the_active_set(logits):
     head = ShardedSoftmax(D, C, "knn", active_budget=90, graph_k=3, coverage_every=2, coverage_rows=8,
-                          init_std=1.0, logits=logits)
+                          init_std=1.0, logits=logits, selection=LABEL)
     emb, labels = _batch()
     head(emb, labels)
     gauge = head.last_coverage
@@ -62,7 +64,7 @@ def test_gauge_of_an_all_class_selection_is_one():
 
 # -- strategies ----------------------------------------------------------------------------------
 def test_feature_anchors_add_each_samples_nearest_class_centres():
-    head = ShardedSoftmax(D, C, "knn", graph_k=4, init_std=1.0, selection={"anchor": "feature"})
+    head = ShardedSoftmax(D, C, "knn", graph_k=4, init_std=1.0, selection=W_ANCHORS)
     emb, labels = _batch()
     head(emb, labels)
     near = (emb.detach() @ head.weight.detach().t()).topk(4, dim=1).indices  # linear logits: by dot product
@@ -75,7 +77,7 @@ def test_mix_takes_label_neighbours_and_feature_neighbours():
     emb, labels = _batch()
     sets = {}
     for anchor in ("label", "feature", "mix"):
-        head = ShardedSoftmax(D, C, "knn", graph_k=3, init_std=1.0, selection={"anchor": anchor})
+        head = ShardedSoftmax(D, C, "knn", graph_k=3, init_std=1.0, selection={"anchor": anchor, "centres": "weights"})
         head(emb, labels)
         sets[anchor] = set(head.last.local_rows.tolist())
     assert sets["mix"] == sets["label"] | sets["feature"] and sets["mix"] != sets["label"]
@@ -105,7 +107,7 @@ def test_uniform_share_cuts_anchors_by_depth_fills_from_the_next_depth_and_keeps
 
 def test_logq_adds_minus_log_inclusion_probability_to_uniform_columns():
     emb, labels = _batch()
-    head = ShardedSoftmax(D, C, "knn", active_budget=100, graph_k=2, init_std=1.0, selection={"logq": True})
+    head = ShardedSoftmax(D, C, "knn", active_budget=100, graph_k=2, init_std=1.0, selection={**LABEL, "logq": True})
     loss = head(emb, labels)
     act = head.last
     fixed = set(labels.tolist()) | set(head.graph[labels].flatten().tolist())
@@ -118,19 +120,34 @@ def test_logq_adds_minus_log_inclusion_probability_to_uniform_columns():
     assert abs(loss.item() - ref.item()) < 1e-5
 
 
-@pytest.mark.parametrize("sel", [{"logq": True}, {"anchor": "feature", "feature_k": C}, {"anchor": "mix"},
-                                 {"uniform_share": 0.5, "logq": True}])
+@pytest.mark.parametrize("sel", [{**LABEL, "logq": True}, {**W_ANCHORS, "feature_k": C}, {"anchor": "mix"},
+                                 {**LABEL, "uniform_share": 0.5, "logq": True}, {}, {"feature_k": C}])
 def test_every_strategy_with_all_classes_active_equals_full(sel):
+    """With imprinting (the default's ``{}``) the reference is full softmax imprinting the same rows."""
     emb, labels = _batch(3)
-    full = ShardedSoftmax(D, C, "full")(emb, labels).item()
     head = ShardedSoftmax(D, C, "knn", sample_rate=1.0, graph_k=4, selection=sel)
+    imprint = head.config.selection.imprint
+    full = ShardedSoftmax(D, C, "full", selection={"centres": "features"} if imprint else {})(emb, labels).item()
     assert abs(head(emb, labels).item() - full) < 1e-6
     assert head.last.global_size == C
 
 
+def test_default_selection_is_feature_anchors_with_imprinting_in_knn_mode_only():
+    knn, full, rnd = (ShardedSoftmax(D, C, m, active_budget=50).config.selection for m in ("knn", "full", "random"))
+    assert (knn.anchor, knn.centres, knn.imprint) == ("feature", "features", True)
+    assert (full.centres, full.imprint) == (rnd.centres, rnd.imprint) == ("weights", False)
+    emb, labels = _batch()
+    plain = ShardedSoftmax(D, C, "full")
+    assert plain.centres is None
+    w0 = plain.weight.detach().clone()
+    plain(emb, labels)
+    assert torch.equal(plain.weight.detach(), w0)  # full mode stays plain softmax: nothing imprinted
+
+
 @pytest.mark.parametrize("warmup", ["full", "uniform"])
 def test_warmup_selects_without_a_graph_then_switches_to_knn(warmup):
-    head = ShardedSoftmax(D, C, "knn", active_budget=200, graph_k=3, selection={"warmup_steps": 2, "warmup": warmup})
+    head = ShardedSoftmax(D, C, "knn", active_budget=200, graph_k=3,
+                          selection={**LABEL, "warmup_steps": 2, "warmup": warmup})
     emb, labels = _batch()
     for _ in range(2):
         head(emb, labels)
@@ -143,7 +160,8 @@ def test_warmup_selects_without_a_graph_then_switches_to_knn(warmup):
 
 def test_feature_centres_are_momentum_means_of_normalised_embeddings_and_build_the_graph():
     head = ShardedSoftmax(D, C, "knn", graph_k=3, refresh_every=1,
-                          selection={"centres": "features", "centre_momentum": 0.5})
+                          selection={"anchor": "label", "centres": "features", "centre_momentum": 0.5,
+                                     "imprint": False})
     e1, y = _batch(0)
     e2 = torch.randn(B, D)
     head(e1, y)
@@ -187,16 +205,29 @@ def test_bad_selection_settings_are_refused():
         SelectionConfig(uniform_share=1.0)
     with pytest.raises(ValueError, match="graph_lag=0"):
         ShardedSoftmax(D, C, "knn", graph_lag=1, selection={"upkeep": "incremental"})
-    head = ShardedSoftmax(D, C, "knn", graph_k=3, selection={"anchor": "feature"})
-    emb, labels = _batch()
-    with pytest.raises(ValueError, match="micro_batches=1"):
-        head(list(emb.chunk(2)), labels)
+    with pytest.raises(ValueError, match="imprint=false"):
+        SelectionConfig(centres="weights", imprint=True)
+
+
+def test_default_selection_over_micro_batches_equals_the_whole_batch():
+    """Feature anchors and imprinting read the whole batch: given micro-batches, the head gathers them all
+    and selects once, so the set, the imprinted rows and the loss are those of the whole batch."""
+    emb, labels = _batch(5)
+    runs = []
+    for chunks in (None, 3):
+        head = ShardedSoftmax(D, C, "knn", active_budget=120, graph_k=4, init_std=1.0)
+        loss = head(emb if chunks is None else list(emb.chunk(chunks)), labels)
+        runs.append((loss.item(), head.last.local_rows, head.weight.detach().clone()))
+    (l0, rows0, w0), (l1, rows1, w1) = runs
+    assert torch.equal(rows0, rows1) and torch.equal(w0, w1)
+    assert l1 == pytest.approx(l0, rel=1e-6)
 
 
 # -- per-shard selection and the gauge on a real 2-rank group ------------------------------------
-STRATEGIES = {"label": {}, "feature": {"anchor": "feature"},
+STRATEGIES = {"label": {"anchor": "label", "centres": "weights"}, "default": {},
+              "feature": {"anchor": "feature", "centres": "weights"},
               "mix_share_logq": {"anchor": "mix", "uniform_share": 0.25, "logq": True},
-              "centres_incremental": {"centres": "features", "upkeep": "incremental"},
+              "centres_incremental": {"anchor": "label", "centres": "features", "upkeep": "incremental"},
               "warmup_full": {"warmup_steps": 1, "warmup": "full"},
               "feature_ivf": {"anchor": "feature", "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 2},
               "centres_imprint_ivf": {"anchor": "feature", "centres": "features", "imprint": True,
@@ -244,7 +275,7 @@ def test_with_feature_centres_only_seen_classes_move_between_incremental_updates
     from opencook.xc.train.optim import RowSparseSGD
 
     head = ShardedSoftmax(D, C, "knn", active_budget=150, graph_k=3, refresh_every=1,
-                          selection={"centres": "features", "upkeep": "incremental"})
+                          selection={"anchor": "label", "centres": "features", "upkeep": "incremental"})
     opt = RowSparseSGD(head.parameters(), lr=1.0)
     emb, labels = _batch()
     for _ in range(2):  # the optimizer moves all 150 active rows of W; only the labels' centres move

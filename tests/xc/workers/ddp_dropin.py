@@ -67,7 +67,8 @@ def user_loop(mode: str, micro_batches: int, **opts) -> tuple[list[float], torch
 
 ref_losses, ref_W = reference()
 out = {}
-for name, mode, micro, opts in [("full", "full", 1, {}), ("knn_all_neighbours", "knn", 1, {"graph_k": C}),
+for name, mode, micro, opts in [("full", "full", 1, {}), ("knn_all_neighbours", "knn", 1,
+                                                                    {"graph_k": C, "selection": {"imprint": False}}),
                                 ("full_micro_batches", "full", 3, {})]:
     losses, weight = user_loop(mode, micro, **opts)
     start = rank * (C // world) + min(rank, C % world)

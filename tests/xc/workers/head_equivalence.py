@@ -87,6 +87,8 @@ out = {
     "full_cosface": diffs("full", cosface),
     "full_arcface": diffs("full", arcface),
     "random_rate_1": diffs("random", linear, sample_rate=1.0),
-    "knn_k_ge_C": diffs("knn", linear, graph_k=C),
+    # the default selection (feature anchors) with k >= C, imprinting off: imprinting changes W itself
+    "knn_k_ge_C": diffs("knn", linear, graph_k=C, selection={"imprint": False}),
+    "knn_label_k_ge_C": diffs("knn", linear, graph_k=C, selection={"anchor": "label", "centres": "weights"}),
 }
 report(out)

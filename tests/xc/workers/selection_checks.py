@@ -42,9 +42,10 @@ for name, opts in cases.items():
                    "bias": None if a.logit_bias is None else a.logit_bias.tolist()}
 
 SMALL_C = 500
-STRATEGIES = {"label": {}, "feature": {"anchor": "feature"},
+STRATEGIES = {"label": {"anchor": "label", "centres": "weights"}, "default": {},
+              "feature": {"anchor": "feature", "centres": "weights"},
               "mix_share_logq": {"anchor": "mix", "uniform_share": 0.25, "logq": True},
-              "centres_incremental": {"centres": "features", "upkeep": "incremental"},
+              "centres_incremental": {"anchor": "label", "centres": "features", "upkeep": "incremental"},
               "warmup_full": {"warmup_steps": 1, "warmup": "full"},
               "feature_ivf": {"anchor": "feature", "feature_index": "ivf", "feature_nlist": 8, "feature_nprobe": 2},
               "centres_imprint_ivf": {"anchor": "feature", "centres": "features", "imprint": True,

@@ -31,7 +31,8 @@ class HeadConfig:
     classes (costs 2*sample*C*D FLOPs); 0 = do not measure."""
     logits: LogitConfig = field(default_factory=LogitConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
-    """How knn mode picks its classes (anchors, uniform share, warm-up, centres, graph upkeep)."""
+    """How knn mode picks its classes (anchors, uniform share, warm-up, centres, graph upkeep); stored resolved
+    for ``mode`` (``SelectionConfig.resolved``)."""
     coverage_every: int = 0
     """Every N steps measure the coverage gauge (``head.last_coverage``); 0 = never."""
     coverage_rows: int = 64
@@ -42,6 +43,7 @@ class HeadConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"head mode {self.mode!r} is not one of {MODES}")
+        object.__setattr__(self, "selection", self.selection.resolved(self.mode))
         if self.active_budget is not None and self.sample_rate is not None:
             raise ValueError("give active_budget or sample_rate, not both")
         if self.sample_rate is not None and not 0 < self.sample_rate <= 1:

@@ -22,11 +22,15 @@ The strategies compose (``docs/xc.md`` has the ablation that picked the defaults
 - ``imprint`` (with ``centres: features``): a class's W row is turned to its feature centre the first time
   the class is seen, before the step's logits (weight imprinting: the row of a class not yet trained
   starts where its samples are instead of at a random direction; its norm is kept).
+
+Defaults (the ablation's winner): feature anchors over feature centres, with imprinting. ``centres`` and
+``imprint`` left unset resolve by mode (``resolved``): knn mode gets feature centres and imprinting; full
+and random mode stay plain softmax (the exactness references) unless a run asks for centres or imprinting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 ANCHORS = ("label", "feature", "mix")
@@ -36,21 +40,23 @@ FEATURE_EXACT_MAX = 50_000
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    anchor: Literal["label", "feature", "mix"] = "label"
+    anchor: Literal["label", "feature", "mix"] = "feature"
     feature_k: int | None = None
     """Nearest classes per sample for ``feature``/``mix`` anchors; None = the head's graph_k."""
     uniform_share: float = 0.0
     logq: bool = False
     warmup_steps: int = 0
     warmup: Literal["full", "uniform"] = "uniform"
-    centres: Literal["weights", "features"] = "weights"
+    centres: Literal["weights", "features"] | None = None
+    """None: ``features`` in knn mode, ``weights`` in full and random mode."""
     centre_momentum: float = 0.9
     upkeep: Literal["rebuild", "incremental"] = "rebuild"
     feature_index: Literal["auto", "exact", "ivf"] = "auto"
     feature_nlist: int | None = None
     """IVF lists for ``feature_index: ivf``; None = √C."""
     feature_nprobe: int = 16
-    imprint: bool = False
+    imprint: bool | None = None
+    """None: on wherever the centres are features."""
 
     def __post_init__(self) -> None:
         if self.anchor not in ANCHORS:
@@ -63,7 +69,7 @@ class SelectionConfig:
             raise ValueError(f"selection.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.warmup not in ("full", "uniform"):
             raise ValueError(f"selection.warmup must be 'full' or 'uniform', got {self.warmup!r}")
-        if self.centres not in ("weights", "features"):
+        if self.centres not in (None, "weights", "features"):
             raise ValueError(f"selection.centres must be 'weights' or 'features', got {self.centres!r}")
         if not 0 <= self.centre_momentum < 1:
             raise ValueError(f"selection.centre_momentum must be in [0, 1), got {self.centre_momentum}")
@@ -72,10 +78,19 @@ class SelectionConfig:
         if self.feature_nprobe < 1 or (self.feature_nlist is not None and self.feature_nlist < 1):
             raise ValueError(f"selection.feature_nprobe and feature_nlist must be >= 1, got {self.feature_nprobe}, "
                              f"{self.feature_nlist}")
-        if self.imprint and self.centres != "features":
-            raise ValueError("selection.imprint turns W rows to their feature centres: set selection.centres=features")
+        if self.imprint and self.centres == "weights":
+            raise ValueError("selection.imprint turns W rows to their feature centres: set selection.centres=features "
+                             "(or selection.imprint=false)")
         if self.upkeep not in ("rebuild", "incremental"):
             raise ValueError(f"selection.upkeep must be 'rebuild' or 'incremental', got {self.upkeep!r}")
+
+    def resolved(self, mode: str) -> SelectionConfig:
+        """This config with ``centres`` and ``imprint`` fixed for a head of ``mode``."""
+        centres = self.centres or ("features" if mode == "knn" else "weights")
+        imprint = centres == "features" if self.imprint is None else self.imprint
+        if imprint and centres != "features":
+            raise ValueError("selection.imprint turns W rows to their feature centres: set selection.centres=features")
+        return replace(self, centres=centres, imprint=imprint)
 
     @property
     def uses_graph(self) -> bool:

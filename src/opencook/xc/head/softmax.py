@@ -10,9 +10,11 @@ all-reduce. The weight's gradient never leaves its rank. In ``knn``/``random`` m
 gradient is a sparse tensor over the active rows only -- use ``opencook.xc.train.optim`` optimizers,
 which update those rows and define what happens to the others.
 
-Given micro-batches, the step's active set is chosen once from all the labels (on ``select_on``'s
-thread, if given, while the backbone runs) and each micro-batch's all-gather is issued as soon as its
-embeddings exist, so it travels while the next micro-batch's backbone computes.
+Given micro-batches, each micro-batch's all-gather is issued as soon as its embeddings exist, so it
+travels while the next micro-batch's backbone computes, and the step's active set is chosen once: from all
+the labels (on ``select_on``'s thread, if given, while the backbone runs) or, when the selection reads
+embeddings (feature anchors, imprinting: the default), from the whole gathered batch after the last
+micro-batch's backbone -- the same set as one [batch, D] tensor gives.
 """
 
 from __future__ import annotations
@@ -331,13 +333,7 @@ class ShardedSoftmax(nn.Module):
         """
         whole = isinstance(embeddings, torch.Tensor)
         imprint = self.config.selection.imprint and self.centres is not None
-        late = self._needs_features() or imprint  # both need the gathered embeddings before selection
-        if late and not whole:
-            embeddings = list(embeddings)
-            if len(embeddings) != 1:
-                raise ValueError("selection.anchor feature/mix and selection.imprint use the whole batch's "
-                                 "embeddings: pass one [batch, D] tensor, not micro-batches (overlap.micro_batches=1)")
-            embeddings, whole = embeddings[0], True
+        late = self._needs_features() or imprint  # both need the whole gathered batch before selection
         if whole:
             self._check_embeddings(embeddings)
         self._check_labels(labels, embeddings.shape[0] if whole else None)
@@ -349,21 +345,19 @@ class ShardedSoftmax(nn.Module):
             future = select_on.submit(self._select_hidden, all_labels) if select_on is not None and not late else None
             active, rows = self._select(all_labels) if future is None and not late else (None, None)
         per_rank, world = labels.shape[0], world_size(self.group)
-        chunks = iter((embeddings,) if whole else embeddings)
-        first = next(chunks, None)
-        if first is None:
-            raise ValueError("forward got no micro-batches: pass a [batch, D] tensor or a non-empty list of them")
-        pending, total, done = self._start_gather(first), None, 0
-        while pending is not None:
-            following = next(chunks, None)  # the next backbone forward runs while this gather is in flight
-            following = None if following is None else self._start_gather(following)
-            gathered = pending.wait()
+        parts = self._gathers((embeddings,) if whole else embeddings)
+        if late:  # every micro-batch's backbone (and gather) first; then one selection from the whole batch
+            parts = list(parts)
+            batch = self._rank_major([g for _, g in parts], world)
+            if imprint:
+                self._imprint(batch, all_labels)
+            with self.clock.selection():
+                active, rows = self._select(all_labels, batch)
+        total, done = None, 0
+        for n, gathered in parts:
             if active is None:
-                if imprint:
-                    self._imprint(gathered, all_labels)
                 with self.clock.selection():
-                    active, rows = future.result() if future is not None else self._select(all_labels, gathered)
-            n = pending.local.shape[0]
+                    active, rows = future.result()
             if done + n > per_rank:
                 raise ValueError(f"the micro-batches hold more than the {per_rank} samples of labels")
             target_pos, mb_labels = active.target_pos, all_labels
@@ -379,7 +373,7 @@ class ShardedSoftmax(nn.Module):
                 total = losses.mean()
             else:
                 total = losses.sum() if total is None else total + losses.sum()
-            pending, done = following, done + n
+            done += n
         if done != per_rank:
             raise ValueError(f"the micro-batches hold {done} samples but labels has {per_rank}: "
                              "split embeddings and labels alike")
@@ -389,6 +383,31 @@ class ShardedSoftmax(nn.Module):
         self.last = active
         self.step += 1
         return total if whole else total / (per_rank * world)
+
+    def _gathers(self, chunks: Iterable[torch.Tensor]):
+        """(local rows, gathered embeddings) per micro-batch, in order. Each gather is issued as soon as its
+        micro-batch exists and waited only after the next micro-batch's backbone has run (``chunks`` may be a
+        generator that runs it)."""
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        if first is None:
+            raise ValueError("forward got no micro-batches: pass a [batch, D] tensor or a non-empty list of them")
+        pending = self._start_gather(first)
+        while pending is not None:
+            following = next(chunks, None)
+            following = None if following is None else self._start_gather(following)
+            yield pending.local.shape[0], pending.wait()
+            pending = following
+
+    @staticmethod
+    def _rank_major(gathered: list[torch.Tensor], world: int) -> torch.Tensor:
+        """The micro-batches' gathers ([world * n_i, D] each) as the whole batch's: rank 0's samples in
+        micro-batch order, then rank 1's, ... -- the order of the gathered labels. Detached: only selection
+        and imprinting read it."""
+        if len(gathered) == 1:
+            return gathered[0].detach()
+        per = [g.detach().reshape(world, -1, g.shape[1]) for g in gathered]
+        return torch.cat(per, dim=1).reshape(-1, gathered[0].shape[1])
 
     def _gauge_due(self) -> bool:
         every = self.config.coverage_every

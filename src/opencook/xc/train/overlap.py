@@ -1,9 +1,11 @@
 """One hybrid-parallel step, optionally pipelined: the head of micro-batch i overlaps the backbone of i+1.
 
-The head does the pipelining (``ShardedSoftmax.forward`` given micro-batches): the step's active set is
-chosen once from all the labels -- on a side thread while the backbone runs, when ``side_thread`` is
-on -- and each micro-batch's embeddings are all-gathered asynchronously right after its backbone
-forward, so the transfer is in flight while the next micro-batch's backbone computes. The loss is the
+The head does the pipelining (``ShardedSoftmax.forward`` given micro-batches): each micro-batch's
+embeddings are all-gathered asynchronously right after its backbone forward, so the transfer is in
+flight while the next micro-batch's backbone computes, and the step's active set is chosen once -- from
+all the labels on a side thread while the backbone runs (label anchors, ``side_thread`` on), or, for the
+default feature anchors and imprinting, from the whole gathered batch once every micro-batch's backbone
+has run. The loss is the
 sum of per-sample losses over the global batch divided by its size: the same value, and the same
 gradients up to float rounding, as the unpipelined step. DDP still all-reduces the backbone's gradient
 in buckets during the one backward. This file times the step on the head's clock.
