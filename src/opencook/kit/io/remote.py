@@ -197,7 +197,10 @@ class Mirror:
 
     def remote_files(self) -> dict[str, int]:
         """relpath -> size of every file under the remote run directory."""
-        return find(self.url) if exists(self.url) else {}
+        try:
+            return find(self.url)
+        except FileNotFoundError:  # a location nothing was written to yet
+            return {}
 
     def pull(self, required: str | None = None) -> dict[str, int]:
         """Bring the local copy up to the remote. ``required``: a file that must be among the remote's when it
