@@ -130,21 +130,27 @@ def test_a_user_error_is_exit_2_in_one_line(verb, which, paths, capsys, tmp_path
         assert SAYS[verb] in lines[0], lines[0]
 
 
-def test_a_folder_the_failed_command_made_empty_is_removed(tmp_path, capsys):
+def test_a_failed_command_removes_the_out_folder_it_made_only_if_no_work_is_in_it(tmp_path, capsys):
     from opencook.cli.errors import run_verb
     from opencook.kit.config import ConfigError
 
-    def fails_after_mkdir(args):
-        Path(args.out, "stages").mkdir(parents=True)
+    def fails(args):
+        out = Path(args.out)
+        (out / "stages").mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text("name: x\n")  # a run's bookkeeping: nothing is lost with it
+        if args.work:
+            (out / "stages" / "part-0.parquet").write_bytes(b"rows")
         raise ConfigError("stage 3 says no")
 
     args = build_parser().parse_args(["data", "filter", str(tmp_path), "--out", str(tmp_path / "made")])
-    args.func = fails_after_mkdir
+    args.func, args.work = fails, False
     assert run_verb(args) == 2 and not (tmp_path / "made").exists()
+    args.work = True
+    assert run_verb(args) == 2 and (tmp_path / "made" / "stages" / "part-0.parquet").exists()  # work is kept
     kept = tmp_path / "kept"
     kept.mkdir()
-    args.out = str(kept)
-    assert run_verb(args) == 2 and kept.exists()  # it was there before: not ours to remove
+    args.out, args.work = str(kept), False
+    assert run_verb(args) == 2 and (kept / "config.yaml").exists()  # it was there before: not ours to remove
     assert "opencook: config error: stage 3 says no" in capsys.readouterr().err
 
 

@@ -171,3 +171,31 @@ def test_set_addresses_list_items_by_index(tmp_path):
     assert parsed.name == "other" and parsed.stages[1][1].seed == 7 and parsed.stages[0][1].paths == ["b"]
     with pytest.raises(ConfigError, match=r"--set stages\[5\]\.filter\.seed: stages has 3 item\(s\)"):
         read_yaml_config(recipe, parse_set_pairs(["stages[5].filter.seed=1"]))
+
+
+def test_paths_in_a_recipe_are_relative_to_the_recipe_not_the_working_directory(tmp_path, monkeypatch, capsys):
+    import pyarrow.parquet as pq
+
+    from opencook.lm.train.config import load_lm_config
+
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    (project / "code" / "m.py").write_text("def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n")
+    recipe = project / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "rel", "stages": [{"ingest": {"paths": ["code"]}}, {"write": {}}]}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["run", str(recipe), "--executor", "inprocess", "--no-report", "--quiet"]) == 0
+    assert pq.read_table(elsewhere / "runs" / "rel" / "dataset").column("text").to_pylist()[0].startswith("def add")
+    capsys.readouterr()
+    # a --set path is typed on the command line: relative to where the command runs
+    assert main(["run", str(recipe), "--set", "stages[0].ingest.paths[0]=code", "--out", "x", "--quiet",
+                 "--executor", "inprocess"]) == 2
+    assert "ingest path code does not exist" in capsys.readouterr().err
+    assert not (elsewhere / "x").exists()  # the run's bookkeeping of a run that did nothing is not left behind
+    demo_sft = Path(__file__).resolve().parents[1] / "recipes" / "lm" / "demo_sft.yaml"
+    cfg = load_lm_config(demo_sft, "sft")
+    repo_runs = demo_sft.parents[2] / "runs" / "lm_demo"
+    assert (cfg.tokenizer, cfg.init_from, cfg.data.sft) == (str(repo_runs / "tokenizer"), str(repo_runs / "pretrain"),
+                                                             str(repo_runs / "sft_data"))

@@ -32,13 +32,13 @@ def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from opencook.data.recipe import parse_recipe
+    from opencook.data.recipe import PATH_KEYS, parse_recipe
     from opencook.kit.config import blame_overrides, parse_set_pairs, read_yaml_config
 
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray: add --executor ray, or drop --address")
-    path = Path(args.recipe)
-    recipe = blame_overrides(lambda o: parse_recipe(read_yaml_config(path, o), str(path)),
+    path = Path(args.recipe)  # relative paths in it are relative to it; a --set path is taken as typed
+    recipe = blame_overrides(lambda o: parse_recipe(read_yaml_config(path, o, PATH_KEYS), str(path)),
                              parse_set_pairs(args.set), str(path))
     out = args.out or f"runs/{recipe.name}"  # a folder, or an fsspec URL (s3://bucket/run): docs/run_directory.md
     results = _run_pipeline(recipe, out, args.executor, args.workers, address=args.address)

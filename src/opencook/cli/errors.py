@@ -1,9 +1,9 @@
 """User errors end a command with exit 2 and one line naming the input and the fix, never a traceback.
 
-A user error is a bad path, a bad value (``ConfigError``, ``ValueError`` from a check), an unreachable
-endpoint or a missing tool (a Python package of an extra, an executable). A named ``opencook`` error from a
-stage is exit 1. Anything else is a bug and keeps its traceback. A command that fails leaves no output
-folder it made and wrote nothing into.
+A user error is a bad path, a bad value (``ConfigError``, ``ValueError`` from a check, a named ``opencook``
+error such as ``IngestError``), an unreachable endpoint or a missing tool (a Python package of an extra).
+Anything else is a bug and keeps its traceback. A command that fails leaves no output folder it made and
+did no work in (only the run's own bookkeeping files in it, or nothing).
 """
 
 from __future__ import annotations
@@ -42,12 +42,17 @@ def _os_error(exc: OSError) -> str:
     return str(exc)
 
 
+# what a run directory holds before any work (kit/rundir.py): removing these loses nothing
+_BOOKKEEPING = {"config.yaml", "versions.json", ".opencook-lock", ".opencook-run.json"}
+
+
 def _clean_out(out: Path | None, existed: bool) -> None:
-    """Remove ``out`` if this command made it and wrote no file into it (empty folders only)."""
+    """Remove ``out`` if this command made it and did no work in it: only empty folders and bookkeeping."""
     if out is None or existed or not out.is_dir():
         return
-    if any(p.is_file() or p.is_symlink() for p in out.rglob("*")):
-        return
+    for p in out.rglob("*"):
+        if (p.is_file() or p.is_symlink()) and (p.parent != out or p.name not in _BOOKKEEPING):
+            return
     shutil.rmtree(out, ignore_errors=True)
 
 
@@ -78,7 +83,6 @@ def run_verb(args: argparse.Namespace) -> int:
     except Exception as exc:  # a named, user-facing error from a stage; anything else keeps its traceback
         if type(exc).__name__.endswith("Error") and type(exc).__module__.startswith("opencook"):
             _say(str(exc))
-            code = 1
         else:
             raise
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from opencook.data.stages import stage_class
-from opencook.kit.config import ConfigError, build_config, to_plain
+from opencook.kit.config import ConfigError, build_config, resolve_paths, to_plain
 from opencook.kit.step import Step
 
 
@@ -82,6 +82,12 @@ def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
     return Recipe(name=top.name, seed=top.seed, stages=stages, rejects=top.rejects)
 
 
+# relative paths in a recipe file are relative to the file (kit.config.resolve_paths)
+PATH_KEYS = ("stages[].ingest.paths[]", "stages[].ingest.metadata", "stages[].web_ingest.paths[]",
+             "stages[].stack_v2.paths[]", "stages[].stack_v2.mirror",
+             "stages[].decontaminate.extra_paths[]", "stages[].decontaminate.mbpp_dir")
+
+
 def load_recipe(path: Path) -> Recipe:
     try:
         text = Path(path).read_text()
@@ -91,4 +97,4 @@ def load_recipe(path: Path) -> Recipe:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    return parse_recipe(data, str(path))
+    return parse_recipe(resolve_paths(data, Path(path).parent, PATH_KEYS), str(path))

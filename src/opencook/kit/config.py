@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import types
 import typing
@@ -206,8 +207,48 @@ def _show(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A YAML config file as a mapping, with dotted ``overrides`` (``{"head.mode": "full"}``) set on top."""
+def resolve_paths(values: Any, base: Path, keys: tuple[str, ...]) -> Any:
+    """Relative paths at ``keys`` taken relative to ``base`` (the recipe's folder), so a recipe means the same
+    files from any working directory. A key is dotted; ``name[]`` is every item of a list
+    (``stages[].ingest.paths[]``). Absolute paths, ``~``, ``$VARS``, ``{placeholders}`` and URLs stay as written."""
+    for key in keys:
+        _resolve_at(values, key.split("."), base)
+    return values
+
+
+def _resolve_at(node: Any, parts: list[str], base: Path) -> None:
+    head, rest = parts[0], parts[1:]
+    each = head.endswith("[]")
+    name = head.removesuffix("[]")
+    if isinstance(node, list):
+        for item in node:
+            _resolve_at(item, parts, base)
+        return
+    if not isinstance(node, dict) or node.get(name) is None:
+        return
+    if each and isinstance(node[name], list):
+        if rest:
+            for item in node[name]:
+                _resolve_at(item, rest, base)
+        else:
+            node[name] = [_relative_to(item, base) for item in node[name]]
+    elif rest:
+        _resolve_at(node[name], rest, base)
+    else:
+        node[name] = _relative_to(node[name], base)
+
+
+def _relative_to(value: Any, base: Path) -> Any:
+    if (not isinstance(value, str) or not value or os.path.isabs(value) or value.startswith(("~", "$", "{"))
+            or "://" in value):
+        return value
+    return os.path.normpath(os.path.join(base, value))
+
+
+def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None,
+                     path_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A YAML config file as a mapping, its relative paths at ``path_keys`` resolved against the file's folder
+    (``resolve_paths``), with dotted ``overrides`` (``{"head.mode": "full"}``) set on top as typed."""
     import yaml
 
     if not path.is_file():
@@ -218,6 +259,7 @@ def read_yaml_config(path: Path, overrides: dict[str, Any] | None = None) -> dic
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    resolve_paths(values, path.parent, path_keys)
     for dotted, value in (overrides or {}).items():
         set_override(values, dotted, value)
     return values

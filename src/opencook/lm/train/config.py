@@ -249,11 +249,15 @@ class LMTrainConfig:
         return batch // (world_size * micro)
 
 
+# relative paths in a recipe are relative to the recipe file (kit.config.resolve_paths)
+PATH_KEYS = ("tokenizer", "init_from", "data.sft", "data.sources[].path")
+
+
 def load_lm_config(
     path: Path, phase: Phase | None = None, overrides: dict[str, Any] | None = None
 ) -> LMTrainConfig:
     """Read a YAML recipe; ``phase`` (from the subcommand) wins over the file's own ``phase``."""
-    values = read_yaml_config(path, overrides)
+    values = read_yaml_config(path, overrides, PATH_KEYS)
     if phase is not None:
         values["phase"] = phase
     return build_config(LMTrainConfig, values, str(path))

@@ -82,5 +82,5 @@ def parse_train_config(values: dict[str, Any] | None, where: str = "xc") -> Trai
 
 def load_train_config(path: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a YAML config; ``overrides`` are dotted keys (``{"head.mode": "full"}``) applied on top."""
-    values = read_yaml_config(path, overrides)
+    values = read_yaml_config(path, overrides, ("data.sources[]", "data.cache_dir"))  # relative to the file
     return parse_train_config(values, str(path))
