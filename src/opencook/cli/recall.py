@@ -93,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = Parser(prog="opencook data")
     add_parser(parser.add_subparsers(dest="data_command", required=True))
-    args = parser.parse_args(["recall", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        args = parser.parse_args(["recall", *(sys.argv[1:] if argv is None else argv)])
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
     return run_verb(args)
 
 
