@@ -203,8 +203,10 @@ class Mirror:
             return {}
 
     def pull(self, required: str | None = None) -> dict[str, int]:
-        """Bring the local copy up to the remote. ``required``: a file that must be among the remote's when it
-        holds any (the run directory's marker), checked before anything is downloaded; returns the listing."""
+        """Make the local copy equal the remote: the remote is the run directory, the copy only a cache, so a
+        file the remote lacks is deleted here too (a run whose remote was deleted starts over, the same on
+        every machine). ``required``: a file that must be among the remote's when it holds any (the run
+        directory's marker), checked before anything is downloaded or deleted; returns the listing."""
         files = self.remote_files()
         if files and required is not None and required not in files:
             shown = ", ".join(sorted(files)[:5])
@@ -218,6 +220,10 @@ class Mirror:
             if rel.endswith(".json") or not dest.is_file() or dest.stat().st_size != size:
                 get_file(join(self.url, rel), dest)
             self._remember(rel)
+        for path in sorted(self.local.rglob("*"), reverse=True):
+            rel = path.relative_to(self.local).as_posix()
+            if path.is_file() and rel not in files and rel not in self.skip and not _hidden_tmp(rel):
+                path.unlink()
         return files
 
     def _remember(self, rel: str) -> None:
