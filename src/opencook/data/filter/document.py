@@ -203,8 +203,8 @@ class Document:
 
     @cached_property
     def _word_ids(self) -> np.ndarray:
-        """Each word's rank of first appearance, from 1."""
-        index = {w: i for i, w in enumerate(dict.fromkeys(self.words), 1)}
+        """Each word's rank of first appearance, from 1 (``word_counts`` keeps first-seen order)."""
+        index = dict(zip(self.word_counts, range(1, len(self.word_counts) + 1)))
         return np.fromiter(map(index.__getitem__, self.words), dtype=np.uint64, count=len(self.words))
 
     def ngram_occurrences(self, n: int) -> np.ndarray:
@@ -213,36 +213,43 @@ class Document:
         N-grams are compared through a 64-bit hash built word by word with a multiply-xorshift mix
         (vectorised, instead of hashing Python tuples); a false match needs a 64-bit collision.
         An n-gram can only repeat where its first n-1 words do, so only those positions are
-        sorted; the others occur once.
+        hashed and sorted; the others occur once.
         """
         cache = self.__dict__.setdefault("_occ_cache", {})
         if n not in cache:
             if n == 1:
                 ids = self._word_ids.astype(np.intp)
-                cache[n] = np.bincount(ids)[ids]
+                cache[1] = np.bincount(ids)[ids]
+                self.__dict__["_cand"] = (np.arange(len(ids)), self._word_ids)
             else:
                 size = len(self.words) - n + 1
-                candidates = np.flatnonzero(self.ngram_occurrences(n - 1)[:size] > 1)
+                prev_occ = self.ngram_occurrences(n - 1)
+                pos, prev_hash = self.__dict__["_cand"]  # positions hashed for n - 1, and their hashes
                 occ = np.ones(size, dtype=np.int64)
-                if len(candidates) == size:
-                    occ = _occurrences(self._hash(n))
-                elif len(candidates):
-                    occ[candidates] = _occurrences(self._hash(n)[candidates])
+                top = 1
+                if len(pos):
+                    keep = prev_occ[pos] > 1
+                    if pos[-1] >= size:  # the last (n-1)-gram has no n-gram
+                        keep[-1] = False
+                    pos, prev_hash = pos[keep], prev_hash[keep]
+                if len(pos):
+                    with np.errstate(over="ignore"):
+                        h = (prev_hash ^ (prev_hash >> np.uint64(29))) * _MIX1 + self._word_ids[pos + (n - 1)] * _MIX2
+                        h ^= h >> np.uint64(32)
+                    counts = _occurrences(h)
+                    occ[pos] = counts
+                    top = int(counts.max())
+                    self.__dict__["_cand"] = (pos, h)
+                else:
+                    self.__dict__["_cand"] = (pos, prev_hash)
                 cache[n] = occ
+                self.__dict__.setdefault("_top_count", {})[n] = top
         return cache[n]
 
-    def _hash(self, n: int) -> np.ndarray:
-        cache = self.__dict__.setdefault("_hash_cache", {})
-        if n not in cache:
-            ids = self._word_ids
-            if n == 1:
-                cache[n] = ids
-            else:
-                prev = self._hash(n - 1)[:-1]
-                with np.errstate(over="ignore"):
-                    h = (prev ^ (prev >> np.uint64(29))) * _MIX1 + ids[n - 1 :] * _MIX2
-                    cache[n] = h ^ (h >> np.uint64(32))
-        return cache[n]
+    def ngram_top_count(self, n: int) -> int:
+        """How often the most frequent word n-gram occurs (``ngram_occurrences(n).max()``), n >= 2."""
+        self.ngram_occurrences(n)
+        return self.__dict__["_top_count"][n]
 
     @cached_property
     def visible(self) -> str:

@@ -42,36 +42,40 @@ class Verdict:
 class _Alarm:
     """A per-signal wall-clock limit (SIGALRM); a no-op off the main thread or without SIGALRM.
 
-    Costs two ``setitimer`` calls per signal; the regexes that can backtrack for long also carry
-    ``regex`` timeouts, since a C-level match does not see the alarm until it returns.
+    ``arm`` restarts the timer for the next signal (one ``setitimer`` call) and ``disarm`` only
+    marks that no signal is running: an alarm that fires between signals is ignored, and the
+    timer is stopped once, on exit. The regexes that can backtrack for long also carry ``regex``
+    timeouts, since a C-level match does not see the alarm until it returns.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.active = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self.running = False
         self._old: Any = None
 
     def __enter__(self) -> _Alarm:
         if self.active:
-            self._old = signal.signal(signal.SIGALRM, _raise_timeout)
+            self._old = signal.signal(signal.SIGALRM, self._fire)
         return self
+
+    def _fire(self, signum: int, frame: object) -> None:
+        if self.running:
+            raise SignalTimeout("signal time limit")
 
     def arm(self) -> None:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.running = True
 
     def disarm(self) -> None:
-        if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.running = False
 
     def __exit__(self, *exc: object) -> None:
+        self.running = False
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
-
-
-def _raise_timeout(signum: int, frame: object) -> None:
-    raise SignalTimeout("signal time limit")
 
 
 def _run_group(

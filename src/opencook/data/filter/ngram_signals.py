@@ -50,11 +50,10 @@ def top_ngram(n: int):
     def signal(doc: Document) -> float:
         if len(doc.words) < n:
             return 0.0
-        occ = doc.ngram_occurrences(n)
-        count = int(occ.max())
+        count = doc.ngram_top_count(n)
         if count <= 1:
             return 0.0
-        first = int(np.argmax(occ == count))
+        first = int(np.argmax(doc.ngram_occurrences(n) == count))
         chars = int(doc.word_length_array[first : first + n].sum())
         return round(chars * count / doc.total_word_chars, PRECISION)
 
@@ -66,7 +65,7 @@ def dupe_ngrams(n: int):
     """Fraction of word characters covered by n-grams that occur more than once (each word once)."""
 
     def signal(doc: Document) -> float:
-        if len(doc.words) < n or doc.total_word_chars == 0:
+        if len(doc.words) < n or doc.total_word_chars == 0 or doc.ngram_top_count(n) <= 1:
             return 0.0
         dup = (doc.ngram_occurrences(n) > 1).astype(np.int64)
         covered = np.convolve(dup, np.ones(n, dtype=np.int64)) > 0

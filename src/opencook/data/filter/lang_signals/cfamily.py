@@ -41,15 +41,22 @@ def compute(program_lang: str, text: str, ext: str, compat: str) -> dict[str, Si
     is_cpp = program_lang == "cpp"
     p = "qsc_codecpp_" if is_cpp else "qsc_codec_"
 
+    counts: dict[str, int] = {}
+
+    def function_count() -> int:  # used by two signals, searched once
+        if "n" not in counts:
+            counts["n"] = count(_FUNCTION, code)
+        return counts["n"]
+
     def functions() -> float | None:
-        return ratio(count(_FUNCTION, code), total)
+        return ratio(function_count(), total)
 
     def main_count() -> int | float:
         n = count(_MAIN, code)
         return float(n) if is_cpp else n  # the C signal is an int in the reference
 
     def no_logic() -> float | None:
-        n = sum(count(pat, code) for pat in (_FUNCTION, _INCLUDE, _SIMPLE_VAR, _SIMPLE_RETURN, _CLASS))
+        n = function_count() + sum(count(pat, code) for pat in (_INCLUDE, _SIMPLE_VAR, _SIMPLE_RETURN, _CLASS))
         return ratio(n, total)
 
     def prints() -> float | None:
