@@ -115,6 +115,10 @@ def main() -> None:
                      f"{r['step_samples_per_s']:.0f} | {r['selection_s_per_step']:.3f} | "
                      f"{r['amortised_samples_per_s']:.0f} | {graph} | "
                      f"{r.get('head_x_full', 1):.1f} | {r.get('end_to_end_x_full', 1):.1f} |")
+    lines += ["", "Modes run one after another in the same torchrun group (one torch thread per rank); the machine is "
+              "shared, so absolute samples/s move with its load -- compare ratios within one run. ``selection s/step``: "
+              "the head clock's selection time in a whole step (feature anchors: index sync + query + merge + "
+              "the active set). Amortised = step + build / refresh."]
     md = "\n".join(lines) + "\n"
     print(md)
     write_results(ROOT / "benchmarks" / "results", args.name, result, md)
