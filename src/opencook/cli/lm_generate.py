@@ -102,7 +102,7 @@ def add_parser(lm_sub) -> None:
                        help="rows waiting for a slot before new requests are answered 429 with Retry-After")
     serve.add_argument("--read-timeout", type=float, default=30.0,
                        help="seconds a request's headers or body may take to arrive")
-    serve.add_argument("--threads", type=non_negative, default=0, help="torch threads (0: torch's default)")
+    serve.add_argument("--threads", type=positive, default=None, help="torch threads (default: torch's own)")
     serve.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1 ...")
     add_common(serve)
     serve.set_defaults(func=cmd_serve)
