@@ -218,15 +218,44 @@ def test_an_s3_location_holding_other_files_is_refused(s3, inputs, tmp_path, mon
     assert sorted(listing(inp)) == sorted(p.name for p in (inputs / "in").iterdir())
 
 
-def test_remote_inputs_that_cannot_be_ingested_fail_before_any_work(s3, tmp_path, monkeypatch):
+def test_a_missing_remote_input_fails_before_any_work(s3, tmp_path, monkeypatch):
     from opencook.data.ingest import IngestError
 
     bucket = new_bucket()
-    (tmp_path / "loose").mkdir()
-    (tmp_path / "loose" / "a.py").write_text("print(1)\n")
-    upload(tmp_path / "loose", f"{bucket}/loose")
     monkeypatch.setenv(remote.CACHE_ENV, str(tmp_path / "cache"))
-    for path, message in ((f"{bucket}/loose", "holds loose files"), (f"{bucket}/missing", "does not exist")):
-        recipe = parse_recipe({"name": "x", "stages": [{"ingest": {"paths": [path]}}, {"write": {}}]})
-        with pytest.raises(IngestError, match=message):
-            PipelineRunner(recipe, f"{bucket}/out-{path.rsplit('/', 1)[1]}", InProcessExecutor()).run()
+    recipe = parse_recipe({"name": "x", "stages": [{"ingest": {"paths": [f"{bucket}/missing"]}}, {"write": {}}]})
+    with pytest.raises(IngestError, match="does not exist"):
+        PipelineRunner(recipe, f"{bucket}/out", InProcessExecutor()).run()
+    assert not [k for k in listing(bucket) if k.startswith("out/stages/")]  # no work was done
+
+
+def _tree_recipe(repos: str, meta: str) -> dict:
+    return {"name": "tree", "seed": 1, "stages": [
+        {"ingest": {"paths": [repos], "metadata": meta, "files_per_task": 4, "exclude": ["*/mod3.py"]}},
+        {"exact_dedup": {}}, {"transform": {}}, {"write": {"max_rows": 5}},
+    ]}
+
+
+def test_a_remote_tree_of_loose_files_ingests_like_its_local_copy_and_an_edited_object_is_read_again(
+        s3, inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv(remote.CACHE_ENV, str(tmp_path / "cache"))
+    local_out = tmp_path / "local"
+    PipelineRunner(parse_recipe(_tree_recipe(str(inputs / "repos"), str(inputs / "meta" / "meta.jsonl"))),
+                   local_out, InProcessExecutor()).run()
+    bucket = new_bucket()
+    repos = upload(inputs / "repos", f"{bucket}/repos")
+    recipe = parse_recipe(_tree_recipe(repos, upload(inputs / "meta" / "meta.jsonl", f"{bucket}/meta.jsonl")))
+    results = PipelineRunner(recipe, f"{bucket}/run", InProcessExecutor()).run()
+    ingest = results[0]
+    assert ingest.stats.dropped["binary"] == 3 and ingest.stats.dropped["unknown_language"] == 3
+    assert ingest.stats.counters["out"] == 18  # 3 repos x (3 modules not excluded + shared + core.c + notes)
+    assert _results(listing(f"{bucket}/run")) == _results(_local_files(local_out))
+
+    edited = tmp_path / "mod0.py"
+    edited.write_text(python_module(random.Random(77)))
+    upload(edited, f"{repos}/alpha/pkg/mod0.py")  # replace one object
+    again = PipelineRunner(recipe, f"{bucket}/run", InProcessExecutor()).run()
+    assert again[0].skipped == len(again[0].shards) - 1  # only the task holding it is read again
+    alpha = {r["path"]: r["text"] for r in Dataset(f"{bucket}/run/dataset").records(["repo", "path", "text"])
+             if r["repo"] == "alpha"}
+    assert alpha["pkg/mod0.py"] == edited.read_text()

@@ -69,7 +69,8 @@ class IngestTask:
     ``l`` symlink not followed, ``h`` hidden file, ``s`` FIFO, socket or device (or a followed link to
     one), ``x`` a link loop; every flag but ``f`` is a counted drop, see ``FLAG_DROPS``), ``archive`` (``source`` read whole as
     repository ``repo``), ``jsonl`` (``source`` read whole) or ``parquet`` (``row_groups``
-    of ``source``).
+    of ``source``). ``version``: for a tree task over remote files, a digest of their sizes and version tags
+    as listed when planned (their resume key, so a rerun costs no request per file); not in the ``repr``.
     """
 
     kind: str
@@ -77,6 +78,7 @@ class IngestTask:
     repo: str = ""
     files: tuple[tuple[str, str, str, str], ...] = ()
     row_groups: tuple[int, ...] = ()
+    version: str = field(default="", repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,5 @@
-"""Read one file from disk as data, or say why not: the only way ingest and ``data filter`` open a file.
+"""Read one file from disk (or an object behind an fsspec URL) as data, or say why not: the only way ingest
+and ``data filter`` open a file.
 
 A FIFO blocks its reader forever, ``/dev/zero`` never ends, a device may act when opened: a file is
 ``stat``-ed first (following links) and only a regular file is opened, then checked again on the open
@@ -11,6 +12,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+
+from opencook.kit.io import remote
 
 SPECIAL_FILE = "special_file"  # a FIFO, socket or device, or a link to one
 SYMLINK_LOOP = "symlink_loop"
@@ -31,6 +34,11 @@ def name_ok(*names: str) -> bool:
 
 def stat_reason(path: str) -> tuple[int, str | None]:
     """``(size, None)`` for a regular file (links followed), else ``(0, reason)``."""
+    if remote.is_remote(path):  # an object: no links, no special files
+        try:
+            return remote.stat(path)["size"], None
+        except OSError:
+            return 0, UNREADABLE
     try:
         st = os.stat(path)
     except OSError as e:
@@ -40,6 +48,8 @@ def stat_reason(path: str) -> tuple[int, str | None]:
 
 def read_regular(path: str, max_bytes: int) -> tuple[bytes | None, int, str | None]:
     """``(bytes, size, None)``, or ``(None, size, reason)``: too_large, special_file, symlink_loop, unreadable."""
+    if remote.is_remote(path):
+        return _read_remote(path, max_bytes)
     size, reason = stat_reason(path)
     if reason is not None:
         return None, 0, reason
@@ -60,6 +70,21 @@ def read_regular(path: str, max_bytes: int) -> tuple[bytes | None, int, str | No
     finally:
         os.close(fd)
     if len(data) > max_bytes:  # grew while being read
+        return None, len(data), TOO_LARGE
+    return data, len(data), None
+
+
+def _read_remote(path: str, max_bytes: int) -> tuple[bytes | None, int, str | None]:
+    """An object read to at most ``max_bytes + 1`` bytes (its size comes with the open)."""
+    try:
+        with remote.open_binary(path) as fh:
+            size = getattr(fh, "size", None)
+            if size is not None and size > max_bytes:
+                return None, size, TOO_LARGE
+            data = fh.read(max_bytes + 1)
+    except OSError:
+        return None, 0, UNREADABLE
+    if len(data) > max_bytes:
         return None, len(data), TOO_LARGE
     return data, len(data), None
 

@@ -35,8 +35,9 @@ def task_fingerprint(task: IngestTask, config: IngestConfig) -> str:
     h = hashlib.sha256()
     if task.kind == "tree":
         for root, _repo, rel, flag in task.files:
-            if flag in ("f", "l"):
+            if flag in ("f", "l") and not remote.is_remote(root):  # remote files: in task.version
                 h.update(_stat_line(os.path.join(root, rel), follow=flag == "f").encode("utf-8", "surrogateescape"))
+        h.update(task.version.encode())
     else:
         h.update(_stat_line(task.source, follow=True).encode("utf-8", "surrogateescape"))
     if config.metadata:

@@ -35,6 +35,7 @@ from opencook.data.ingest.config import (
 )
 from opencook.data.ingest.metadata import load_metadata
 from opencook.data.ingest.readers import SKIP_DIRS, read_task
+from opencook.data.ingest.remote_tree import tree_version, walk_remote
 from opencook.kit.io import remote
 from opencook.kit.io.compression import open_decompressed
 
@@ -53,11 +54,16 @@ def plan_ingest(config: IngestConfig) -> list[IngestTask]:
         load_metadata(config.metadata)
     tasks: list[IngestTask] = []
     tree_files: list[tuple[str, str, str, str]] = []
+    versions: dict[str, str] = {}  # remote tree file URL -> "size:version", from the planning listing
     for path in _expand(config.paths):
-        _plan_path(path, config, tasks, tree_files)
+        if remote.is_remote(path):
+            _plan_remote(path, config, tasks, tree_files, versions)
+        else:
+            _plan_path(path, config, tasks, tree_files)
     tree_files.sort(key=lambda f: (f[1], f[0], f[2]))
     n = config.files_per_task
-    tasks.extend(IngestTask("tree", files=tuple(tree_files[i : i + n])) for i in range(0, len(tree_files), n))
+    chunks = (tuple(tree_files[i : i + n]) for i in range(0, len(tree_files), n))
+    tasks.extend(IngestTask("tree", files=c, version=tree_version(c, versions)) for c in chunks)
     if not tasks:
         raise IngestError(
             f"ingest found no input files under {', '.join(config.paths)}: check the paths "
@@ -82,9 +88,6 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def _plan_path(path: str, config: IngestConfig, tasks: list[IngestTask], tree: list) -> None:
-    if remote.is_remote(path):
-        _plan_remote(path, config, tasks)
-        return
     if not os.path.exists(path):
         raise IngestError(f"ingest path {path} does not exist: fix the path in the config")
     if not os.access(path, os.R_OK):
@@ -100,10 +103,9 @@ def _plan_path(path: str, config: IngestConfig, tasks: list[IngestTask], tree: l
         )
 
 
-def _plan_remote(url: str, config: IngestConfig, tasks: list[IngestTask]) -> None:
-    """A remote file, or a remote folder of archives, JSONL and Parquet files (each file one or more tasks,
-    as in a local ``repos`` folder). Loose source files on a remote store are not walked: one request per
-    file would dominate the run, so pack them into archives or JSONL/Parquet first."""
+def _plan_remote(url: str, config: IngestConfig, tasks: list[IngestTask], tree: list,
+                 versions: dict[str, str]) -> None:
+    """A remote file, or a remote folder planned as a local one is (``remote_tree.py``), from one listing."""
     try:
         kind = remote.stat(url)["type"]
     except FileNotFoundError:
@@ -116,15 +118,11 @@ def _plan_remote(url: str, config: IngestConfig, tasks: list[IngestTask]) -> Non
                               "JSONL(.gz/.zst) or Parquet file: pack remote inputs as one of those")
         _plan_file(url, config, tasks)
         return
-    found = [rel for rel in remote.find(url)
-             if config.include_hidden or not any(part.startswith(".") for part in rel.split("/"))]
-    entries = [rel for rel in found if has_suffix(rel, _ENTRY_SUFFIXES)]
-    loose = [rel for rel in found if rel not in entries]
-    if loose:
-        raise IngestError(f"remote ingest folder {url} holds loose files (e.g. {loose[0]}); remote inputs must "
-                          "be archives, JSONL or Parquet files: pack the tree (tar.gz/zip) or ingest a local copy")
-    for rel in entries:
-        _plan_file(remote.join(url.rstrip("/"), rel), config, tasks)
+    entries, files, found = walk_remote(url, config, _ENTRY_SUFFIXES)
+    for entry in entries:
+        _plan_file(entry, config, tasks)
+    tree.extend(files)
+    versions.update(found)
 
 
 def _plan_file(path: str, config: IngestConfig, tasks: list[IngestTask]) -> None:

@@ -102,9 +102,7 @@ def stat(path: str) -> dict[str, Any]:
     changes when the object is replaced (its ETag, generation or modification time), for resume keys."""
     fs, p = url_to_fs(path)
     info = fs.info(p)
-    version = next((str(info[k]) for k in ("ETag", "etag", "generation", "md5Hash", "LastModified", "mtime",
-                                            "last_commit", "blob_id") if info.get(k)), "")
-    return {"type": info.get("type", "file"), "size": int(info.get("size") or 0), "version": version}
+    return {"type": info.get("type", "file"), "size": int(info.get("size") or 0), "version": _version(info)}
 
 
 def exists(path: str) -> bool:
@@ -117,15 +115,27 @@ def isdir(path: str) -> bool:
     return bool(fs.isdir(p))
 
 
-def find(url: str) -> dict[str, int]:
-    """Every file under a remote folder (recursively): path relative to ``url`` -> size, sorted. Fresh from
-    the store (fsspec's listing cache is dropped first: another process may have written since)."""
+def listing(url: str) -> dict[str, tuple[int, str]]:
+    """Every file under a remote folder (recursively): path relative to ``url`` -> (size, version tag), sorted,
+    in one listing. Fresh from the store (fsspec's listing cache is dropped first: another process may have
+    written since)."""
     fs, p = url_to_fs(url)
     fs.invalidate_cache()
     base = p.rstrip("/")
     found = fs.find(base, detail=True, withdirs=False)
-    return {posixpath.relpath(k, base): int(v.get("size") or 0) for k, v in sorted(found.items())
+    return {posixpath.relpath(k, base): (int(v.get("size") or 0), _version(v)) for k, v in sorted(found.items())
             if v.get("type") != "directory" and k != base}
+
+
+def find(url: str) -> dict[str, int]:
+    """Every file under a remote folder (recursively): path relative to ``url`` -> size, sorted."""
+    return {rel: size for rel, (size, _) in listing(url).items()}
+
+
+def _version(info: dict[str, Any]) -> str:
+    """What changes when an object is replaced: its ETag, generation, hash or modification time."""
+    return next((str(info[k]) for k in ("ETag", "etag", "generation", "md5Hash", "LastModified", "mtime",
+                                        "last_commit", "blob_id") if info.get(k)), "")
 
 
 def glob(pattern: str) -> list[str]:

@@ -1,0 +1,96 @@
+"""Plan a remote folder (an fsspec URL) the way a local folder is planned, from one recursive listing.
+
+An object store has no directories, links or special files: one ``find`` names every object with its size
+and version tag (S3 ETag, GCS generation). The layouts, hidden-name rules, VCS folders and ``exclude``
+patterns are those of the local walk (``sources.py``), so a tree uploaded as it is ingests to the same
+records as its local copy. Each loose file is then one request when read; for millions of small files,
+archives or JSONL/Parquet are faster.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+
+from opencook.data.ingest.config import IngestConfig
+from opencook.data.ingest.readers import SKIP_DIRS
+from opencook.kit.io import remote
+
+Listing = dict[str, tuple[int, str]]  # relative path -> (size, version tag)
+TreeFile = tuple[str, str, str, str]  # (root, repo, relative path, flag), as IngestTask.files
+
+
+def walk_remote(url: str, config: IngestConfig, entry_suffixes: tuple[str, ...]) -> tuple[list[str], list[TreeFile], dict[str, str]]:
+    """``(entry files, tree files, versions)`` of the folder ``url``: archives/JSONL/Parquet to plan as files
+    (in a ``repos`` layout), loose files as ``IngestTask`` tree entries, and each tree file's
+    ``size:version`` by URL (the resume key of the tasks they land in)."""
+    base = url.rstrip("/")
+    listing = remote.listing(base)
+    groups: list[tuple[str, str, Listing]] = []
+    entries: list[str] = []
+    if _layout(listing, config.layout, entry_suffixes) == "repo":
+        groups.append((base, remote.basename(base), listing))
+    else:
+        by_repo: dict[str, Listing] = {}
+        loose: Listing = {}
+        for rel, info in listing.items():
+            top, _, rest = rel.partition("/")
+            if top in SKIP_DIRS or (top.startswith(".") and not config.include_hidden):
+                continue
+            if not rest:
+                if rel.lower().endswith(entry_suffixes):
+                    entries.append(remote.join(base, rel))
+                else:  # a loose file next to the repositories belongs to none of them
+                    loose[rel] = info
+            else:
+                by_repo.setdefault(top, {})[rest] = info
+        groups.append((base, "", loose))
+        groups.extend((remote.join(base, top), top, files) for top, files in sorted(by_repo.items()))
+    tree: list[TreeFile] = []
+    versions: dict[str, str] = {}
+    for root, repo, files in groups:
+        for rel, (size, version) in sorted(files.items()):
+            parts = rel.split("/")
+            if any(p in SKIP_DIRS or (p.startswith(".") and not config.include_hidden) for p in parts[:-1]):
+                continue
+            if config.exclude and _excluded(parts, config.exclude):
+                continue
+            flag = "h" if parts[-1].startswith(".") and not config.include_hidden else "f"
+            tree.append((root, repo, rel, flag))
+            versions[remote.join(root, rel)] = f"{size}:{version}"
+    return sorted(entries), tree, versions
+
+
+def tree_version(files: tuple[TreeFile, ...], versions: dict[str, str]) -> str:
+    """A digest of the listed sizes and versions of a task's remote files ("" when it has none)."""
+    lines = [f"{url}\0{versions[url]}\n" for url in (remote.join(root, rel) for root, _, rel, _ in files)
+             if url in versions]
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest() if lines else ""
+
+
+def _excluded(parts: list[str], patterns: list[str]) -> bool:
+    """As the local walk: the file's path, or any folder above it as ``dir`` or ``dir/``, matches a pattern."""
+    candidates = ["/".join(parts)]
+    for i in range(1, len(parts)):
+        folder = "/".join(parts[:i])
+        candidates += [folder, folder + "/"]
+    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
+
+
+def _layout(listing: Listing, layout: str, entry_suffixes: tuple[str, ...]) -> str:
+    """``resolve_layout``'s ``auto`` rule (docs/ingest.md) on a listing instead of a directory."""
+    if layout != "auto":
+        return layout
+    if any(rel.startswith(".git/") for rel in listing):
+        return "repo"
+    tops = [rel.split("/", 1) for rel in listing if not rel.startswith(".")]
+    dirs = {t[0] for t in tops if len(t) == 2}
+    top_files = [t[0] for t in tops if len(t) == 1]
+    entry_files = [f for f in top_files if f.lower().endswith(entry_suffixes)]
+    loose = [f for f in top_files if f not in entry_files]
+    has_git = any(rel.split("/", 2)[1:2] == [".git"] for rel in listing if "/" in rel)
+    if has_git or (entry_files and not loose):
+        return "repos"
+    if loose:
+        return "repo"
+    return "repos" if len(dirs) > 1 else "repo"
