@@ -3,8 +3,8 @@
 An object store has no directories, links or special files: one ``find`` names every object with its size
 and version tag (S3 ETag, GCS generation). The layouts, hidden-name rules, VCS folders and ``exclude``
 patterns are those of the local walk (``sources.py``), so a tree uploaded as it is ingests to the same
-records as its local copy. Each loose file is then one request when read; for millions of small files,
-archives or JSONL/Parquet are faster.
+records as its local copy. Each loose file then costs its own requests when read; an archive or a
+JSONL/Parquet file holds many files per request.
 """
 
 from __future__ import annotations
