@@ -89,6 +89,7 @@ def main() -> None:
     p.add_argument("--budget", type=int, default=10_000, help="active classes per step (all ranks)")
     p.add_argument("--retrain-every", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--name", default="xc_feature_index")
     args = p.parse_args()
     torch.set_num_threads(1)
     rows = []
@@ -104,7 +105,7 @@ def main() -> None:
               "command": command_line("xc_feature_index.py"), "args": vars(args), "rows": rows}
     md = markdown(result)
     print(md)
-    write_results(ROOT / "benchmarks" / "results", "xc_feature_index", result, md)
+    write_results(ROOT / "benchmarks" / "results", args.name, result, md)
 
 
 def markdown(result: dict) -> str:
