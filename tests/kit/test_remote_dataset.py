@@ -44,6 +44,7 @@ def test_a_dataset_on_s3_reads_as_the_same_dataset_on_disk(s3, tmp_path, fmt):
     files = ds.files()
     assert files == [f"{url}/{p.name}" for p in Dataset(local).files()]
     assert len(files) == 3
+    assert remote.glob(f"{url}/part-*") == files  # what an ingest path pattern expands to
     assert list(ds.records()) == list(Dataset(local).records())
     assert list(ds.records(["id", "text"])) == list(Dataset(local).records(["id", "text"]))
     assert list(ds.texts()) == list(Dataset(local).texts())

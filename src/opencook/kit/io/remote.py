@@ -11,8 +11,8 @@ other protocol) the upload goes to a temporary name beside the target and is the
 
 A remote run directory is a ``Mirror``: the runner works in a local copy (its lock, scratch files and
 partly written shards stay on local disk, since an object store cannot ``flock``), every finished shard is
-uploaded before its completion marker, and a rerun (on this machine or another) first downloads what the
-remote holds, so it resumes from the remote's markers exactly as a local run does from its own.
+uploaded before its completion marker, and a rerun (on this machine or another) first makes the local copy
+equal the remote, so it resumes from the remote's markers exactly as a local run does from its own.
 """
 
 from __future__ import annotations
@@ -82,10 +82,6 @@ def url_to_fs(url: str) -> tuple[Any, str]:
         raise RemoteError(f"{url}: {exc}") from None
 
 
-def _unstrip(fs: Any, path: str) -> str:
-    return fs.unstrip_protocol(path)
-
-
 def open_binary(path: str | Path) -> IO[bytes]:
     """A seekable binary stream of a local file or a remote object (fetched in blocks as it is read)."""
     if not is_remote(path):
@@ -103,16 +99,6 @@ def stat(path: str) -> dict[str, Any]:
     fs, p = url_to_fs(path)
     info = fs.info(p)
     return {"type": info.get("type", "file"), "size": int(info.get("size") or 0), "version": _version(info)}
-
-
-def exists(path: str) -> bool:
-    fs, p = url_to_fs(path)
-    return bool(fs.exists(p))
-
-
-def isdir(path: str) -> bool:
-    fs, p = url_to_fs(path)
-    return bool(fs.isdir(p))
 
 
 def listing(url: str) -> dict[str, tuple[int, str]]:
@@ -140,7 +126,7 @@ def _version(info: dict[str, Any]) -> str:
 
 def glob(pattern: str) -> list[str]:
     fs, p = url_to_fs(pattern)
-    return sorted(_unstrip(fs, m) for m in fs.glob(p))
+    return sorted(fs.unstrip_protocol(m) for m in fs.glob(p))
 
 
 def put_file(src: str | Path, url: str) -> None:
