@@ -152,6 +152,7 @@ PipelineRunner(parse_recipe(json.loads(recipe)), out, KillAfter(int(n))).run()
 """
 
 
+@pytest.mark.slow  # a child process
 @pytest.mark.parametrize("machine", ["same", "fresh"])
 def test_a_run_killed_with_sigkill_resumes_from_the_remote_to_the_same_bytes(s3, inputs, local_results, tmp_path,
                                                                            monkeypatch, machine):
