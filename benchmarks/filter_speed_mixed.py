@@ -61,7 +61,11 @@ def _candidates(roots: list[Path], which: str, seen: set[Path]) -> list[tuple[st
         if not root.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d not in ("site-packages", "node_modules") or root.name == "node_modules"]
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if d not in ("site-packages", "node_modules") or root.name == "node_modules"
+            ]
             for name in filenames:
                 p = Path(dirpath, name)
                 try:
@@ -88,8 +92,16 @@ def build_corpus(corpus_dir: Path | None) -> list[dict]:
         doc_type = doc_type_for(lang)
         if doc_type not in ("code", "data", "text"):
             return None
-        return dict(id=str(p), path=str(p), filename=p.name, size_bytes=len(raw), language=lang, doc_type=doc_type,
-                    source=source, text=normalize_newlines(raw.decode("utf-8", "replace")))
+        return dict(
+            id=str(p),
+            path=str(p),
+            filename=p.name,
+            size_bytes=len(raw),
+            language=lang,
+            doc_type=doc_type,
+            source=source,
+            text=normalize_newlines(raw.decode("utf-8", "replace")),
+        )
 
     recs: list[dict] = []
     plan = [("corpus", [corpus_dir], float("inf"), "known")] if corpus_dir else sources()
@@ -131,8 +143,17 @@ def worker(corpus_file: str, mode: str, out_file: str) -> None:
     # One file of each language, and a Chinese text: lexers, parsers, grammars, jieba's dictionary
     # and regexes are loaded before timing (a one-off cost that a long run amortises).
     warm = {(r["language"], r["doc_type"]): r for r in reversed(recs)}
-    for r in [*warm.values(), dict(id="zh", path="zh.txt", language="Text", doc_type="text", lang="zh",
-                                   text="数据清洗流水线对每个文件计算质量信号。" * 20)]:
+    for r in [
+        *warm.values(),
+        dict(
+            id="zh",
+            path="zh.txt",
+            language="Text",
+            doc_type="text",
+            lang="zh",
+            text="数据清洗流水线对每个文件计算质量信号。" * 20,
+        ),
+    ]:
         judge(r, config)
     gc.collect()
     gc.freeze()  # the corpus held in memory is not the filter's garbage to traverse
@@ -148,12 +169,25 @@ def worker(corpus_file: str, mode: str, out_file: str) -> None:
             t = time.process_time()
             v = judge(r, config)
             dt = time.process_time() - t
-            rows.append((v.kept, tuple(v.hits), json.dumps(v.signals, sort_keys=True, default=str),
-                         tuple(sorted(v.errors)), v.rule_set, v.reason, dt))
+            rows.append(
+                (
+                    v.kept,
+                    tuple(v.hits),
+                    json.dumps(v.signals, sort_keys=True, default=str),
+                    tuple(sorted(v.errors)),
+                    v.rule_set,
+                    v.reason,
+                    dt,
+                )
+            )
         wall += time.perf_counter() - w
         print("ok", flush=True)
-    out = {"cpu_s": sum(r[-1] for r in rows), "wall_s": wall, "rows": rows,
-           "package": __import__("opencook").__file__}
+    out = {
+        "cpu_s": sum(r[-1] for r in rows),
+        "wall_s": wall,
+        "rows": rows,
+        "package": __import__("opencook").__file__,
+    }
     with open(out_file, "wb") as f:
         pickle.dump(out, f)
 
@@ -166,9 +200,14 @@ def run_pair(srcs: dict[str, Path], corpus_file: str, mode: str, n: int, step: i
     for label, src in srcs.items():
         fd, outs[label] = tempfile.mkstemp(suffix=".pkl")
         os.close(fd)
-        procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", corpus_file, mode, outs[label]],
-                                        env=dict(env, PYTHONPATH=str(src)), cwd=tempfile.gettempdir(),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs[label] = subprocess.Popen(
+            [sys.executable, __file__, "--worker", corpus_file, mode, outs[label]],
+            env=dict(env, PYTHONPATH=str(src)),
+            cwd=tempfile.gettempdir(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     try:
         for p in procs.values():
             assert p.stdout.readline().strip() == "ready"
@@ -199,8 +238,11 @@ def baseline_tree(rev: str) -> tuple[Path, str]:
     sha = _sh("git", "-C", str(ROOT), "rev-parse", "--short", rev)
     path = Path(tempfile.gettempdir()) / f"opencook_filter_base_{sha}"
     if not path.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha],
+            check=True,
+            capture_output=True,
+        )
     return path / "src", sha
 
 
@@ -212,8 +254,15 @@ def summarise(recs: list[dict], res: dict) -> dict:
             acc[0] += 1
             acc[1] += r["size_bytes"]
             acc[2] += row[-1]
-    return {k: {"files": n, "mb": round(b / 1e6, 3), "cpu_s": round(s, 3), "mb_s": round(b / 1e6 / s, 3) if s else None}
-            for k, (n, b, s) in by.items()}
+    return {
+        k: {
+            "files": n,
+            "mb": round(b / 1e6, 3),
+            "cpu_s": round(s, 3),
+            "mb_s": round(b / 1e6 / s, 3) if s else None,
+        }
+        for k, (n, b, s) in by.items()
+    }
 
 
 def compare(recs: list[dict], a: dict, b: dict) -> dict:
@@ -235,7 +284,9 @@ def main() -> None:
     from _machine import command_line, git_commit, machine_info, write_results
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--corpus", type=Path, default=None, help="every file under this folder instead of the sample")
+    ap.add_argument(
+        "--corpus", type=Path, default=None, help="every file under this folder instead of the sample"
+    )
     ap.add_argument("--baseline", default="564214e", help="git revision of the previous filter")
     ap.add_argument("--modes", nargs="+", default=["reference", "fixed"])
     ap.add_argument("--name", default="filter_speed_mixed")
@@ -243,8 +294,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     t = time.perf_counter()
     recs = build_corpus(args.corpus)
-    print(f"corpus: {len(recs)} files, {sum(r['size_bytes'] for r in recs) / 1e6:.1f} MB "
-          f"({time.perf_counter() - t:.0f} s)", flush=True)
+    print(
+        f"corpus: {len(recs)} files, {sum(r['size_bytes'] for r in recs) / 1e6:.1f} MB "
+        f"({time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
     listing = "\n".join(f"{r['path']}\t{r['size_bytes']}" for r in recs)
     base_src, base_sha = baseline_tree(args.baseline)
     commit, dirty = git_commit(ROOT, "src/opencook/data/filter")
@@ -272,11 +326,18 @@ def main() -> None:
     for r in recs:
         by_source[r["source"]] = by_source.get(r["source"], 0) + 1
     result = {
-        "command": command_line("filter_speed_mixed.py"), "commit": commit, "dirty": dirty,
-        "baseline": base_sha, "machine": machine_info(),
-        "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in load_after],
-        "files": len(recs), "mb": round(sum(r["size_bytes"] for r in recs) / 1e6, 2), "files_by_source": by_source,
-        "corpus_sha256": hashlib.sha256(listing.encode()).hexdigest(), "modes": modes,
+        "command": command_line("filter_speed_mixed.py"),
+        "commit": commit,
+        "dirty": dirty,
+        "baseline": base_sha,
+        "machine": machine_info(),
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in load_after],
+        "files": len(recs),
+        "mb": round(sum(r["size_bytes"] for r in recs) / 1e6, 2),
+        "files_by_source": by_source,
+        "corpus_sha256": hashlib.sha256(listing.encode()).hexdigest(),
+        "modes": modes,
     }
     write_results(RESULTS, args.name, result, render(result))
     print(render(result))
@@ -306,13 +367,17 @@ def render(res: dict) -> str:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         keys = ["all"] + sorted(k for k in m["current"] if k.startswith("source:"))
-        keys += sorted((k for k in m["current"] if k.startswith("language:")), key=lambda k: -m["current"][k]["mb"])[:12]
+        keys += sorted(
+            (k for k in m["current"] if k.startswith("language:")), key=lambda k: -m["current"][k]["mb"]
+        )[:12]
         for k in keys:
             b, c = m["baseline"][k], m["current"][k]
             up = f"{c['mb_s'] / b['mb_s']:.2f}x" if b["mb_s"] and c["mb_s"] else "n/a"
             md.append(f"| {k} | {c['files']} | {c['mb']} | {b['mb_s']} | {c['mb_s']} | {up} |")
         md.append("")
-    md.append("Goals (issue 17): 2 MB/s per core on the mixed corpus (item 10); JavaScript 5 MB/s per core (item 1).")
+    md.append(
+        "Goals (issue 17): 2 MB/s per core on the mixed corpus (item 10); JavaScript 5 MB/s per core (item 1)."
+    )
     return "\n".join(md) + "\n"
 
 

@@ -204,7 +204,7 @@ class Document:
     @cached_property
     def _word_ids(self) -> np.ndarray:
         """Each word's rank of first appearance, from 1 (``word_counts`` keeps first-seen order)."""
-        index = dict(zip(self.word_counts, range(1, len(self.word_counts) + 1)))
+        index = dict(zip(self.word_counts, range(1, len(self.word_counts) + 1), strict=True))
         return np.fromiter(map(index.__getitem__, self.words), dtype=np.uint64, count=len(self.words))
 
     def ngram_occurrences(self, n: int) -> np.ndarray:

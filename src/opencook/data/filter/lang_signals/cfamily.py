@@ -56,7 +56,9 @@ def compute(program_lang: str, text: str, ext: str, compat: str) -> dict[str, Si
         return float(n) if is_cpp else n  # the C signal is an int in the reference
 
     def no_logic() -> float | None:
-        n = function_count() + sum(count(pat, code) for pat in (_INCLUDE, _SIMPLE_VAR, _SIMPLE_RETURN, _CLASS))
+        n = function_count() + sum(
+            count(pat, code) for pat in (_INCLUDE, _SIMPLE_VAR, _SIMPLE_RETURN, _CLASS)
+        )
         return ratio(n, total)
 
     def prints() -> float | None:

@@ -1,0 +1,116 @@
+"""The throughput rewrites of issue 17 item 10 give the values of the plain computations they replace."""
+
+import random
+import signal
+import sysconfig
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from opencook.data.filter import comments, general_signals
+from opencook.data.filter import evaluate as evaluate_mod
+from opencook.data.filter.document import Document
+from opencook.data.filter.evaluate import evaluate
+from opencook.data.filter.lang_signals import _fastlex, _fastlex_c
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+PY_FILES = ["json/decoder.py", "textwrap.py", "csv.py", "dataclasses.py", "argparse.py"]
+
+
+def _real_files() -> list[tuple[str, str, str]]:
+    """(text, filename, program_lang): stdlib Python files, and C/C++/Go files of the conformance set."""
+    out = [((STDLIB / p).read_text(encoding="utf-8"), Path(p).name, "python") for p in PY_FILES]
+    from filter_conformance import default_dir
+
+    files = default_dir(Path(__file__).resolve().parents[3]) / "files"
+    for ext, lang in (
+        ("c", "c"),
+        ("cpp", "cpp"),
+        ("h", "c"),
+        ("go", "go"),
+        ("java", "java"),
+        ("cs", "csharp"),
+        ("js", "javascript"),
+    ):
+        out += [
+            (p.read_text(encoding="utf-8", errors="replace"), p.name, lang)
+            for p in sorted(files.rglob(f"*.{ext}"))[:3]
+        ]
+    return out
+
+
+def test_reference_mode_gives_the_pygments_split_values_without_lexing_twice(monkeypatch):
+    """Reference mode's language signals use the scanners' split (shared with the general signals);
+    every signal equals what the same file gives when every split is Pygments' own."""
+    files = _real_files()
+    lexed: list[str] = []
+    real_split_pygments = comments.split_pygments
+
+    def counting(lang, text):
+        lexed.append(lang)
+        return real_split_pygments(lang, text)
+
+    monkeypatch.setattr(comments, "split_pygments", counting)
+    fast = [
+        evaluate(t, n, n.rsplit(".", 1)[-1], lang, "code", random.Random(0), compat="reference")
+        for t, n, lang in files
+    ]
+    assert lexed == []  # python, go (hand-written scanners) and the C family (_fastlex_c): no Pygments pass
+    monkeypatch.setattr(_fastlex, "split", lambda lang, text: None)
+    monkeypatch.setattr(_fastlex_c, "split", lambda lang, text: None)
+    comments._cache.clear()
+    slow = [
+        evaluate(t, n, n.rsplit(".", 1)[-1], lang, "code", random.Random(0), compat="reference")
+        for t, n, lang in files
+    ]
+    assert len(lexed) == len(files)  # each file lexed once by Pygments, for both signal families
+    for (_, name, _), a, b in zip(files, fast, slow, strict=True):
+        assert a.signals == b.signals, name
+        assert (a.kept, a.hits) == (b.kept, b.hits), name
+
+
+@pytest.mark.parametrize("path", PY_FILES[:3])
+def test_ngram_occurrences_equal_a_counter_of_word_tuples(path):
+    doc = Document((STDLIB / path).read_text(encoding="utf-8"))
+    words = doc.words
+    for n in range(1, 11):
+        grams = [words[i : i + n] for i in range(len(words) - n + 1)]
+        counts = Counter(grams)
+        assert doc.ngram_occurrences(n).tolist() == [counts[g] for g in grams], n
+        if n >= 2:
+            assert doc.ngram_top_count(n) == max(counts.values()), n
+
+
+def test_ngram_occurrences_in_any_order_and_without_repeats():
+    doc = Document("alpha beta gamma alpha beta delta alpha beta gamma epsilon")
+    assert doc.ngram_occurrences(3).tolist() == [2, 1, 1, 1, 1, 1, 2, 1]  # asked before n = 2
+    assert doc.ngram_occurrences(2).tolist() == [3, 2, 1, 3, 1, 1, 3, 2, 1]
+    assert doc.ngram_top_count(4) == 1 and doc.ngram_top_count(5) == 1
+    unique = Document("one two three four five six seven eight nine ten eleven")
+    assert unique.ngram_top_count(2) == 1 and unique.ngram_occurrences(10).tolist() == [1, 1]
+
+
+def test_a_signal_past_its_time_limit_is_null_and_no_alarm_is_left(monkeypatch):
+    def slow(doc):
+        time.sleep(2.0)  # interrupted by the alarm
+        return 1.0
+
+    monkeypatch.setattr(evaluate_mod, "SIGNAL_TIMEOUT_S", 0.2)
+    real = general_signals.general_signals
+
+    def with_slow(compat="fixed"):
+        sigs = real(compat)
+        return [*sigs[:3], ("qsc_code_frac_lines_assert", slow), *sigs[3:]]
+
+    monkeypatch.setattr(evaluate_mod, "general_signals", with_slow)
+    before = signal.getsignal(signal.SIGALRM)
+    text = (STDLIB / "textwrap.py").read_text(encoding="utf-8")
+    t = time.perf_counter()
+    v = evaluate(text, "textwrap.py", "py", "python", "code", random.Random(0), compat="fixed")
+    assert time.perf_counter() - t < 1.9  # the sleep was cut short
+    assert v.errors == {"qsc_code_frac_lines_assert": "timeout"}
+    assert v.signals["qsc_code_num_lines"] > 0  # the other signals ran, each with its own limit
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
