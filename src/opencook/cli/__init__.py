@@ -14,12 +14,15 @@ from opencook.cli.flags import (
     add_out,
     add_set,
     add_workers,
+    dataset_input,
     existing,
     input_name,
     out_dir,
     positive,
 )
+from opencook.cli.remote_out import local_out
 from opencook.kit.config import ConfigError
+from opencook.kit.io import remote
 
 
 def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: str | None = None) -> list:
@@ -69,13 +72,14 @@ def _cmd_data_filter(args: argparse.Namespace) -> int:
     from opencook.data.filter.filter_path import filter_path
 
     out = out_dir(args, "data", "filter", input_name(args.path))
-    result = filter_path(Path(args.path), out, fmt=args.format, seed=args.seed, workers=args.workers,
-                         compat=args.compat)
-    print(f"filter results: {result}")
+    with local_out(out) as folder:  # a remote --out: its local copy, uploaded after
+        result = filter_path(args.path, folder, fmt=args.format, seed=args.seed, workers=args.workers,
+                             compat=args.compat)
+    print(f"filter results: {remote.join(str(out), result.name) if remote.is_remote(out) else result}")
     return 0
 
 
-def _dedup_inputs(path: Path) -> list[str]:
+def _dedup_inputs(path: str) -> list[str]:
     """The files of a dataset folder (e.g. a run's ``dataset/``) or file, any ``kit.io.Dataset`` format."""
     from opencook.kit.io import Dataset
 
@@ -90,9 +94,9 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
              if v is not None}
     if args.no_verify:
         fuzzy["verify"] = False
-    out = out_dir(args, "data", "dedup", input_name(args.path))
+    out = str(out_dir(args, "data", "dedup", input_name(args.path)))  # a folder or a URL (the runner's)
     recipe = parse_recipe({"name": "dedup", "seed": 0, "stages": [
-        {"ingest": {"paths": _dedup_inputs(Path(args.path)), "max_file_bytes": 1 << 62}},
+        {"ingest": {"paths": _dedup_inputs(args.path), "max_file_bytes": 1 << 62}},
         {"fuzzy_dedup": fuzzy},
         {"write": {}},
     ]})  # settings are checked here, before any work: a bad one is a ConfigError (exit 2)
@@ -104,8 +108,8 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
           + (f"verified at Jaccard >= {config.jaccard_threshold:.3f}" if config.verify else "no verification"))
     print(f"  files: {stats.get('in', 0)} in, {stats.get('out', 0)} kept, "
           f"{stats.get('fuzzy_files_removed', 0)} removed in {stats.get('fuzzy_clusters', 0)} cluster(s)")
-    print(f"dataset:       {out / 'dataset'}")
-    print(f"removed files: {out / 'stages' / '01_fuzzy_dedup' / 'decision.parquet'}")
+    print(f"dataset:       {remote.join(out, 'dataset')}")
+    print(f"removed files: {remote.join(out, 'stages', '01_fuzzy_dedup', 'decision.parquet')}")
     return 0
 
 
@@ -134,11 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "or host:6379); default: start a local Ray instance")
     run.add_argument("--no-report", action="store_true", help="skip report.html")
     add_common(run)
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=_cmd_run, remote_out=True)
 
     data = sub.add_parser("data", help="data tools").add_subparsers(dest="data_command", required=True)
     flt = data.add_parser("filter", help="run the quality filter alone: one row per file with its verdict")
-    flt.add_argument("path", type=existing, help="a folder of source files, or a Parquet/JSONL dataset")
+    flt.add_argument("path", type=dataset_input, help="a folder of source files, or a Parquet/JSONL dataset "
+                                                      "(a local path or an fsspec URL: s3://bucket/dataset)")
     add_out(flt, "runs/data/filter-<input name>")
     flt.add_argument("--format", default="parquet", choices=["parquet", "jsonl"], help="output format")
     flt.add_argument("--seed", type=int, default=0, help="seed of the rules that sample")
@@ -146,10 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     flt.add_argument("--compat", default="fixed", choices=["fixed", "reference"],
                      help="reference: the reference's verdicts, faults included; fixed: its faults repaired (docs/filter.md)")
     add_common(flt)
-    flt.set_defaults(func=_cmd_data_filter)
+    flt.set_defaults(func=_cmd_data_filter, remote_out=True)
 
     ddp = data.add_parser("dedup", help="fuzzy (MinHash-LSH) dedup of a dataset the pipeline wrote")
-    ddp.add_argument("path", type=existing, help="a dataset/ folder or file: Parquet, JSONL (plain, .gz, .zst)")
+    ddp.add_argument("path", type=dataset_input,
+                     help="a dataset/ folder or file: Parquet, JSONL (plain, .gz, .zst); local or an fsspec URL")
     add_out(ddp, "runs/data/dedup-<input name>", "output directory (a run directory)")
     ddp.add_argument("--preset", choices=["opencoder", "datatrove", "bigcode"],
                      help="a published setting (default: the fuzzy_dedup stage's defaults, docs/dedup.md)")
@@ -160,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
     add_workers(ddp, "worker processes")
     add_common(ddp)
-    ddp.set_defaults(func=_cmd_data_dedup)
+    ddp.set_defaults(func=_cmd_data_dedup, remote_out=True)
 
     from opencook.cli.recall import add_parser as add_recall_parser
 

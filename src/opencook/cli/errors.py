@@ -13,8 +13,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from opencook.cli import remote_out
 from opencook.cli.flags import apply_quiet
 from opencook.kit.config import ConfigError
+from opencook.kit.io import remote
 
 # the extra that brings a top-level module, for "pip install 'opencook[EXTRA]'"
 _EXTRAS = {"torch": "lm", "tokenizers": "lm", "transformers": "lm", "safetensors": "lm", "gguf": "lm",
@@ -59,10 +61,12 @@ def _clean_out(out: Path | None, existed: bool) -> None:
 def run_verb(args: argparse.Namespace) -> int:
     """Run ``args.func(args)`` with the error policy above."""
     apply_quiet(args)
-    out = Path(args.out) if isinstance(getattr(args, "out", None), str) else None
+    raw = getattr(args, "out", None)
+    out = Path(remote.local(raw)) if isinstance(raw, str) and not remote.is_remote(raw) else None
     existed = out is not None and out.exists()
     code = 2
     try:
+        remote_out.check(args)
         code = args.func(args)
         return code
     except ConfigError as exc:

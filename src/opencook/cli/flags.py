@@ -55,10 +55,25 @@ class Parser(argparse.ArgumentParser):
 
 
 def existing(text: str) -> str:
-    """An argparse type: a file or folder that exists (a missing one is exit 2 naming it, before any work)."""
+    """An argparse type: a local file or folder that exists (a missing one is exit 2 naming it, before any
+    work). ``file:///x`` is the path ``/x``; another URL is refused here: this input is read from local disk."""
+    from opencook.kit.io import remote
+
+    if remote.is_remote(text):
+        raise argparse.ArgumentTypeError(f"{text}: this input must be a local path, not a URL (remote inputs "
+                                         "are datasets and tokenizers: docs/run_directory.md)")
+    text = remote.local(text)
     if not Path(text).expanduser().exists():
         raise argparse.ArgumentTypeError(f"{text} does not exist (check the path)")
     return text
+
+
+def dataset_input(text: str) -> str:
+    """An argparse type for an input read through ``kit.io`` (a dataset, source files, a tokenizer): an
+    existing local path, or an fsspec URL (``s3://bucket/run/dataset``) checked when it is read."""
+    from opencook.kit.io import remote
+
+    return text if remote.is_remote(text) else existing(text)
 
 
 def positive(text: str) -> int:
@@ -138,14 +153,17 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def out_dir(args: argparse.Namespace, group: str, verb: str, name: str) -> Path:
-    """``--out``, else ``runs/<group>/<verb>-<name>`` (the rule of docs/cli.md for verbs without a recipe)."""
+    """``--out``, else ``runs/<group>/<verb>-<name>`` (the rule of docs/cli.md for verbs without a recipe).
+    A URL ``--out`` (only verbs marked ``remote_out`` get one: ``cli/remote_out.py``) is returned as it is."""
+    if args.out and "://" in args.out:
+        return args.out  # type: ignore[return-value]  # the verb hands it to remote_out.local_out
     return Path(args.out) if args.out else Path("runs", group, f"{verb}-{name}")
 
 
 def input_name(path: str | Path) -> str:
     """A short name for an input path: its file name without extensions; a pipeline's ``dataset/`` folder is
     named by its run (``runs/demo/dataset`` -> ``demo``)."""
-    p = Path(path).expanduser()
+    p = Path(str(path).split("://", 1)[-1].rstrip("/")).expanduser()
     if p.name == "dataset" and p.parent.name:
         p = p.parent
     return p.name.split(".")[0] or "input"

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from opencook.cli.flags import add_common, add_out, add_set, existing, input_name, out_dir, positive
+from opencook.cli.flags import (
+    add_common,
+    add_out,
+    add_set,
+    dataset_input,
+    existing,
+    input_name,
+    out_dir,
+    positive,
+)
+from opencook.cli.remote_out import local_folder, local_out
 from opencook.kit.config import ConfigError
 
 
@@ -15,8 +24,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     args.out = str(out_dir(args, "lm", "data-build", input_name(args.sources[0])))
     t0 = time.perf_counter()
-    meta = build_packed(args.sources, args.tokenizer, args.out, shard_tokens=args.shard_tokens,
-                        progress=not args.quiet, max_docs=args.max_docs)
+    with local_out(args.out) as folder:  # a remote --out: its local copy, uploaded after
+        meta = build_packed(args.sources, local_folder(args.tokenizer), folder, shard_tokens=args.shard_tokens,
+                            progress=not args.quiet, max_docs=args.max_docs)
     secs = max(time.perf_counter() - t0, 1e-9)
     mb, tokens = meta["bytes_read"] / 1e6, meta["n_tokens"]
     replaced = f", {meta['replaced_files']} with invalid UTF-8 replaced" if meta["replaced_files"] else ""
@@ -24,7 +34,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"  {tokens} tokens ({meta['dtype']}, vocab {meta['vocab_size']}), "
           f"{meta['bytes_read'] / max(tokens, 1):.2f} bytes/token, {len(meta['shards'])} shard(s)")
     print(f"  {secs:.1f} s: {mb / secs:.2f} MB/s, {tokens / secs / 1e6:.2f} M tokens/s")
-    print(f"saved: {Path(args.out)}")
+    print(f"saved: {args.out}")
     return 0
 
 
@@ -41,8 +51,9 @@ def cmd_sft(args: argparse.Namespace) -> int:
                if args.mix else args.sources)
     args.out = str(out_dir(args, "lm", "data-sft", input_name(args.mix or args.sources[0])))
     t0 = time.perf_counter()
-    meta = build_sft(sources, args.tokenizer, args.out, max_len=args.max_len, progress=not args.quiet,
-                     decontaminate=False if args.no_decontam else None)
+    with local_out(args.out) as folder:  # a remote --out: its local copy, uploaded after
+        meta = build_sft(sources, local_folder(args.tokenizer), folder, max_len=args.max_len,
+                         progress=not args.quiet, decontaminate=False if args.no_decontam else None)
     secs = max(time.perf_counter() - t0, 1e-9)
     print(f"sft: {meta['n_examples']} examples from {meta['lines']} lines; {meta['n_tokens']} tokens, "
           f"{meta['n_loss_tokens']} with loss ({meta['n_loss_tokens'] / meta['n_tokens']:.0%})")
@@ -58,7 +69,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
               + " ".join(f"{s['drops'][r]:>12}" for r in DROP_REASONS) + f" {s['rows_out']:>9} {s['epochs']:>7.2f}")
     for reason, where in meta["drop_examples"].items():
         print(f"  first {reason}: {where[:200]}")
-    print(f"saved: {Path(args.out)}")
+    print(f"saved: {args.out}")
     return 0
 
 
@@ -67,25 +78,25 @@ def add_parser(lm_sub) -> None:
     data = lm_sub.add_parser("data", help="tokenised training data").add_subparsers(dest="data_command",
                                                                                    required=True)
     build = data.add_parser("build", help="tokenise documents into packed shards for pretraining")
-    build.add_argument("sources", nargs="+", type=existing,
-                       help="dataset folders, Parquet/JSONL files (column 'text'), code files")
-    build.add_argument("--tokenizer", required=True, type=existing,
+    build.add_argument("sources", nargs="+", type=dataset_input,
+                       help="dataset folders, Parquet/JSONL files (column 'text'), code files; local or fsspec URLs")
+    build.add_argument("--tokenizer", required=True, type=dataset_input,
                        help="tokenizer folder from `opencook lm tokenizer train`")
     add_out(build, "runs/lm/data-build-<first input name>", "output folder (shards + meta.json)")
     build.add_argument("--shard-tokens", type=positive, default=50_000_000, help="tokens per shard")
     build.add_argument("--max-docs", type=positive, default=None,
                        help="tokenise at most this many documents (default: all)")
     add_common(build)
-    build.set_defaults(func=cmd_build)
+    build.set_defaults(func=cmd_build, remote_out=True)
 
     sft = data.add_parser("sft", help="tokenise SFT examples (JSONL/Parquet, a weighted mixture) with a loss mask")
-    sft.add_argument("sources", nargs="*", type=existing, help="JSONL/Parquet files or folders, each used once: 'messages' or "
+    sft.add_argument("sources", nargs="*", type=dataset_input, help="JSONL/Parquet files or folders, each used once: 'messages' or "
                                                 "'instruction'/'output' per row (OpenCoder's opc-sft-stage1/2)")
     sft.add_argument("--mix", default=None, type=existing,
                      help="a mixture YAML instead of SOURCES: sources with weight or repeat, seed, total, decontam "
                           "(docs/lm_data.md; default: SOURCES, each used once)")
     add_set(sft)
-    sft.add_argument("--tokenizer", required=True, type=existing,
+    sft.add_argument("--tokenizer", required=True, type=dataset_input,
                      help="tokenizer folder from `opencook lm tokenizer train`")
     add_out(sft, "runs/lm/data-sft-<mix or first source name>",
             "output folder (tokens.bin, mask.bin, offsets.npy, meta.json)")
@@ -93,4 +104,4 @@ def add_parser(lm_sub) -> None:
     sft.add_argument("--no-decontam", action="store_true",
                      help="keep rows that overlap HumanEval/MBPP (decontamination is on by default)")
     add_common(sft)
-    sft.set_defaults(func=cmd_sft)
+    sft.set_defaults(func=cmd_sft, remote_out=True)

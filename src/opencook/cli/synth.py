@@ -14,13 +14,16 @@ from opencook.cli.flags import (
     add_out,
     add_set,
     add_workers,
+    dataset_input,
     existing,
     input_name,
     out_dir,
     positive,
     positive_float,
 )
+from opencook.cli.remote_out import local_out
 from opencook.kit.config import ConfigError
+from opencook.kit.io import remote
 
 
 def _load_algorithmic_config(path: str | None, sets: list[str] | None = None):
@@ -49,12 +52,13 @@ def cmd_algorithmic(args: argparse.Namespace) -> int:
 
     config = _load_algorithmic_config(args.config, args.set)
     out = out_dir(args, "synth", "algorithmic", input_name(args.dataset))
-    counts = select_algorithmic(args.dataset, out, config)
-    Path(out, "counts.json").write_text(json.dumps(counts, indent=2))
+    with local_out(out) as folder:  # a remote --out: its local copy, uploaded after
+        counts = select_algorithmic(args.dataset, folder, config)
+        Path(folder, "counts.json").write_text(json.dumps(counts, indent=2))
     print(f"algorithmic corpus: {counts['kept']} of {counts['in']} files kept")
     for reason, n in counts["reasons"].items():
         print(f"  {reason:<22}{n:>8}")
-    print(f"dataset: {out / 'dataset'}")
+    print(f"dataset: {remote.join(str(out), 'dataset')}")
     return 0
 
 
@@ -176,7 +180,7 @@ def _teacher_args(p: argparse.ArgumentParser, out_default: str) -> None:
 
 
 def _seed_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("seeds", type=existing,
+    p.add_argument("seeds", type=dataset_input,
                    help="seed dataset: a folder of Parquet/JSONL (e.g. the algorithmic corpus) or a file")
     p.add_argument("--limit", type=positive, help="use at most this many seeds (default: all)")
     p.add_argument("--max-seed-chars", type=positive, default=2000, help="cut longer seeds at a line boundary")
@@ -187,14 +191,14 @@ def add_parser(sub) -> None:
     ss = synth.add_subparsers(dest="synth_command", required=True)
 
     alg = ss.add_parser("algorithmic", help="select self-contained, logic-heavy files from a dataset")
-    alg.add_argument("dataset", type=existing,
+    alg.add_argument("dataset", type=dataset_input,
                      help="a dataset folder of Parquet/JSONL with a 'text' column (e.g. runs/demo/dataset)")
     add_out(alg, "runs/synth/algorithmic-<input name>", "output folder (dataset/ and counts.json)")
     alg.add_argument("--config", type=existing, help="YAML with the rule set (see recipes/synth/algorithmic.yaml; "
                                                      "default: the built-in rules)")
     add_set(alg)
     add_common(alg)
-    alg.set_defaults(func=cmd_algorithmic)
+    alg.set_defaults(func=cmd_algorithmic, remote_out=True)
 
     edu = ss.add_parser("edu-instruct", help="seed code -> problem, solution, tests; keep those that pass")
     _seed_args(edu)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file
+from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file, remote
 
 
 @dataclass
@@ -20,13 +20,16 @@ class SourceStats:
     replaced_files: int = 0
 
 
-def resolve_files(sources: Sequence[str | Path]) -> list[Path]:
+def resolve_files(sources: Sequence[str | Path]) -> list[Path | str]:
     """Files to read. A directory gives its dataset files when it has any (a pipeline's ``dataset/``),
     otherwise every file under it; names starting with ``.`` or ``_`` (markers such as ``_SUCCESS.json``)
-    are skipped."""
-    files: list[Path] = []
+    are skipped. A source may be an fsspec URL (``s3://bucket/dataset``); its files are then URLs."""
+    files: list[Path | str] = []
     for src in sources:
-        path = Path(src)
+        if remote.is_remote(src):
+            files.extend(_remote_files(str(src)))
+            continue
+        path = Path(remote.local(src))
         if path.is_file():
             files.append(path)
         elif path.is_dir():
@@ -40,8 +43,23 @@ def resolve_files(sources: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _raw_text(path: Path, stats: SourceStats) -> Iterator[str]:
-    raw = path.read_bytes()
+def _remote_files(url: str) -> list[str]:
+    """The remote counterpart of the local rule above, from one listing."""
+    try:
+        if remote.stat(url)["type"] != "directory":
+            return [url]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"tokenizer source {url} does not exist") from None
+    try:
+        return [str(f) for f in Dataset(url).files()]
+    except NoDatasetFiles:
+        return [remote.join(url.rstrip("/"), rel) for rel in remote.find(url)
+                if not any(part.startswith((".", "_")) for part in rel.split("/"))]
+
+
+def _raw_text(path: Path | str, stats: SourceStats) -> Iterator[str]:
+    with remote.open_binary(path) as fh:
+        raw = fh.read()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

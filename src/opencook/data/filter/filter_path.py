@@ -27,6 +27,7 @@ from opencook.data.filter.step import QualityFilterConfig, judge, verdict_row
 from opencook.data.ingest.decode import is_binary, normalize_newlines
 from opencook.data.ingest.files import BAD_NAME, name_ok, read_regular
 from opencook.data.ingest.languages import detect_language, doc_type_for
+from opencook.kit.io import remote
 from opencook.kit.io.dataset import Dataset, is_dataset_file
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Map, Record, Sink, Source
@@ -77,8 +78,21 @@ def _folder_files(root: Path) -> Iterator[str]:
             yield (Path(dirpath) / name).relative_to(root).as_posix()
 
 
-def _file_record(root: Path, rel: str) -> Record:
-    path = root / rel
+def _remote_plan(url: str) -> tuple[bool, list[str]]:
+    """``(is a dataset, files)`` of a remote input, from one listing: a dataset's file URLs, or a folder's
+    relative paths in the local walk's order (a folder's files, then its subfolders, each sorted), so the
+    results rows come out as for the same folder on local disk."""
+    if remote.stat(url)["type"] != "directory":
+        return True, [url]
+    rels = [rel for rel in remote.find(url) if ".git" not in rel.split("/")]
+    if rels and all(is_dataset_file(rel) or rel.split("/")[-1].startswith(("_", ".")) for rel in rels):
+        return True, [str(f) for f in Dataset(url).files()]
+    walk_order = lambda rel: [(1, p) for p in rel.split("/")[:-1]] + [(0, rel.split("/")[-1])]  # noqa: E731
+    return False, sorted(rels, key=walk_order)
+
+
+def _file_record(root: Path | str, rel: str) -> Record:
+    path = remote.join(root, rel) if isinstance(root, str) else root / rel
     raw, size, skip = (b"", 0, BAD_NAME) if not name_ok(rel) else read_regular(str(path), MAX_FILE_BYTES)
     raw = raw or b""  # too large, special or unreadable: not read at all
     if skip is None and is_binary(raw):
@@ -112,12 +126,22 @@ class FilterInput(Source):
     config: FilterInputConfig
 
     def plan(self) -> list[tuple[str, tuple[str, ...]]]:
-        root = Path(self.config.path)
-        if not root.exists():
-            raise FileNotFoundError(f"{root} does not exist: give a folder of files, or a Parquet/JSONL dataset")
-        if _is_dataset(root):
-            return [("dataset", (str(f),)) for f in Dataset(root).files()]
-        files = _folder_files(root)
+        if remote.is_remote(self.config.path):
+            try:
+                dataset, names = _remote_plan(self.config.path)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{self.config.path} does not exist: give a folder of files, or a "
+                                        "Parquet/JSONL dataset") from None
+            if dataset:
+                return [("dataset", (f,)) for f in names]
+            files: Iterator[str] = iter(names)
+        else:
+            root = Path(remote.local(self.config.path))
+            if not root.exists():
+                raise FileNotFoundError(f"{root} does not exist: give a folder of files, or a Parquet/JSONL dataset")
+            if _is_dataset(root):
+                return [("dataset", (str(f),)) for f in Dataset(root).files()]
+            files = _folder_files(root)
         return [("files", chunk) for chunk in iter(lambda: tuple(islice(files, self.config.records_per_task)), ())]
 
     def read(self, task: tuple[str, tuple[str, ...]], stats: StageStats) -> Iterator[Record]:
@@ -127,7 +151,8 @@ class FilterInput(Source):
                 stats.add("in")
                 yield _dataset_record(where, row)
             return
-        root = Path(self.config.path)
+        path = self.config.path
+        root = path.rstrip("/") if remote.is_remote(path) else Path(remote.local(path))
         for rel in names:
             stats.add("in")
             yield _file_record(root, rel)
