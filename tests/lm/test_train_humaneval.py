@@ -32,6 +32,7 @@ def test_humaneval_points_are_logged_against_tokens_and_resume_keeps_them(tmp_pa
     run_cli("lm", "pretrain", str(cfg), "--out", str(resumed), "--until-step", "3")
     run_cli("lm", "pretrain", str(cfg), "--out", str(resumed))
 
+    assert (full / "report.html").is_file()  # the report renders eval points without val_loss
     points = _evals(full)
     assert [p["step"] for p in points] == [2, 4, 5]  # every eval_every steps, and the end of the schedule
     tokens = _tokens(full)
