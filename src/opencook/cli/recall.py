@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from opencook.cli.flags import add_common, add_out, add_set, add_workers, existing, positive
+from opencook.cli.remote_out import local_out
+from opencook.kit.io import remote
 
 
 def load_recall_config(path: str | Path, sets: dict | None = None, **overrides):
@@ -65,10 +67,12 @@ def _run(args: argparse.Namespace) -> int:
         out = f"runs/{Path(args.config).stem}"
     from opencook.kit.executors import make_executor
 
-    with make_executor("local" if args.workers > 1 else "inprocess", args.workers) as executor:
-        result = run_recall(config, out=out, executor=executor, progress=not args.quiet)
+    with make_executor("local" if args.workers > 1 else "inprocess", args.workers) as executor, \
+            local_out(out) as folder:  # a remote --out: its local copy, uploaded after
+        result = run_recall(config, out=folder, executor=executor, progress=not args.quiet)
+    shown = str(out) if remote.is_remote(out) else str(result.out)
     print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
-          f"{result.out / 'dataset'}; report: {result.out / 'report.html'}")
+          f"{remote.join(shown, 'dataset')}; report: {remote.join(shown, 'report.html')}")
     return 0
 
 
@@ -83,7 +87,7 @@ def add_parser(data_sub) -> None:
     p.add_argument("--threshold", type=float, help="P(code) at or above which a page is recalled "
                                                    "(default: the config's, else 0.5)")
     add_common(p)
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, remote_out=True)
 
 
 def main(argv: list[str] | None = None) -> int:

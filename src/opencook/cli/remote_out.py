@@ -25,8 +25,8 @@ def check(args: argparse.Namespace) -> None:
     out = getattr(args, "out", None)
     if isinstance(out, str) and remote.is_remote(out) and not getattr(args, "remote_out", False):
         raise ConfigError(f"--out {out}: this verb writes to local disk only; give a local folder (remote "
-                          "--out works for run, data filter/dedup, lm tokenizer train, lm data build/sft, "
-                          "synth algorithmic)")
+                          "--out works for run, data filter/dedup/recall, lm tokenizer train, lm data "
+                          "build/sft, synth algorithmic)")
     if isinstance(out, str):
         args.out = remote.local(out)  # file:///x -> /x
 
