@@ -294,7 +294,7 @@ def test_cli_runs_a_yaml_config_and_names_a_typo(world, tmp_path, capsys):
     proc = subprocess.run([sys.executable, "-m", "opencook.cli.recall", str(cfg), "--rounds", "1"],
                           capture_output=True, text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"round 1: scored {len(world['corpus'])},")
+    assert f"recall: round 1/1 (100%) scored {len(world['corpus']):,} " in proc.stderr  # progress: stderr
     saved = json.loads((tmp_path / "out" / "recall.json").read_text())
     assert len(saved["rounds"]) == 1
     assert f"recalled {saved['output']['pages']} pages" in proc.stdout

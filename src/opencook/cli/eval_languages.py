@@ -23,7 +23,7 @@ def verify_humaneval_x(lang: str, dataset: str | None, limits, workers: int, cac
 
     benchmark = load_humaneval_x(lang, dataset)
     programs = [Program(p.task_id, program(p, p.canonical, lang), p.extra["language"]) for p in benchmark.problems]
-    return benchmark, run_programs(programs, limits, workers=workers, cache_dir=cache_dir)
+    return benchmark, run_programs(programs, limits, workers=workers, cache_dir=cache_dir, progress=True)
 
 
 def last_line(outcome) -> str:

@@ -84,7 +84,7 @@ def cmd_verify_livecodebench(args: argparse.Namespace) -> int:
                          f"{bench.start}..{bench.end} (e.g. {lacking[:3]}): add them, or narrow --start/--end")
     start = time.perf_counter()
     verdicts = judge(bench.problems, [solutions[p.question_id] for p in bench.problems], memory_mb=args.memory_mb,
-                     workers=args.workers, test_timeout_s=args.test_timeout)
+                     workers=args.workers, test_timeout_s=args.test_timeout, progress=True)
     for p, row in zip(bench.problems, verdicts, strict=True):
         for j, v in enumerate(row):
             if v["kind"] != "passed":
@@ -105,7 +105,7 @@ def cmd_verify_bigcodebench(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     codes = [[t.complete_prompt + "\n" + t.canonical_solution] for t in bench.tasks]  # as their ground-truth check
     verdicts = [row[0] for row in judge(bench.tasks, codes, timeout_s=args.timeout, memory_mb=args.memory_mb,
-                                        workers=args.workers)]
+                                        workers=args.workers, progress=True)]
     for t, v in zip(bench.tasks, verdicts, strict=True):
         if v["kind"] != "passed":
             first = next(iter(v["details"].items()), ("", ""))

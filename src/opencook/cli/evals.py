@@ -102,7 +102,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     benchmark = _benchmark(args, args.benchmark)
     start = time.perf_counter()
-    outcomes = verify(benchmark, limits=_limits(args), workers=args.workers, protocol=args.protocol)
+    outcomes = verify(benchmark, limits=_limits(args), workers=args.workers, protocol=args.protocol,
+                      progress=True)
     passed = sum(o.passed for o in outcomes)
     label = f"{benchmark.name}" + (f" {benchmark.split}" if benchmark.name == "mbpp" else "")
     print(f"{label}: {passed}/{len(outcomes)} reference solutions pass "

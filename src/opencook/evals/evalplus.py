@@ -130,7 +130,7 @@ def reference_code(benchmark: Benchmark, p: Problem) -> str:
     return (imports + "\n" + p.canonical) if benchmark.name == "mbpp+" else p.prompt + p.canonical
 
 
-def ground_truth(benchmark: Benchmark, *, limits=None, workers: int = 2) -> dict[str, Truth]:
+def ground_truth(benchmark: Benchmark, *, limits=None, workers: int = 2, progress: bool = False) -> dict[str, Truth]:
     """Run every canonical solution on all its inputs in the sandbox (generous limits: it is trusted to
     finish) and keep its outputs and timings, keyed by task id."""
     from opencook.sandbox import Limits, Program, run_programs
@@ -139,7 +139,7 @@ def ground_truth(benchmark: Benchmark, *, limits=None, workers: int = 2) -> dict
     programs = [Program(p.task_id, reference_code(benchmark, p) + "\n" + _GROUND % {
         "inputs": _inputs(p), "entry": p.entry_point, "mark": MARK}) for p in benchmark.problems]
     out = {}
-    for p, o in zip(benchmark.problems, run_programs(programs, limits, workers=workers), strict=True):
+    for p, o in zip(benchmark.problems, run_programs(programs, limits, workers=workers, progress=progress), strict=True):
         line = next((x for x in o.stdout.splitlines() if x.startswith(MARK)), None)
         if not o.passed or line is None:
             tail = (o.stderr.strip().splitlines() or [""])[-1]
@@ -175,7 +175,7 @@ def verdicts(outcome) -> dict[str, bool]:
 
 
 def check(benchmark: Benchmark, codes: Sequence[str], truth: dict[str, Truth], *, limits=None,
-          workers: int = 2) -> list[dict]:
+          workers: int = 2, progress: bool = False) -> list[dict]:
     """Base/plus verdicts of ``codes`` (one per problem, assembled without tests) with per-input limits."""
     import dataclasses
 
@@ -190,4 +190,4 @@ def check(benchmark: Benchmark, codes: Sequence[str], truth: dict[str, Truth], *
     programs = [Program(p.task_id, checker_program(code, p, truth[p.task_id]))
                 for p, code in zip(benchmark.problems, codes, strict=True)]
     return [{"task_id": o.id, "kind": o.kind, **verdicts(o), "stderr_tail": o.stderr[-500:]}
-            for o in run_programs(programs, lim, workers=workers)]
+            for o in run_programs(programs, lim, workers=workers, progress=progress)]

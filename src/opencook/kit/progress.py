@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO, TypeVar
@@ -93,6 +94,7 @@ class Progress:
         self.t0 = self._last_t = time.perf_counter()
         self._last_n = initial
         self._bar = None
+        self._lock = threading.Lock()  # worker threads (a sandbox slot, a teacher request) update one count
         if chosen == "bar":
             from tqdm import tqdm
 
@@ -112,13 +114,14 @@ class Progress:
             self._bar.set_postfix({k: _fmt_field(v) for k, v in self.fields.items()}, refresh=False)
 
     def update(self, n: int = 1, **fields: Any) -> None:
-        if fields:
-            self.set(**fields)
-        self.n += n
-        if self._bar is not None:
-            self._bar.update(n)
-        elif self.mode == "lines" and self._due():
-            self._line()
+        with self._lock:
+            if fields:
+                self.set(**fields)
+            self.n += n
+            if self._bar is not None:
+                self._bar.update(n)
+            elif self.mode == "lines" and self._due():
+                self._line()
 
     def write(self, message: str) -> None:
         """A message that does not break the bar (a retried task, a note)."""
@@ -130,6 +133,10 @@ class Progress:
             print(message, file=self.stream, flush=True)
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from opencook.kit.progress import Progress
 from opencook.sandbox import cgroup
 from opencook.sandbox.build import Builder
 from opencook.sandbox.isolation import UID_SLOTS, Isolation, empty_netns, slot_uid
@@ -59,7 +60,6 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
     for s in range(min(workers, 256)):
         slots.put(s)
     purelib = sysconfig.get_paths()["purelib"]
-    done = [0]
 
     def one(program: Program) -> Outcome:
         slot = slots.get()
@@ -69,12 +69,10 @@ def run_programs(programs: Sequence[Program], limits: Limits = DEFAULT_LIMITS, w
             return run_native(program, language(program.language), limits, iso, slot, builder)
         finally:
             slots.put(slot)
-            if progress:
-                done[0] += 1
-                if done[0] % 50 == 0 or done[0] == len(programs):
-                    print(f"sandbox: {done[0]}/{len(programs)}", file=sys.stderr, flush=True)
+            bar.update()
 
-    with ThreadPoolExecutor(max_workers=min(workers, 256)) as pool:
+    with Progress(len(programs), "sandbox", "program", enabled=progress) as bar, \
+            ThreadPoolExecutor(max_workers=min(workers, 256)) as pool:
         return list(pool.map(one, programs))
 
 

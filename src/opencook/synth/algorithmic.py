@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opencook.kit.io import Dataset
+from opencook.kit.progress import Progress
 from opencook.synth.io import write_parquet
 
 PAPER_MARKERS = ("leetcode", "def solution", "class solution")
@@ -105,15 +106,17 @@ def select_algorithmic(dataset: str | Path, out: str | Path, config: Algorithmic
     config = config or AlgorithmicConfig()
     kept: list[dict] = []
     counts: Counter[str] = Counter()
-    for where, record in Dataset(dataset).located_records():
-        if not isinstance(record.get("text"), str):
-            raise ValueError(f"{where}: a record without a string 'text' field; give a dataset written by "
-                             "`opencook run`")
-        keep, reason = classify(record, config)
-        counts["in"] += 1
-        counts[reason] += 1
-        if keep:
-            counts["kept"] += 1
-            kept.append(record)
+    with Progress(None, "algorithmic", "file") as bar:  # no total known up front: a line every 30 s
+        for where, record in Dataset(dataset).located_records():
+            if not isinstance(record.get("text"), str):
+                raise ValueError(f"{where}: a record without a string 'text' field; give a dataset written by "
+                                 "`opencook run`")
+            keep, reason = classify(record, config)
+            counts["in"] += 1
+            counts[reason] += 1
+            if keep:
+                counts["kept"] += 1
+                kept.append(record)
+            bar.update(1, kept=counts["kept"])
     write_parquet(kept, Path(out) / "dataset")
     return {"in": counts.pop("in", 0), "kept": counts.pop("kept", 0), "reasons": dict(sorted(counts.items()))}

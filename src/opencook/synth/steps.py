@@ -146,7 +146,7 @@ class Execute(SampleFilter):
         to_run = [r for r in records if r["candidate"].program is not None]
         limits = Limits(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb)
         programs = [Program(r["id"], r["candidate"].program) for r in to_run]
-        outcomes = run_programs(programs, limits, workers=self.config.workers) if programs else []
+        outcomes = run_programs(programs, limits, workers=self.config.workers, progress=True) if programs else []
         self._outcomes = {r["id"]: o for r, o in zip(to_run, outcomes, strict=True)}
         yield from super().process(iter(records), stats)
 

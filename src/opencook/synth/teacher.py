@@ -20,6 +20,7 @@ from pathlib import Path
 
 from opencook.completions.client import RateLimit, ServerError, complete, list_models, retry_delay
 from opencook.completions.sampling import Sampling
+from opencook.kit.progress import Progress
 from opencook.synth.cache import ReplyCache, request_key
 
 _PER_ITEM_STATUS = (400, 413, 422)  # this request is bad (too long a prompt); others may still work
@@ -215,8 +216,11 @@ class Teacher:
             else:
                 pending.append((item_id, messages))
         started = time.perf_counter()
-        with open(journal, "a", encoding="utf-8") as fh, ThreadPoolExecutor(self.config.concurrency) as pool:
+        with open(journal, "a", encoding="utf-8") as fh, ThreadPoolExecutor(self.config.concurrency) as pool, \
+                Progress(len(pending), "teacher", "request") as bar:
             futures = [(i, m, pool.submit(self._one, i, m)) for i, m in pending]
+            for *_, future in futures:  # counted as they finish, not in the order they are written
+                future.add_done_callback(lambda _: bar.update())
             for item_id, messages, future in futures:
                 answer = future.result()
                 answers[item_id] = answer

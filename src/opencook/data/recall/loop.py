@@ -32,6 +32,7 @@ from opencook.data.recall.source import expand_paths
 from opencook.data.recall.urls import UrlPatterns, derive_patterns, group_by_domain
 from opencook.data.write import WriteConfig, write_dataset
 from opencook.kit.executors import Executor, InProcessExecutor
+from opencook.kit.progress import Progress
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record
 
@@ -198,54 +199,54 @@ def run_recall(config: RecallConfig, *, out: str | Path | None = None, executor:
     recalled: list[bool] = [False] * len(corpus.lines)
     rounds: list[RoundReport] = []
     patterns = UrlPatterns(config.url_patterns)
-    for k in range(1, config.rounds + 1):
-        positives = seed_lines + [corpus.lines[i] for i in sorted(added)]
-        neg_ids: list[int] = []
-        if not fixed_neg:
-            exclude = set(added) | {i for i, hit in enumerate(recalled) if hit}
-            exclude.update(i for d in code_domains for i in corpus.by_domain[d])
-            rng = random.Random(f"{config.seed}:{k}")
-            neg_ids = _sample_negatives(corpus, exclude, round(config.negative_ratio * len(positives)), rng)
-        negatives = fixed_neg + [corpus.lines[i] for i in neg_ids]
-        t0 = time.perf_counter()
-        clf = CodeClassifier.train(positives, negatives, config.tokenizer, config.fasttext, tokenized=True,
-                                   tokenizer=to_lines.tokenizer)
-        train_s = time.perf_counter() - t0
-        model_dir = clf.save(out / "rounds" / f"{k:02d}" / "model")
-        t0 = time.perf_counter()
-        scores = score_lines_on(executor, str(model_dir), config.tokenizer, corpus.lines)
-        score_s = time.perf_counter() - t0
-        recalled = [s >= config.threshold for s in scores]
+    with Progress(config.rounds, "recall", "round", every=1, enabled=progress) as bar:
+        for k in range(1, config.rounds + 1):
+            positives = seed_lines + [corpus.lines[i] for i in sorted(added)]
+            neg_ids: list[int] = []
+            if not fixed_neg:
+                exclude = set(added) | {i for i, hit in enumerate(recalled) if hit}
+                exclude.update(i for d in code_domains for i in corpus.by_domain[d])
+                rng = random.Random(f"{config.seed}:{k}")
+                neg_ids = _sample_negatives(corpus, exclude, round(config.negative_ratio * len(positives)), rng)
+            negatives = fixed_neg + [corpus.lines[i] for i in neg_ids]
+            t0 = time.perf_counter()
+            clf = CodeClassifier.train(positives, negatives, config.tokenizer, config.fasttext, tokenized=True,
+                                       tokenizer=to_lines.tokenizer)
+            train_s = time.perf_counter() - t0
+            model_dir = clf.save(out / "rounds" / f"{k:02d}" / "model")
+            t0 = time.perf_counter()
+            scores = score_lines_on(executor, str(model_dir), config.tokenizer, corpus.lines)
+            score_s = time.perf_counter() - t0
+            recalled = [s >= config.threshold for s in scores]
 
-        groups = group_by_domain(corpus.domains, recalled)
-        now = {d for d, (n, hit) in groups.items()
-               if n >= config.min_domain_pages and hit / n > config.domain_share}
-        new_domains = sorted(now - code_domains)
-        code_domains |= now
-        derived: list[str] = []
-        if config.derive_patterns:
-            for d in sorted(code_domains):
-                idx = corpus.by_domain[d]
-                derived += derive_patterns(d, [corpus.records[i]["path"] for i in idx],
-                                           [recalled[i] for i in idx], config.pattern_share)
-        patterns = UrlPatterns([*config.url_patterns, *derived])
-        matches = [i for i, r in enumerate(corpus.records) if patterns.match(r["path"]) is not None]
-        additions = [i for i in matches if not recalled[i] and i not in added]
-        added.update(additions)
-        top = sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))[: config.top_domains]
-        report = RoundReport(
-            round=k, positives=len(positives), negatives=len(negatives), train_seconds=round(train_s, 3),
-            score_seconds=round(score_s, 3), scored=len(scores), recalled=sum(recalled),
-            code_domains=sorted(code_domains), new_domains=new_domains, patterns=patterns.patterns,
-            pattern_matches=len(matches), pattern_additions=len(additions),
-            top_domains=[{"domain": d, "pages": n, "recalled": hit, "share": round(hit / n, 4),
-                          "code_domain": d in code_domains} for d, (n, hit) in top],
-            heldout=_heldout_eval(clf, patterns, held, config.threshold) if held else None,
-            score_hist=_histogram(scores),
-        )
-        rounds.append(report)
-        if progress:
-            print(_round_line(report), flush=True)
+            groups = group_by_domain(corpus.domains, recalled)
+            now = {d for d, (n, hit) in groups.items()
+                   if n >= config.min_domain_pages and hit / n > config.domain_share}
+            new_domains = sorted(now - code_domains)
+            code_domains |= now
+            derived: list[str] = []
+            if config.derive_patterns:
+                for d in sorted(code_domains):
+                    idx = corpus.by_domain[d]
+                    derived += derive_patterns(d, [corpus.records[i]["path"] for i in idx],
+                                               [recalled[i] for i in idx], config.pattern_share)
+            patterns = UrlPatterns([*config.url_patterns, *derived])
+            matches = [i for i, r in enumerate(corpus.records) if patterns.match(r["path"]) is not None]
+            additions = [i for i in matches if not recalled[i] and i not in added]
+            added.update(additions)
+            top = sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))[: config.top_domains]
+            report = RoundReport(
+                round=k, positives=len(positives), negatives=len(negatives), train_seconds=round(train_s, 3),
+                score_seconds=round(score_s, 3), scored=len(scores), recalled=sum(recalled),
+                code_domains=sorted(code_domains), new_domains=new_domains, patterns=patterns.patterns,
+                pattern_matches=len(matches), pattern_additions=len(additions),
+                top_domains=[{"domain": d, "pages": n, "recalled": hit, "share": round(hit / n, 4),
+                              "code_domain": d in code_domains} for d, (n, hit) in top],
+                heldout=_heldout_eval(clf, patterns, held, config.threshold) if held else None,
+                score_hist=_histogram(scores),
+            )
+            rounds.append(report)
+            bar.update(1, **_round_fields(report))
 
     final = {i for i, hit in enumerate(recalled) if hit} | added
     chosen = [corpus.records[i] for i in sorted(final)]
@@ -264,12 +265,14 @@ def _histogram(scores: Sequence[float]) -> list[int]:
     return hist
 
 
-def _round_line(r: RoundReport) -> str:
-    held = ""
+def _round_fields(r: RoundReport) -> dict[str, Any]:
+    """What a round's progress line shows beside its count."""
+    fields: dict[str, Any] = {"scored": r.scored, "recalled": r.recalled,
+                              "code domains": f"{len(r.code_domains)} (+{len(r.new_domains)})",
+                              "patterns": len(r.patterns), "added": r.pattern_additions}
     if r.heldout:
-        held = f" heldout P={r.heldout['precision']:.3f} R={r.heldout['recall']:.3f}"
-    return (f"round {r.round}: scored {r.scored}, recalled {r.recalled}, code domains {len(r.code_domains)} "
-            f"(+{len(r.new_domains)}), patterns {len(r.patterns)}, added {r.pattern_additions}{held}")
+        fields["heldout"] = f"P={r.heldout['precision']:.3f} R={r.heldout['recall']:.3f}"
+    return fields
 
 
 def _write_outputs(config: RecallConfig, result: RecallResult) -> None:

@@ -39,6 +39,7 @@ from opencook.data.dedup.minhash.shingles import shingle_batch
 from opencook.data.dedup.minhash.signatures import signature_batch
 from opencook.data.dedup.minhash.verify import ShingleSets, chain_verify, pair_jaccard
 from opencook.kit.io.shards import read_marker
+from opencook.kit.progress import Progress
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Global, Record
 
@@ -138,21 +139,23 @@ def decide_files(paths: list[Path], stats: StageStats, config: FuzzyDedupConfig 
     stats.add("fuzzy_verify_threshold_permille", round(config.jaccard_threshold * 1000))
 
     runs = []
-    for k, path in enumerate(paths):
-        ranks = rank[bounds[k]:bounds[k + 1]]
-        marker = read_marker(path)
-        key = {"summary": marker["sha256"] if marker else hashlib.sha256(path.read_bytes()).hexdigest(),
-               "ranks": hashlib.sha256(ranks.tobytes()).hexdigest(), "bands": config.bands}
-        run = workdir / f"run-{k:05d}.parquet"
-        if not valid_run(run, key):
-            if run.exists():
-                stats.add("fuzzy_runs_regenerated")
-            col = pq.read_table(path, columns=["bands"])["bands"].combine_chunks()
-            matrix = col.values.to_numpy().reshape(-1, config.bands) if len(col) else \
-                np.empty((0, config.bands), np.uint64)
-            empty = pq.read_table(path, columns=["num_shingles"])["num_shingles"].to_numpy() == 0
-            write_run(matrix[~empty], ranks[~empty], run, key)
-        runs.append(run)
+    with Progress(len(paths), "fuzzy dedup: sorted runs", "summary", gap_s=5.0) as bar:
+        for k, path in enumerate(paths):
+            ranks = rank[bounds[k]:bounds[k + 1]]
+            marker = read_marker(path)
+            key = {"summary": marker["sha256"] if marker else hashlib.sha256(path.read_bytes()).hexdigest(),
+                   "ranks": hashlib.sha256(ranks.tobytes()).hexdigest(), "bands": config.bands}
+            run = workdir / f"run-{k:05d}.parquet"
+            if not valid_run(run, key):
+                if run.exists():
+                    stats.add("fuzzy_runs_regenerated")
+                col = pq.read_table(path, columns=["bands"])["bands"].combine_chunks()
+                matrix = col.values.to_numpy().reshape(-1, config.bands) if len(col) else \
+                    np.empty((0, config.bands), np.uint64)
+                empty = pq.read_table(path, columns=["num_shingles"])["num_shingles"].to_numpy() == 0
+                write_run(matrix[~empty], ranks[~empty], run, key)
+            runs.append(run)
+            bar.update()
     for run in runs:
         if read_marker(run) is None:
             raise RuntimeError(f"fuzzy dedup: run {run} changed while in use; rerun to regenerate it")
