@@ -81,7 +81,7 @@ def test_data_filter_reads_and_writes_s3_as_on_local_disk(s3, dataset, tmp_path,
     assert rows == _rows(local[f"filter_results.{fmt}"], fmt)
 
 
-def test_tokenizer_and_packed_build_read_and_write_s3_as_on_local_disk(s3, dataset, tmp_path) -> None:
+def test_tokenizer_packed_and_sft_builds_read_and_write_s3_as_on_local_disk(s3, dataset, tmp_path) -> None:
     bucket = new_bucket()
     upload(dataset, f"{bucket}/dataset")
     common = ("--vocab-size", "400", "--min-frequency", "2")
@@ -102,6 +102,20 @@ def test_tokenizer_and_packed_build_read_and_write_s3_as_on_local_disk(s3, datas
     assert meta["sources"] == [f"{bucket}/dataset"] and meta["n_docs"] == 24
     assert {k: v for k, v in meta.items() if k not in ("sources", "tokenizer")} == \
         {k: v for k, v in local_meta.items() if k not in ("sources", "tokenizer")}
+
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    (sft / "rows.jsonl").write_text("".join(json.dumps({"instruction": f"Return {i} plus {i}.",
+                                                        "output": f"def f():\n    return {i} + {i}\n"}) + "\n"
+                                            for i in range(8)))
+    upload(sft, f"{bucket}/sft")
+    args = ("--max-len", "512", "--no-decontam")
+    _run("lm", "data", "sft", str(sft), "--tokenizer", str(tmp_path / "tok"), "--out", str(tmp_path / "sftout"), *args)
+    _run("lm", "data", "sft", f"{bucket}/sft", "--tokenizer", f"{bucket}/tok", "--out", f"{bucket}/sftout", *args)
+    local, got = _local_files(tmp_path / "sftout"), listing(f"{bucket}/sftout")
+    assert sorted(got) == sorted(local) and "tokens.bin" in got
+    assert all(got[k] == local[k] for k in got if k != "meta.json")
+    assert json.loads(got["meta.json"])["n_examples"] == json.loads(local["meta.json"])["n_examples"] == 8
 
     # a rebuild into the same URL with bigger shards: the remote holds the new build only, as a local folder would
     _run("lm", "data", "build", f"{bucket}/dataset", "--tokenizer", f"{bucket}/tok", "--out", f"{bucket}/packed",
