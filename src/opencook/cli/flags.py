@@ -5,7 +5,7 @@
 ``--max-new-tokens``. Every option's help shows its default (``HelpFormatter``). Old spellings stay for one
 release as hidden aliases (``add_alias``) that still work and say what the new spelling is. Input paths are
 checked at parse time (``existing``), so a missing file fails with exit 2 before anything is imported or
-written.
+written; an input read through ``kit.io`` (``dataset_input``) may also be an fsspec URL, checked when read.
 """
 
 from __future__ import annotations
