@@ -118,6 +118,7 @@ class Engine:
         self.finished_requests = 0
         self.prompt_tokens = 0
         self.reused_tokens = 0  # prompt tokens whose keys/values came from the prefix cache
+        self.prefill_s = 0.0  # engine-thread seconds spent admitting prompts (prefix copy + prefill)
         self.ttft: collections.deque[float] = collections.deque(maxlen=1024)
         self.ttft_sum, self.ttft_count = 0.0, 0
         self.started = time.perf_counter()
@@ -217,6 +218,7 @@ class Engine:
             req.finish_reason = "cancelled"
             self._notify(req, done=True)
             return
+        t0 = time.perf_counter()
         slot, ids = len(self._live), req.prompt_ids
         self.cache.reserve(len(ids) + req.max_new_tokens)
         start = self.prefix.load(self.cache, slot, ids) if self.prefix is not None else 0
@@ -225,6 +227,7 @@ class Engine:
             self.prefix.store(self.cache, slot, ids)
         self.prompt_tokens += len(ids)
         self.reused_tokens += start
+        self.prefill_s += time.perf_counter() - t0
         self._live.append(req)
         self._take(req, logits[None], int(logits.argmax()))
         if req.finish_reason is not None:
