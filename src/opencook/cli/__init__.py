@@ -20,9 +20,8 @@ from opencook.cli.flags import (
     out_dir,
     positive,
 )
-from opencook.cli.remote_out import local_out
+from opencook.cli.remote_out import local_out, shown
 from opencook.kit.config import ConfigError
-from opencook.kit.io import remote
 
 
 def _run_pipeline(recipe, out: Path, executor_name: str, workers: int, address: str | None = None) -> list:
@@ -75,7 +74,7 @@ def _cmd_data_filter(args: argparse.Namespace) -> int:
     with local_out(out) as folder:  # a remote --out: its local copy, uploaded after
         result = filter_path(args.path, folder, fmt=args.format, seed=args.seed, workers=args.workers,
                              compat=args.compat)
-    print(f"filter results: {remote.join(str(out), result.name) if remote.is_remote(out) else result}")
+    print(f"filter results: {shown(out, result.name)}")
     return 0
 
 
@@ -108,8 +107,8 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
           + (f"verified at Jaccard >= {config.jaccard_threshold:.3f}" if config.verify else "no verification"))
     print(f"  files: {stats.get('in', 0)} in, {stats.get('out', 0)} kept, "
           f"{stats.get('fuzzy_files_removed', 0)} removed in {stats.get('fuzzy_clusters', 0)} cluster(s)")
-    print(f"dataset:       {remote.join(out, 'dataset')}")
-    print(f"removed files: {remote.join(out, 'stages', '01_fuzzy_dedup', 'decision.parquet')}")
+    print(f"dataset:       {shown(out, 'dataset')}")
+    print(f"removed files: {shown(out, 'stages', '01_fuzzy_dedup', 'decision.parquet')}")
     return 0
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from opencook.cli import remote_out
 from opencook.cli.flags import apply_quiet
 from opencook.kit.config import ConfigError
-from opencook.kit.io import remote
 
 # the extra that brings a top-level module, for "pip install 'opencook[EXTRA]'"
 _EXTRAS = {"torch": "lm", "tokenizers": "lm", "transformers": "lm", "safetensors": "lm", "gguf": "lm",
@@ -62,11 +61,13 @@ def run_verb(args: argparse.Namespace) -> int:
     """Run ``args.func(args)`` with the error policy above."""
     apply_quiet(args)
     raw = getattr(args, "out", None)
-    out = Path(remote.local(raw)) if isinstance(raw, str) and not remote.is_remote(raw) else None
+    url = isinstance(raw, str) and "://" in raw
+    out = Path(raw) if isinstance(raw, str) and not url else None
     existed = out is not None and out.exists()
     code = 2
     try:
-        remote_out.check(args)
+        if url:
+            remote_out.check(args)  # refused unless the verb writes remotely; file:///x becomes /x
         code = args.func(args)
         return code
     except ConfigError as exc:

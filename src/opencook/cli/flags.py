@@ -57,12 +57,13 @@ class Parser(argparse.ArgumentParser):
 def existing(text: str) -> str:
     """An argparse type: a local file or folder that exists (a missing one is exit 2 naming it, before any
     work). ``file:///x`` is the path ``/x``; another URL is refused here: this input is read from local disk."""
-    from opencook.kit.io import remote
+    if "://" in text:
+        from opencook.kit.io import remote
 
-    if remote.is_remote(text):
-        raise argparse.ArgumentTypeError(f"{text}: this input must be a local path, not a URL (remote inputs "
-                                         "are datasets and tokenizers: docs/run_directory.md)")
-    text = remote.local(text)
+        if remote.is_remote(text):
+            raise argparse.ArgumentTypeError(f"{text}: this input must be a local path, not a URL (remote "
+                                             "inputs are datasets and tokenizers: docs/run_directory.md)")
+        text = remote.local(text)
     if not Path(text).expanduser().exists():
         raise argparse.ArgumentTypeError(f"{text} does not exist (check the path)")
     return text
@@ -71,9 +72,12 @@ def existing(text: str) -> str:
 def dataset_input(text: str) -> str:
     """An argparse type for an input read through ``kit.io`` (a dataset, source files, a tokenizer): an
     existing local path, or an fsspec URL (``s3://bucket/run/dataset``) checked when it is read."""
-    from opencook.kit.io import remote
+    if "://" in text:
+        from opencook.kit.io import remote
 
-    return text if remote.is_remote(text) else existing(text)
+        if remote.is_remote(text):
+            return text
+    return existing(text)
 
 
 def positive(text: str) -> int:

@@ -6,7 +6,6 @@ import argparse
 
 from opencook.cli.flags import add_common, add_out, dataset_input, input_name, out_dir, positive
 from opencook.cli.remote_out import local_out
-from opencook.kit.io import remote
 
 
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
@@ -25,15 +24,14 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     tok = train_tokenizer(args.sources, cfg, progress=not args.quiet, stats=stats)
     target = out_dir(args, "lm", "tokenizer", input_name(args.sources[0]))
     with local_out(target) as folder:  # a remote --out: its local copy, uploaded after
-        out = save_tokenizer(tok, folder)
-    out = target if remote.is_remote(target) else out
+        save_tokenizer(tok, folder)
     n_bytes, n_tokens = bytes_per_token(tok, iter_texts(args.sources, max_docs=cfg.max_docs, seed=cfg.seed))
     print(f"tokenizer: vocab {tok.get_vocab_size()} ({len(cfg.special_tokens)} special tokens)")
     replaced = f", {stats.replaced_files} with invalid UTF-8 replaced" if stats.replaced_files else ""
     print(f"  read {stats.docs} docs from {stats.files} file(s){replaced}; {n_bytes / 1e6:.2f} MB")
     print(f"  compression on the training data: {n_bytes / max(n_tokens, 1):.2f} bytes/token "
           f"({n_tokens} tokens)")
-    print(f"saved: {out}")
+    print(f"saved: {target}")
     return 0
 
 

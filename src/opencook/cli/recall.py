@@ -13,8 +13,7 @@ from pathlib import Path
 import yaml
 
 from opencook.cli.flags import add_common, add_out, add_set, add_workers, existing, positive
-from opencook.cli.remote_out import local_out
-from opencook.kit.io import remote
+from opencook.cli.remote_out import local_out, shown
 
 
 def load_recall_config(path: str | Path, sets: dict | None = None, **overrides):
@@ -70,9 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     with make_executor("local" if args.workers > 1 else "inprocess", args.workers) as executor, \
             local_out(out) as folder:  # a remote --out: its local copy, uploaded after
         result = run_recall(config, out=folder, executor=executor, progress=not args.quiet)
-    shown = str(out) if remote.is_remote(out) else str(result.out)
     print(f"recalled {len(result.recalled_ids)} pages ({len(result.added_ids)} by URL pattern) -> "
-          f"{remote.join(shown, 'dataset')}; report: {remote.join(shown, 'report.html')}")
+          f"{shown(out, 'dataset')}; report: {shown(out, 'report.html')}")
     return 0
 
 

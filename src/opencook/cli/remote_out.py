@@ -11,17 +11,19 @@ verb given a URL ``--out`` is refused before any work (``check``), in one line, 
 from __future__ import annotations
 
 import argparse
+import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from opencook.kit.config import ConfigError
-from opencook.kit.io import remote
 
 
 def check(args: argparse.Namespace) -> None:
     """Refuse a URL ``--out`` on a verb that cannot write one (training runs, evals: many small writes,
     locks and checkpoints that need a filesystem)."""
+    from opencook.kit.io import remote
+
     out = getattr(args, "out", None)
     if isinstance(out, str) and remote.is_remote(out) and not getattr(args, "remote_out", False):
         raise ConfigError(f"--out {out}: this verb writes to local disk only; give a local folder (remote "
@@ -34,19 +36,28 @@ def check(args: argparse.Namespace) -> None:
 @contextmanager
 def local_out(out: str | Path) -> Iterator[Path]:
     """The folder a verb writes into for ``out``: ``out`` itself, or the local copy of a remote ``out``,
-    uploaded when the block ends without an error."""
+    uploaded when the block ends without an error. The copy is locked as a run directory is (the lock is
+    local only: an object store cannot ``flock``, so commands on two machines are not kept apart)."""
+    from opencook.kit.io import remote
+
     if not remote.is_remote(out):
         yield Path(out)
         return
-    mirror = remote.Mirror.for_url(str(out))
-    mirror.pull()
-    yield mirror.local
-    mirror.push()
+    from opencook.kit.rundir import LOCK, RunLock  # imports torch: only for a remote --out
+
+    mirror = remote.Mirror.for_url(str(out), skip=(LOCK,))
+    mirror.local.mkdir(parents=True, exist_ok=True)
+    with RunLock(mirror.local):  # two commands on this machine never share a working copy at once
+        mirror.pull()
+        yield mirror.local
+        mirror.push()
 
 
 def local_folder(path: str) -> str:
     """A folder input a reader needs on local disk (a tokenizer): a remote one is downloaded into its local
     copy (only files that changed since the last download) and that copy's path returned."""
+    from opencook.kit.io import remote
+
     if not remote.is_remote(path):
         return path
     mirror = remote.Mirror.for_url(path)
@@ -62,3 +73,8 @@ def local_folder(path: str) -> str:
         raise FileNotFoundError(f"{path} does not exist or is empty: give the --out of `opencook lm tokenizer "
                                 "train`")
     return str(mirror.local)
+
+
+def shown(out: str | Path, *parts: str) -> str:
+    """``out/parts`` as the user named ``out`` (a URL stays a URL), for what a verb prints."""
+    return posixpath.join(str(out), *parts)

@@ -21,9 +21,8 @@ from opencook.cli.flags import (
     positive,
     positive_float,
 )
-from opencook.cli.remote_out import local_out
+from opencook.cli.remote_out import local_out, shown
 from opencook.kit.config import ConfigError
-from opencook.kit.io import remote
 
 
 def _load_algorithmic_config(path: str | None, sets: list[str] | None = None):
@@ -58,7 +57,7 @@ def cmd_algorithmic(args: argparse.Namespace) -> int:
     print(f"algorithmic corpus: {counts['kept']} of {counts['in']} files kept")
     for reason, n in counts["reasons"].items():
         print(f"  {reason:<22}{n:>8}")
-    print(f"dataset: {remote.join(str(out), 'dataset')}")
+    print(f"dataset: {shown(out, 'dataset')}")
     return 0
 
 
