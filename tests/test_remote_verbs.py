@@ -80,6 +80,10 @@ def test_data_filter_reads_and_writes_s3_as_on_local_disk(s3, dataset, tmp_path,
     assert len(rows) >= 10 and any(r["kept"] for r in rows)
     assert rows == _rows(local[f"filter_results.{fmt}"], fmt)
 
+    # a command that fails uploads nothing: the remote keeps the last finished output
+    assert main(["data", "filter", f"{bucket}/missing", "--out", f"{bucket}/out", "--format", fmt, "--quiet"]) == 2
+    assert listing(f"{bucket}/out") == got
+
 
 def test_tokenizer_packed_and_sft_builds_read_and_write_s3_as_on_local_disk(s3, dataset, tmp_path) -> None:
     bucket = new_bucket()
