@@ -64,7 +64,7 @@ class LocalExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                             initializer=die_with_driver, initargs=(os.getpid(),))
+                                             initializer=_start_worker, initargs=(os.getpid(), dict(os.environ)))
         futures = {self._pool.submit(fn, task): i for i, task in pending.items()}
         try:
             while futures:
@@ -78,3 +78,11 @@ class LocalExecutor:
         finally:
             for fut in futures:  # a task error or an interrupted caller: drop what has not started
                 fut.cancel()
+
+
+def _start_worker(driver_pid: int, environ: dict[str, str]) -> None:
+    """A forkserver forks workers with the environment it had when it started (perhaps long before this
+    pool): give them the driver's environment now, so credentials or endpoints set since then reach them."""
+    os.environ.clear()
+    os.environ.update(environ)
+    die_with_driver(driver_pid)
