@@ -28,6 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def source_tree(rev: str, dest: Path) -> Path:
+    """The package sources of git revision ``rev``, extracted under ``dest`` (``git archive``: no worktree
+    is registered in the repository); returns ``dest / "src"``, the ``PYTHONPATH`` that imports them."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
 def inputs(py_limit: int, h_limit: int, md_limit: int, ref_limit: int) -> list[dict]:
     """The files to judge, in a deterministic order, with their evaluate() arguments."""
     import filter_conformance as conformance  # beside this file
@@ -154,15 +162,12 @@ def main() -> None:
     items = inputs(args.py, args.headers, args.md, args.ref)
     if args.rev:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = subprocess.run(
-                ["git", "-C", str(ROOT), "archive", args.rev, "src"], check=True, capture_output=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            src = source_tree(args.rev, Path(tmp))
             base_file = Path(tmp) / "base.jsonl"
             cmd = [sys.executable, __file__, "--save", str(base_file), "--py", str(args.py)]
             cmd += ["--headers", str(args.headers), "--md", str(args.md), "--ref", str(args.ref)]
             cmd += ["--workers", str(args.workers)]
-            env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
+            env = dict(os.environ, PYTHONPATH=str(src))
             subprocess.run(cmd, check=True, env=env)
             base = load(base_file)
     elif args.against:

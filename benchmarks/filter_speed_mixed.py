@@ -9,7 +9,7 @@ the SHA-1 of their path and taken until the source's megabyte cap.
 Both filters run in this one invocation, each in its own long-lived subprocess (1 process, 1 thread;
 speed is bytes over the CPU time spent judging, so a shared machine's load slows the wall clock more
 than the figure), fed the same slices of 40 files in turn, so changing load falls on both alike. The baseline is the package at ``--baseline`` (a git
-revision, checked out read-only into a worktree under /tmp). Every file's verdict, hit list, signal
+revision, its ``src`` extracted under /tmp). Every file's verdict, hit list, signal
 values and errors are compared between the two. Writes benchmarks/results/<name>.{json,md}.
 Run: .venv/bin/python benchmarks/filter_speed_mixed.py [--baseline 564214e] [--modes reference fixed]
 """
@@ -235,14 +235,15 @@ def run_pair(srcs: dict[str, Path], corpus_file: str, mode: str, n: int, step: i
 
 
 def baseline_tree(rev: str) -> tuple[Path, str]:
+    """``rev``'s package sources, extracted once under /tmp and reused by later runs."""
+    from filter_equivalence import source_tree  # beside this file
+
     sha = _sh("git", "-C", str(ROOT), "rev-parse", "--short", rev)
     path = Path(tempfile.gettempdir()) / f"opencook_filter_base_{sha}"
     if not path.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha],
-            check=True,
-            capture_output=True,
-        )
+        tmp = Path(tempfile.mkdtemp(prefix=f"{path.name}."))
+        source_tree(sha, tmp)
+        tmp.rename(path)  # whole or not at all: an interrupted extraction is not reused
     return path / "src", sha
 
 
