@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import regex
 
 from opencook.data.filter.comments import code_and_comments
@@ -41,12 +43,9 @@ def compute(program_lang: str, text: str, ext: str, compat: str) -> dict[str, Si
     is_cpp = program_lang == "cpp"
     p = "qsc_codecpp_" if is_cpp else "qsc_codec_"
 
-    counts: dict[str, int] = {}
-
+    @functools.cache
     def function_count() -> int:  # used by two signals, searched once
-        if "n" not in counts:
-            counts["n"] = count(_FUNCTION, code)
-        return counts["n"]
+        return count(_FUNCTION, code)
 
     def functions() -> float | None:
         return ratio(function_count(), total)
