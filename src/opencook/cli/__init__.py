@@ -112,18 +112,22 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _Version(argparse._VersionAction):
+    """``--version``: the installed version, looked up only when asked (importlib.metadata costs start-up)."""
 
-    try:
-        return version("opencook")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            self.version = f"opencook {version('opencook')}"
+        except PackageNotFoundError:
+            self.version = "opencook unknown (not installed)"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="opencook", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"opencook {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a data recipe (YAML) into an output directory")
