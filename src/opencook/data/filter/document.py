@@ -226,7 +226,6 @@ class Document:
                 prev_occ = self.ngram_occurrences(n - 1)
                 pos, prev_hash = self.__dict__["_cand"]  # positions hashed for n - 1, and their hashes
                 occ = np.ones(size, dtype=np.int64)
-                top = 1
                 if len(pos):
                     keep = prev_occ[pos] > 1
                     if pos[-1] >= size:  # the last (n-1)-gram has no n-gram
@@ -236,20 +235,15 @@ class Document:
                     with np.errstate(over="ignore"):
                         h = (prev_hash ^ (prev_hash >> np.uint64(29))) * _MIX1 + self._word_ids[pos + (n - 1)] * _MIX2
                         h ^= h >> np.uint64(32)
-                    counts = _occurrences(h)
-                    occ[pos] = counts
-                    top = int(counts.max())
-                    self.__dict__["_cand"] = (pos, h)
-                else:
-                    self.__dict__["_cand"] = (pos, prev_hash)
+                    occ[pos] = _occurrences(h)
+                    prev_hash = h
+                self.__dict__["_cand"] = (pos, prev_hash)
                 cache[n] = occ
-                self.__dict__.setdefault("_top_count", {})[n] = top
         return cache[n]
 
     def ngram_top_count(self, n: int) -> int:
         """How often the most frequent word n-gram occurs (``ngram_occurrences(n).max()``), n >= 2."""
-        self.ngram_occurrences(n)
-        return self.__dict__["_top_count"][n]
+        return int(self.ngram_occurrences(n).max(initial=1))
 
     @cached_property
     def visible(self) -> str:
