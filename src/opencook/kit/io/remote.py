@@ -21,14 +21,18 @@ import hashlib
 import os
 import posixpath
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from opencook.kit.io.atomic import atomic_write
+
 CACHE_ENV = "OPENCOOK_REMOTE_CACHE"  # where remote runs keep their local working copy
 # stores where one upload is atomic (a PUT; a commit on the HF Hub) and a rename is a second full copy
 WRITE_ONCE = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2", "hf"})
+_COPY_CHUNK = 1 << 22
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
@@ -142,16 +146,10 @@ def put_file(src: str | Path, url: str) -> None:
 
 
 def get_file(url: str, dest: Path) -> None:
-    """Download ``url`` to ``dest`` through a temporary file beside it, so a cut download leaves nothing."""
+    """Download ``url`` to ``dest`` through ``atomic_write``, so a cut download leaves nothing."""
     fs, p = url_to_fs(url)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        fs.get_file(p, str(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with fs.open(p, "rb") as src, atomic_write(dest, "wb") as fh:
+        shutil.copyfileobj(src, fh, _COPY_CHUNK)
 
 
 def remove(urls: Iterable[str]) -> None:
