@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from opencook.cli.errors import run_verb
+from opencook.cli.errors import run_argv
 from opencook.cli.flags import (
     Parser,
     add_common,
@@ -189,11 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the verb; a user error (bad path, bad value, missing tool) is exit 2 with one
     line naming the input and the fix, never a traceback (``cli/errors.py``)."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # a bad flag (one line already printed), --help or --version: the code, as a return
-        return stop.code if isinstance(stop.code, int) else 2
-    return run_verb(args)
+    return run_argv(build_parser(), argv)
 
 
 if __name__ == "__main__":

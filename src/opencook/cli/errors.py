@@ -94,3 +94,13 @@ def run_verb(args: argparse.Namespace) -> int:
         if code not in (0, None):
             _clean_out(out, existed)
     return code
+
+
+def run_argv(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse ``argv`` and ``run_verb``: a bad flag (one line already printed), ``--help`` or ``--version`` is
+    the parser's exit code, returned rather than raised."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+    return run_verb(args)

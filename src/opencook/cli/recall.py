@@ -90,16 +90,12 @@ def add_parser(data_sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``opencook data recall ARGV`` with the same flags and error policy (exit 2, one line)."""
-    from opencook.cli.errors import run_verb
+    from opencook.cli.errors import run_argv
     from opencook.cli.flags import Parser
 
     parser = Parser(prog="opencook data")
     add_parser(parser.add_subparsers(dest="data_command", required=True))
-    try:
-        args = parser.parse_args(["recall", *(sys.argv[1:] if argv is None else argv)])
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 2
-    return run_verb(args)
+    return run_argv(parser, ["recall", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
