@@ -163,8 +163,11 @@ class Trainer(TrainLoop):
         if len(self.window) == self.cfg.log_every or self.step == self.cfg.steps:
             self._log_window(self.window)
             self.window = []
-        active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
-        return {"loss": f"{self.last_result.loss:.3f}", "active classes": active}
+        return {"loss": f"{self.last_result.loss:.3f}", "active classes": self._active_classes()}
+
+    def _active_classes(self) -> int:
+        """The last step's active classes over all ranks (every class before the first step)."""
+        return self.head.last.global_size if self.head.last is not None else self.head.num_classes
 
     def train(self) -> dict:
         cfg = self.cfg
@@ -193,7 +196,7 @@ class Trainer(TrainLoop):
         losses = [r.loss for r in window]
         step_s = sum(r.seconds for r in window)
         split = {k: sum(r.split[k] for r in window) / len(window) for k in window[0].split}
-        active = self.head.last.global_size if self.head.last is not None else self.head.num_classes
+        active = self._active_classes()
         self.log({
             "kind": "train", "step": self.step, "time_s": time.perf_counter() - self.t_start, "loss": losses[-1],
             "loss_mean": sum(losses) / len(losses), "lr": self.backbone_opt.param_groups[0]["lr"],
