@@ -11,7 +11,6 @@ verb given a URL ``--out`` is refused before any work (``check``), in one line, 
 from __future__ import annotations
 
 import argparse
-import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,4 +76,6 @@ def local_folder(path: str) -> str:
 
 def shown(out: str | Path, *parts: str) -> str:
     """``out/parts`` as the user named ``out`` (a URL stays a URL), for what a verb prints."""
-    return posixpath.join(str(out), *parts)
+    from opencook.kit.io import remote
+
+    return remote.join(str(out), *parts)
