@@ -132,20 +132,34 @@ def losses(run_dir: Path) -> dict[int, float]:
     return out
 
 
-def tiny_llama_dir(tmp: Path, max_seq_len: int):
-    """A tiny random LLaMA with a BPE trained on the model's own sources, saved as an HF directory:
-    (tokenizer, model, directory). Peaked logits (std 0.1), so greedy is decided by margins, not rounding."""
-    import torch
-
-    from opencook.lm.hf import save_hf_dir
-    from opencook.lm.model import Llama, ModelConfig
-    from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer
+def tiny_tokenizer():
+    """A 400-token BPE trained on the model's own sources (``src/opencook/lm/model``)."""
+    from opencook.tokenizer import TokenizerConfig, train_tokenizer
 
     src = Path(__file__).resolve().parents[1] / "src" / "opencook" / "lm" / "model"
-    tok = train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
-    save_tokenizer(tok, tmp / "tok")
+    return train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
+
+
+def tiny_llama(tok, max_seq_len: int):
+    """A tiny random LLaMA (dim 64, 2 layers, GQA 8/2) for ``tok``, seeded, in eval mode. Peaked logits (std
+    0.1), so greedy is decided by margins, not rounding."""
+    import torch
+
+    from opencook.lm.model import Llama, ModelConfig
+
     torch.manual_seed(0)
     model = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
                               ffn_dim=96, max_seq_len=max_seq_len)).eval()
     model.reset_parameters(std=0.1)
+    return model
+
+
+def tiny_llama_dir(tmp: Path, max_seq_len: int):
+    """``tiny_tokenizer`` and ``tiny_llama`` saved as an HF directory: (tokenizer, model, directory)."""
+    from opencook.lm.hf import save_hf_dir
+    from opencook.tokenizer import save_tokenizer
+
+    tok = tiny_tokenizer()
+    save_tokenizer(tok, tmp / "tok")
+    model = tiny_llama(tok, max_seq_len)
     return tok, model, save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok")

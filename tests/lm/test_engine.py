@@ -4,16 +4,15 @@ per-request seeds, stop strings, EOS and limits; cancels free slots; logprobs ar
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 import torch
 
+from lm_assets import tiny_llama, tiny_tokenizer
 from opencook.completions.sampling import Sampling
 from opencook.lm.generate import generate
 from opencook.lm.generate.engine import Engine, EngineConfig, QueueFull
-from opencook.lm.model import Llama, ModelConfig
-from opencook.tokenizer import TokenizerConfig, encode, train_tokenizer
+from opencook.tokenizer import encode
 
 PROMPTS = ["def forward(self, x):", "import torch", "class Llama(nn.Module):\n    def __init__(self",
            "return", "x = torch.zeros(3)\ny = x + 1\nprint(y", "for i in range(10):"]
@@ -21,17 +20,12 @@ PROMPTS = ["def forward(self, x):", "import torch", "class Llama(nn.Module):\n  
 
 @pytest.fixture(scope="module")
 def tok():
-    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "lm" / "model"
-    return train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
+    return tiny_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def model(tok):
-    torch.manual_seed(0)
-    m = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
-                          ffn_dim=96, max_seq_len=96)).eval()
-    m.reset_parameters(std=0.1)
-    return m
+    return tiny_llama(tok, max_seq_len=96)
 
 
 def _ids(tok):

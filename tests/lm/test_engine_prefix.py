@@ -3,16 +3,13 @@ the same token for token as with reuse off (and as ``generate``); the cache stay
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import torch
 
+from lm_assets import tiny_llama, tiny_tokenizer
 from opencook.completions.sampling import Sampling
 from opencook.lm.generate import generate
 from opencook.lm.generate.engine import Engine, EngineConfig
-from opencook.lm.model import Llama, ModelConfig
-from opencook.tokenizer import TokenizerConfig, encode, train_tokenizer
+from opencook.tokenizer import encode
 
 SHOTS = ("def add(a, b):\n    return a + b\n\nassert add(1, 2) == 3\n\n"
          "def head(xs):\n    return xs[0]\n\nassert head([4, 5]) == 4\n\n")
@@ -22,17 +19,12 @@ TASKS = ["def square(x):", "import torch\nx = torch.zeros(3)", "class Llama(nn.M
 
 @pytest.fixture(scope="module")
 def tok():
-    src = Path(__file__).resolve().parents[2] / "src" / "opencook" / "lm" / "model"
-    return train_tokenizer(sorted(src.glob("*.py")), TokenizerConfig(vocab_size=400), progress=False)
+    return tiny_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def model(tok):
-    torch.manual_seed(0)
-    m = Llama(ModelConfig(vocab_size=tok.get_vocab_size(), dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
-                          ffn_dim=96, max_seq_len=256)).eval()
-    m.reset_parameters(std=0.1)
-    return m
+    return tiny_llama(tok, max_seq_len=256)
 
 
 def _run(model, tok, prompts, config):
