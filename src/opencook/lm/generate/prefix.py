@@ -33,14 +33,16 @@ class PrefixCache:
             collections.OrderedDict())
         self._next_id = _ROOT + 1
         self.bytes = 0
-        self.hit_tokens = 0
-        self.lookup_tokens = 0
+
+    def _starts(self, ids: Sequence[int]) -> range:
+        """Where the full blocks of ``ids`` start, leaving at least the last prompt token out, so a prefill
+        always has one token to give the next-token logits."""
+        return range(0, len(ids) - self.block, self.block)
 
     def _chain(self, ids: Sequence[int]) -> list[int]:
-        """The ids of the cached blocks that ``ids`` starts with, root first. At least the last prompt token
-        is left out, so a prefill always has one token to give the next-token logits."""
+        """The ids of the cached blocks that ``ids`` starts with, root first."""
         chain, parent, b = [], _ROOT, self.block
-        for start in range(0, len(ids) - 1 - b + 1, b):
+        for start in self._starts(ids):
             node = self._ids.get((parent, tuple(ids[start: start + b])))
             if node is None:
                 break
@@ -55,7 +57,6 @@ class PrefixCache:
     def load(self, cache: SlotCache, slot: int, ids: Sequence[int]) -> int:
         """Copy the longest cached prefix of ``ids`` into ``slot``; return its length in tokens."""
         chain = self._chain(ids)
-        self.lookup_tokens += len(ids)
         if not chain:
             return 0
         self._touch(chain)
@@ -65,7 +66,6 @@ class PrefixCache:
         for i in range(layers):
             cache.k[i][slot, :, :length] = kv[i]
             cache.v[i][slot, :, :length] = kv[layers + i]
-        self.hit_tokens += length
         return length
 
     def store(self, cache: SlotCache, slot: int, ids: Sequence[int]) -> None:
@@ -73,7 +73,7 @@ class PrefixCache:
         if self.max_bytes <= 0:
             return
         parent, b, chain = _ROOT, self.block, []
-        for start in range(0, len(ids) - 1 - b + 1, b):
+        for start in self._starts(ids):
             key = (parent, tuple(ids[start: start + b]))
             node = self._ids.get(key)
             if node is None:
