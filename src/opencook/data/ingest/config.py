@@ -19,6 +19,17 @@ ARCHIVE_SUFFIXES = (
 JSONL_SUFFIXES = tuple(f"{base}{comp}" for base in (".jsonl", ".ndjson") for comp in ("", ".gz", ".zst"))
 PARQUET_SUFFIXES = (".parquet",)
 LAYOUTS = ("auto", "repos", "repo")
+
+
+def auto_layout(sub_git: bool, entry_files: bool, loose: bool, dirs: int) -> str:
+    """The ``auto`` layout of a directory without its own ``.git`` (docs/ingest.md), from its non-hidden top
+    level: a subfolder with ``.git``, archives/JSONL/Parquet files, other files, the number of subfolders.
+    One rule for the local walk (``sources.resolve_layout``) and a remote listing (``remote_tree``)."""
+    if sub_git or (entry_files and not loose):
+        return "repos"
+    if loose:
+        return "repo"
+    return "repos" if dirs > 1 else "repo"
 FLAG_DROPS = {"l": "symlink", "h": "hidden", "s": "special_file", "x": "symlink_loop"}  # see IngestTask
 
 

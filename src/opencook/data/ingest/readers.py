@@ -90,7 +90,7 @@ def _read_tree(task: IngestTask, b: RecordBuilder) -> Iterator[Record]:
             yield record
 
 
-def _member_filter(path: str, include_hidden: bool) -> str | None:
+def member_filter(path: str, include_hidden: bool) -> str | None:
     """``None`` to read an archive member, ``"skip"`` (not counted) or ``"hidden"`` (counted).
 
     Mirrors the directory walk: VCS folders and hidden folders are not entered, hidden
@@ -119,7 +119,7 @@ def _archive_member(
     b: RecordBuilder, repo: str, path: str, size: int, is_link: bool, read, include_hidden: bool
 ) -> Record | None:
     """Shared by tar and zip: filters, size and language checks before ``read()``."""
-    verdict = _member_filter(path, include_hidden)
+    verdict = member_filter(path, include_hidden)
     if verdict == "skip":
         return None
     b.seen()

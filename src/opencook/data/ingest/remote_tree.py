@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 
-from opencook.data.ingest.config import IngestConfig
-from opencook.data.ingest.readers import SKIP_DIRS
+from opencook.data.ingest.config import IngestConfig, auto_layout
+from opencook.data.ingest.readers import SKIP_DIRS, member_filter
 from opencook.kit.io import remote
 
 Listing = dict[str, tuple[int, str]]  # relative path -> (size, version tag)
@@ -50,13 +50,10 @@ def walk_remote(url: str, config: IngestConfig, entry_suffixes: tuple[str, ...])
     versions: dict[str, str] = {}
     for root, repo, files in groups:
         for rel, (size, version) in sorted(files.items()):
-            parts = rel.split("/")
-            if any(p in SKIP_DIRS or (p.startswith(".") and not config.include_hidden) for p in parts[:-1]):
+            verdict = member_filter(rel, config.include_hidden)  # as an archive member: the walk's rules
+            if verdict == "skip" or config.exclude and _excluded(rel.split("/"), config.exclude):
                 continue
-            if config.exclude and _excluded(parts, config.exclude):
-                continue
-            flag = "h" if parts[-1].startswith(".") and not config.include_hidden else "f"
-            tree.append((root, repo, rel, flag))
+            tree.append((root, repo, rel, "h" if verdict == "hidden" else "f"))
             versions[remote.join(root, rel)] = f"{size}:{version}"
     return sorted(entries), tree, versions
 
@@ -89,8 +86,4 @@ def _layout(listing: Listing, layout: str, entry_suffixes: tuple[str, ...]) -> s
     entry_files = [f for f in top_files if f.lower().endswith(entry_suffixes)]
     loose = [f for f in top_files if f not in entry_files]
     has_git = any(rel.split("/", 2)[1:2] == [".git"] for rel in listing if "/" in rel)
-    if has_git or (entry_files and not loose):
-        return "repos"
-    if loose:
-        return "repo"
-    return "repos" if len(dirs) > 1 else "repo"
+    return auto_layout(has_git, bool(entry_files), bool(loose), len(dirs))

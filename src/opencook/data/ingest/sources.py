@@ -30,6 +30,7 @@ from opencook.data.ingest.config import (
     IngestConfig,
     IngestError,
     IngestTask,
+    auto_layout,
     has_suffix,
     strip_suffix,
 )
@@ -173,11 +174,8 @@ def resolve_layout(path: str, layout: str) -> str:
     dirs = [e for e in entries if _is(e.is_dir)]
     entry_files = [e for e in entries if _is_entry_file(e)]
     loose = [e for e in entries if _is(e.is_file) and not _is_entry_file(e)]
-    if any(os.path.exists(os.path.join(d.path, ".git")) for d in dirs) or (entry_files and not loose):
-        return "repos"
-    if loose:
-        return "repo"
-    return "repos" if len(dirs) > 1 else "repo"
+    sub_git = any(os.path.exists(os.path.join(d.path, ".git")) for d in dirs)
+    return auto_layout(sub_git, bool(entry_files), bool(loose), len(dirs))
 
 
 def _plan_dir(path: str, config: IngestConfig, tasks: list[IngestTask], tree: list) -> None:
