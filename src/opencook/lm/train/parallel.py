@@ -43,12 +43,12 @@ def _chunked_head_loss(model: nn.Module):
     the same sum, added chunk by chunk."""
     from torch.utils.checkpoint import checkpoint
 
-    from opencook.lm.model.llama import head_chunks, token_loss_sum
+    from opencook.lm.model.llama import head_chunks
 
     chunks = head_chunks(model.cfg.vocab_size, model.cfg.dim)
 
     def chunk_loss(h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return token_loss_sum(model.lm_head(model.norm(h)), targets)
+        return type(model).head_loss(model, h, targets)  # the class's unchunked head and loss, on one chunk
 
     def head_loss(h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         pieces = zip(h.flatten(0, 1).chunk(chunks), targets.reshape(-1).chunk(chunks), strict=True)
