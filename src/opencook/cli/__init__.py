@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -60,8 +59,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     kept_bytes = sum(v.get("bytes", 0) for v in last.by_language.values())
     print(f"  files kept: {last.counters.get('out', 0)} of {first.counters.get('out', 0)} ingested; "
           f"{kept_bytes / 1e6:.1f} MB of text")
-    print(f"dataset:  {os.path.join(out, 'dataset')}")
-    print(f"manifest: {os.path.join(out, 'manifest.json')}")
+    print(f"dataset:  {shown(out, 'dataset')}")
+    print(f"manifest: {shown(out, 'manifest.json')}")
     if report:
         print(f"report:   {report}")
     return 0
