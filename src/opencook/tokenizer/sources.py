@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file, remote
+from opencook.kit.io.dataset import remote_visible_files
 
 
 @dataclass
@@ -44,17 +45,14 @@ def resolve_files(sources: Sequence[str | Path]) -> list[Path | str]:
 
 
 def _remote_files(url: str) -> list[str]:
-    """The remote counterpart of the local rule above, from one listing."""
+    """The remote counterpart of the local rule above, from one stat and one listing."""
     try:
         if remote.stat(url)["type"] != "directory":
             return [url]
     except FileNotFoundError:
         raise FileNotFoundError(f"tokenizer source {url} does not exist") from None
-    try:
-        return [str(f) for f in Dataset(url).files()]
-    except NoDatasetFiles:
-        return [remote.join(url.rstrip("/"), rel) for rel in remote.find(url)
-                if not any(part.startswith((".", "_")) for part in rel.split("/"))]
+    found = remote_visible_files(url)
+    return [u for u in found if is_dataset_file(u)] or found
 
 
 def _raw_text(path: Path | str, stats: SourceStats) -> Iterator[str]:

@@ -126,13 +126,18 @@ def _remote_files(url: str) -> list[str]:
             raise NoDatasetFiles(f"{url} is not a dataset file: give a {', '.join(SUFFIXES[:4])} file or a "
                                  "folder of them")
         return [url]
-    found = [remote.join(url, rel) for rel in remote.find(url)
-             if not any(part.startswith((".", "_")) for part in rel.split("/"))]
+    found = remote_visible_files(url)
     files = [u for u in found if is_dataset_file(u)]
     if not files:
         what = "is empty" if not found else f"holds no Parquet/JSONL files (found e.g. {remote.basename(found[0])})"
         raise NoDatasetFiles(f"{url} {what}: give a folder of {', '.join(SUFFIXES[:4])} files")
     return files
+
+
+def remote_visible_files(url: str) -> list[str]:
+    """Every file under the remote folder ``url`` (one listing), names starting with ``.`` or ``_`` skipped."""
+    return [remote.join(url, rel) for rel in remote.find(url)
+            if not any(part.startswith((".", "_")) for part in rel.split("/"))]
 
 
 def _parquet_file(file: Path | str):  # type: ignore[no-untyped-def]
