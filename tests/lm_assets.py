@@ -6,8 +6,10 @@ so the trainer is tested on what a user would feed it, only smaller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -163,3 +165,23 @@ def tiny_llama_dir(tmp: Path, max_seq_len: int):
     save_tokenizer(tok, tmp / "tok")
     model = tiny_llama(tok, max_seq_len)
     return tok, model, save_hf_dir(model, tmp / "model", tokenizer=tmp / "tok")
+
+
+@contextlib.contextmanager
+def lm_server(model_dir: Path, *flags: str, log: Path | None = None, env: dict | None = None):
+    """``opencook lm serve MODEL_DIR --port 0 FLAGS`` in a subprocess (stderr to the file ``log``, else
+    discarded; ``env`` default: this one with ``OMP_NUM_THREADS=1``); yields its ``.../v1`` URL, stops it on exit."""
+    err = open(log, "w") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", "0", *flags],
+                            stdout=subprocess.PIPE, stderr=err, text=True,
+                            env=env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        line = proc.stdout.readline()  # the server prints its URL first, once the model is loaded
+        match = re.search(r"http://[\d.]+:\d+/v1", line)
+        assert match, f"no URL in the server's first line {line!r}" + (f"; log: {log.read_text()[-3000:]}" if log else "")
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if log is not None:
+            err.close()

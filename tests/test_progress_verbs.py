@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lm_assets import lm_server
 from opencook.kit.progress import MODE_ENV
 from opencook.lm.hf import save_hf_dir
 from opencook.lm.model import Llama, ModelConfig
@@ -117,18 +118,9 @@ def test_eval_progress_in_a_log_on_a_terminal_and_under_quiet(model_dir, tmp_pat
 
 @pytest.fixture(scope="module")
 def served(model_dir, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("progress_server") / "server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=log, text=True, env=_env())
-    try:
-        match = re.search(r"http://[\d.]+:(\d+)/v1", proc.stdout.readline())
-        assert match, log_path.read_text()
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    log = tmp_path_factory.mktemp("progress_server") / "server.log"
+    with lm_server(model_dir, log=log, env=_env()) as url:
+        yield url
 
 
 def test_synth_teacher_requests_are_counted_in_the_log_and_not_under_quiet(served, tmp_path):

@@ -4,14 +4,9 @@ choice assembled from its own events) and for chat rows."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-
 import pytest
 
-from lm_assets import tiny_llama_dir
+from lm_assets import lm_server, tiny_llama_dir
 from opencook.completions.backends import Batch, EndpointBackend
 from opencook.completions.sampling import Sampling
 
@@ -20,16 +15,8 @@ from opencook.completions.sampling import Sampling
 def url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stream")
     _, _, model_dir = tiny_llama_dir(tmp, max_seq_len=128)
-    proc = subprocess.Popen([sys.executable, "-m", "opencook", "lm", "serve", str(model_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        match = re.search(r"http://[\d.]+:\d+/v1", proc.stdout.readline())
-        assert match
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with lm_server(model_dir) as base:
+        yield base
 
 
 def test_streamed_samples_equal_plain_ones(url):

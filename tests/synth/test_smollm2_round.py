@@ -7,12 +7,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
+from lm_assets import lm_server
 from mbpp_data import BENCHMARKS
 from opencook.benchmarks.decontam import DecontamConfig
 from opencook.completions.sampling import Sampling
@@ -38,17 +38,8 @@ def smollm2(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     subprocess.run([sys.executable, "-m", "opencook", "lm", "import-hf", "smollm2", "--out", str(out)], env=env,
                    check=True, capture_output=True, timeout=300)
-    log = open(out.parent / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([sys.executable, "-m", "opencook", "lm", "serve", str(out), "--port", "0",
-                             "--model-name", "smollm2"], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    try:
-        match = re.search(r"http://[\d.]+:\d+/v1", proc.stdout.readline())
-        assert match, (out.parent / "server.log").read_text()
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with lm_server(out, "--model-name", "smollm2", log=out.parent / "server.log", env=env) as url:
+        yield url
 
 
 def test_real_teacher_round_accounts_for_every_sample(smollm2, tmp_path):
