@@ -19,6 +19,7 @@ from opencook.data.ingest.files import BAD_NAME, name_ok
 from opencook.data.ingest.languages import canonical_language, detect_language, doc_type_for
 from opencook.data.ingest.metadata import RepoMeta, parse_commit_time, parse_stars
 from opencook.data.ingest.notebooks import MalformedNotebook, notebook_to_text
+from opencook.kit.io import remote
 from opencook.kit.stats import StageStats, head
 from opencook.kit.step import Record
 
@@ -41,9 +42,10 @@ PEEK_BYTES = 2048
 
 
 def peek(path: str) -> bytes | None:
-    """The first bytes of a regular file (an example's first lines), or None if it cannot be read."""
+    """The first bytes of a regular file or remote object (an example's first lines), or None if it cannot be
+    read."""
     try:
-        with open(path, "rb") as fh:
+        with remote.open_binary(path) as fh:
             return fh.read(PEEK_BYTES)
     except OSError:
         return None
