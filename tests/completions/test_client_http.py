@@ -4,8 +4,7 @@ Retry-After, a dropped connection, a streamed reply; connections are reused betw
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -55,13 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server():
-    handler = type("H", (_Handler,), {"script": [], "seen": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+def server(http_server):
+    return http_server(_Handler)
 
 
 def test_retry_after_is_honoured_and_connections_are_reused(server):

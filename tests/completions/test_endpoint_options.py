@@ -5,8 +5,7 @@ usage the server reports. Against a real local HTTP server scripted to answer as
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -61,13 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server():
-    handler = type("H", (_Handler,), {"script": [], "seen": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+def server(http_server):
+    return http_server(_Handler)
 
 
 class _Budget:
