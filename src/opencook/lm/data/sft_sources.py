@@ -22,8 +22,6 @@ from opencook.benchmarks.decontam import DecontamConfig
 from opencook.kit.io import Dataset
 from opencook.lm.data.chat import example_messages
 
-SHAPES = ("messages", "instruction")
-
 
 class SFTSchemaError(ValueError):
     """A source file whose columns match neither SFT shape; the message names the file and its columns."""
