@@ -24,19 +24,19 @@ def rejects_path(shard: Path) -> Path:
     return shard.parent / "rejects" / shard.name
 
 
-def write_rejects(rows: list[dict] | None, shard: Path) -> Path | None:
-    """Write the rows a shard's stage dropped next to it (``rows`` None: rejects are off, and a file left by an
-    earlier run with them on is removed). A shard that dropped nothing gets no file."""
+def write_rejects(rows: list[tuple[dict, str]] | None, shard: Path) -> Path | None:
+    """Write the ``(record, reason)`` rows a shard's stage dropped next to it (``rows`` None: rejects are off, and
+    a file left by an earlier run with them on is removed). A shard that dropped nothing gets no file."""
     path = rejects_path(shard)
     if not rows:
         path.unlink(missing_ok=True)
         return None
-    records = [{k: v for k, v in r.items() if k != "reason"} for r in rows]
+    records = [{k: v for k, v in record.items() if k != "reason"} for record, _ in rows]  # the column below wins
     try:
         table = records_to_table(records)
     except ValueError:  # a stage whose records are not pipeline records keeps its own columns
         table = pa.Table.from_pylist(records)
-    table = table.append_column(REASON, pa.array([str(r["reason"]) for r in rows], pa.string()))
+    table = table.append_column(REASON, pa.array([str(reason) for _, reason in rows], pa.string()))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(table, path)
     return path

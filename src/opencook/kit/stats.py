@@ -58,8 +58,8 @@ class StageStats:
     dropped_bytes: Counter = field(default_factory=Counter)
     by_language: dict[str, Counter] = field(default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    #: When a list, every dropped record is appended with its ``reason`` (the run's ``rejects``); not saved.
-    rejects: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+    #: When a list, every dropped record is appended as ``(record, reason)`` (the run's ``rejects``); not saved.
+    rejects: list[tuple[dict[str, Any], str]] | None = field(default=None, compare=False, repr=False)
 
     def add(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
@@ -73,7 +73,7 @@ class StageStats:
         self.dropped[reason] += 1
         self.dropped_bytes[reason] += nbytes
         if record is not None and self.rejects is not None:
-            self.rejects.append({**record, "reason": reason})
+            self.rejects.append((record, reason))
         if record is None and example is None:
             return
         if record is not None:
