@@ -115,8 +115,8 @@ def _curves(run_dir: Path) -> str:
                 "No eval record carries a finite val_loss.",
             )
         )
-        def cell(r, key, fmt):  # an eval point may carry val_loss, humaneval/pass@1 or both
-            return format(r[key], fmt) if isinstance(r.get(key), int | float) else "—"
+        def cell(r, key, spec):  # an eval point may carry val_loss, humaneval/pass@1 or both
+            return format(r[key], spec) if isinstance(r.get(key), int | float) else "—"
 
         out.append(P.table(["step", "tokens seen", "validation loss", "HumanEval pass@1"],
                            [[str(r["step"]), f"{r['tokens_seen']:,}", cell(r, "val_loss", ".4f"),
