@@ -62,8 +62,9 @@ def _old_server(commit: str, tmp: Path, model: str, threads: int, dtype: str, de
     return [sys.executable, str(tmp / "launch.py")]
 
 
-def _start(cmd: list[str], env: dict) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+def start_cmd(cmd: list[str], env: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """Start a server command that prints its ``.../v1`` URL as its first line; (process, URL)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=ROOT)
     line = proc.stdout.readline()
     match = re.search(r"http://[\d.]+:\d+/v1", line)
     if not match:
@@ -215,7 +216,7 @@ def main() -> None:
         for name, cmd in sides.items():
             if ("old" if "before" in name else "engine") in args.skip:
                 continue
-            proc, url = _start(cmd, env)
+            proc, url = start_cmd(cmd, env)
             try:
                 rows[name] = _load(url, prompts, args.new_tokens)
                 if name == "engine":

@@ -37,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command_line, git_commit, machine_info, write_results  # noqa: E402
+from lm_serve import start_cmd  # noqa: E402
 
 PROMPTS = ["def fibonacci(n):", "import os\n\ndef list_files(path):", "class Stack:\n    def __init__(self):",
            "# sort a list of tuples by the second item\n", "def is_prime(n):\n    \"\"\"Return True if n is prime."]
@@ -259,14 +260,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 def start_server(model: str, *, slots: int, threads: int, read_timeout: float, log) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "opencook", "lm", "serve", model, "--port", "0", "--model-name", "m",
            "--slots", str(slots), "--threads", str(threads), "--read-timeout", str(read_timeout)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": str(threads)}, cwd=ROOT)
-    line = proc.stdout.readline()
-    match = re.search(r"http://[\d.]+:\d+/v1", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"the server did not start: {line!r}")
-    return proc, match.group(0)
+    return start_cmd(cmd, {**os.environ, "OMP_NUM_THREADS": str(threads)}, stderr=log)
 
 
 def main() -> None:
