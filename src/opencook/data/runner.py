@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from opencook.data.recipe import Recipe
-from opencook.data.rejects import write_rejects
+from opencook.data.rejects import rejects_path, write_rejects
 from opencook.kit.executors import Executor
 from opencook.kit.io import atomic_write, remote
 from opencook.kit.io.shards import (
@@ -249,8 +249,10 @@ class PipelineRunner:
             else:
                 todo.append((out, job))
         for i, marker in self.executor.map(fn, [job for _, job in todo], desc):
-            markers[todo[i][0]] = marker
-            self._publish(todo[i][0], marker_path(todo[i][0]))
+            out = todo[i][0]
+            markers[out] = marker
+            rejects = rejects_path(out)  # a shard's rejects go up with it, before its marker
+            self._publish(out, *([rejects] if self.recipe.rejects and rejects.is_file() else []), marker_path(out))
         self._checksums.update((out, marker["sha256"]) for out, marker in markers.items())
         return markers, len(jobs) - len(todo)
 
