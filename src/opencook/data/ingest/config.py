@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 
 ARCHIVE_SUFFIXES = (
@@ -30,6 +31,13 @@ def auto_layout(sub_git: bool, entry_files: bool, loose: bool, dirs: int) -> str
     if loose:
         return "repo"
     return "repos" if dirs > 1 else "repo"
+
+
+def excluded(rel: str, is_dir: bool, patterns: list[str]) -> bool:
+    """``rel`` matches an ``exclude`` pattern; a directory matches as ``rel/`` too, so ``"test/*"`` prunes the
+    whole ``test`` folder. The local walk asks it of every entry, the remote one of a file and its folders."""
+    candidates = (rel, rel + "/") if is_dir else (rel,)
+    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
 FLAG_DROPS = {"l": "symlink", "h": "hidden", "s": "special_file", "x": "symlink_loop"}  # see IngestTask
 
 

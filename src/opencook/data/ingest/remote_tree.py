@@ -9,10 +9,9 @@ JSONL/Parquet file holds many files per request.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 
-from opencook.data.ingest.config import IngestConfig, auto_layout
+from opencook.data.ingest.config import IngestConfig, auto_layout, excluded
 from opencook.data.ingest.readers import SKIP_DIRS, member_filter
 from opencook.kit.io import remote
 
@@ -51,7 +50,7 @@ def walk_remote(url: str, config: IngestConfig, entry_suffixes: tuple[str, ...])
     for root, repo, files in groups:
         for rel, (size, version) in sorted(files.items()):
             verdict = member_filter(rel, config.include_hidden)  # as an archive member: the walk's rules
-            if verdict == "skip" or config.exclude and _excluded(rel.split("/"), config.exclude):
+            if verdict == "skip" or config.exclude and _excluded(rel, config.exclude):
                 continue
             tree.append((root, repo, rel, "h" if verdict == "hidden" else "f"))
             versions[remote.join(root, rel)] = f"{size}:{version}"
@@ -65,13 +64,11 @@ def tree_version(files: tuple[TreeFile, ...], versions: dict[str, str]) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest() if lines else ""
 
 
-def _excluded(parts: list[str], patterns: list[str]) -> bool:
-    """As the local walk: the file's path, or any folder above it as ``dir`` or ``dir/``, matches a pattern."""
-    candidates = ["/".join(parts)]
-    for i in range(1, len(parts)):
-        folder = "/".join(parts[:i])
-        candidates += [folder, folder + "/"]
-    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
+def _excluded(rel: str, patterns: list[str]) -> bool:
+    """As the local walk, which prunes an excluded folder: the file or any folder above it is excluded."""
+    parts = rel.split("/")
+    return excluded(rel, False, patterns) or any(excluded("/".join(parts[:i]), True, patterns)
+                                                 for i in range(1, len(parts)))
 
 
 def _layout(listing: Listing, layout: str, entry_suffixes: tuple[str, ...]) -> str:

@@ -10,7 +10,6 @@ before any work starts.
 from __future__ import annotations
 
 import errno
-import fnmatch
 import glob
 import os
 import stat
@@ -31,6 +30,7 @@ from opencook.data.ingest.config import (
     IngestError,
     IngestTask,
     auto_layout,
+    excluded,
     has_suffix,
     strip_suffix,
 )
@@ -206,7 +206,7 @@ def _walk_entries(
 ) -> Iterator[tuple[str, str]]:
     for e in entries:
         rel = prefix + e.name
-        if config.exclude and _excluded(rel, e, config.exclude):
+        if config.exclude and excluded(rel, e.is_dir(), config.exclude):
             continue
         hidden = e.name.startswith(".")
         kind = _entry_kind(e, config.follow_symlinks)
@@ -248,11 +248,6 @@ def _entry_kind(e: os.DirEntry, follow: bool) -> str:
         return "dir"
     return "f" if stat.S_ISREG(mode) else "s"
 
-
-def _excluded(rel: str, entry: os.DirEntry, patterns: list[str]) -> bool:
-    """A directory matches as ``rel/`` too, so ``"test/*"`` prunes the whole ``test`` folder."""
-    candidates = (rel, rel + "/") if entry.is_dir() else (rel,)
-    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
 
 
 def _check_archive(path: str) -> None:
