@@ -69,6 +69,11 @@ def upload(local: Path, url: str) -> str:
     return url
 
 
+def local_files(root: Path) -> dict[str, bytes]:
+    """Every file under a local folder: relative path -> bytes (what ``listing`` is for a remote one)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def listing(url: str) -> dict[str, bytes]:
     """Every object under ``url``: relative key -> bytes, read back from the server."""
     import s3fs

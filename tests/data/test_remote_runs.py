@@ -26,7 +26,7 @@ from opencook.data.recipe import parse_recipe
 from opencook.data.runner import PipelineRunner, RunDirError
 from opencook.kit.executors import InProcessExecutor
 from opencook.kit.io import Dataset, remote
-from s3_server import listing, new_bucket, s3_server, upload
+from s3_server import listing, local_files, new_bucket, s3_server, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def inputs(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_results(inputs, tmp_path_factory) -> dict[str, bytes]:
     """The oracle: the same recipe over the same inputs on local disk."""
-    return _results(_local_files(_local_run(inputs, tmp_path_factory.mktemp("local") / "run")))
+    return _results(local_files(_local_run(inputs, tmp_path_factory.mktemp("local") / "run")))
 
 
 def _recipe(inp: str, meta: str) -> dict:
@@ -103,10 +103,6 @@ def _results(files: dict[str, bytes]) -> dict[str, bytes]:
         if k.endswith(".done.json"):
             out[k] = json.loads(v)["sha256"].encode()
     return out
-
-
-def _local_files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def test_an_s3_to_s3_run_equals_the_same_run_on_local_disk(s3, inputs, local_results, tmp_path, monkeypatch):
@@ -250,7 +246,7 @@ def test_a_remote_tree_of_loose_files_ingests_like_its_local_copy_and_an_edited_
     ingest = results[0]
     assert ingest.stats.dropped["binary"] == 3 and ingest.stats.dropped["unknown_language"] == 3
     assert ingest.stats.counters["out"] == 18  # 3 repos x (3 modules not excluded + shared + core.c + notes)
-    assert _results(listing(f"{bucket}/run")) == _results(_local_files(local_out))
+    assert _results(listing(f"{bucket}/run")) == _results(local_files(local_out))
 
     edited = tmp_path / "mod0.py"
     edited.write_text(python_module(random.Random(77)))

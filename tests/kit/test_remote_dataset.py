@@ -14,7 +14,7 @@ from fixtures_code import python_module
 from opencook.data.write import WriteConfig, write_dataset
 from opencook.kit.io import Dataset, DatasetError, NoDatasetFiles, remote
 from opencook.kit.stats import StageStats
-from s3_server import listing, new_bucket, s3_server, upload
+from s3_server import listing, local_files, new_bucket, s3_server, upload
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +100,10 @@ def test_mirror_push_makes_the_remote_equal_to_the_local_copy(s3, tmp_path, monk
     (tmp_path / "elsewhere" / "a").mkdir(parents=True)
     (tmp_path / "elsewhere" / "a" / "old.parquet").write_bytes(b"not on the remote")  # a stale cache entry
     assert other.pull() == {"a/x.done.json": 2, "a/y.parquet": 1}
-    assert _tree(tmp_path / "elsewhere") == {"a/x.done.json": b"{}", "a/y.parquet": b"y"}
+    assert local_files(tmp_path / "elsewhere") == {"a/x.done.json": b"{}", "a/y.parquet": b"y"}
     assert mirror.pull() == {"a/x.done.json": 2, "a/y.parquet": 1}
-    assert _tree(mirror.local) == {"a/x.done.json": b"{}", "a/y.parquet": b"y", "lock": b"local only",
+    assert local_files(mirror.local) == {"a/x.done.json": b"{}", "a/y.parquet": b"y", "lock": b"local only",
                                    "a/.x.parquet.99.tmp": b"half"}  # local-only files are the run's own
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def test_a_location_with_foreign_files_is_refused_before_any_download(s3, tmp_path):
