@@ -114,3 +114,51 @@ def test_a_signal_past_its_time_limit_is_null_and_no_alarm_is_left(monkeypatch):
     assert v.signals["qsc_code_num_lines"] > 0  # the other signals ran, each with its own limit
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is before
+
+
+def _encoded_matches_plainly(text: str) -> list[list[str]]:
+    return [general_signals._findall(p, text) for p in general_signals._ENCODED]
+
+
+ENCODED_EDGES = [
+    "A" * 63 + " " + "B" * 63,  # two runs just short of the base64 length
+    "x = '" + "Qm9vaw==" * 8 + "'\n",  # exactly 64
+    "é" + "a" * 64 + "é" + "b" * 70,  # non-ASCII characters break a run, as in the pattern
+    "\ud800" + "c" * 80,  # a lone surrogate
+    "de ad be ef ca fe ba be\n",  # eight pairs joined by spaces
+    "de ad be ef ca fe ba\n",  # seven
+    "0x1f,0x2e,0x3d,0x4c,0x5b,0x6a,0x79,0x88",
+    "\\x41\\x42\\x43\\x44\\x45\\x46\\x47\\x48",
+    "1a, 2b, 3c, 4d, 5e, 6f, 7a, 8b",  # comma then space: the pattern does not continue
+    "11\u200312\u200313\u200314\u200315\u200316\u200317\u200318",  # a Unicode space
+    "11\x1c12\x1c13\x1c14\x1c15\x1c16\x1c17\x1c18",  # a space to Python, not to regex
+    "deadbeefcafebabe0123456789abcdef",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", ENCODED_EDGES)
+def test_encoded_data_skips_only_patterns_that_cannot_match(text):
+    skipped = set(map(id, general_signals._ENCODED)) - set(
+        map(id, general_signals._encoded_patterns_that_can_match(text))
+    )
+    plain = _encoded_matches_plainly(text)
+    for pattern, matches in zip(general_signals._ENCODED, plain, strict=True):
+        if id(pattern) in skipped:
+            assert matches == [], (pattern.pattern, text)
+
+
+def test_encoded_data_prefilter_keeps_the_real_matches_and_skips_most_files():
+    texts = [t for t, _, _ in _real_files()]
+    texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(STDLIB.glob("*.py"))[:80]]
+    texts += ENCODED_EDGES
+    skipped = 0
+    for text in texts:
+        kept = set(map(id, general_signals._encoded_patterns_that_can_match(text)))
+        for pattern, matches in zip(general_signals._ENCODED, _encoded_matches_plainly(text), strict=True):
+            if id(pattern) not in kept:
+                skipped += 1
+                assert matches == [], pattern.pattern
+    assert skipped > len(texts)  # on real code most files skip both costly patterns
+    doc = Document(ENCODED_EDGES[4] * 200, program_lang="c")
+    assert general_signals.cate_encoded_data(doc) == 1.0
