@@ -1,4 +1,5 @@
-"""A labelled page sample (``url``, ``text``, ``label``) for precision and recall per round."""
+"""A labelled page sample (``url``, ``text``, ``label``) for precision and recall per round; a local file or
+an fsspec URL."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import pyarrow.parquet as pq
-
+from opencook.data.recall.pages import parquet_file
 from opencook.kit.io.compression import open_decompressed
 
 _TRUE = {"1", "true", "yes", "code", "pos", "positive"}
@@ -32,7 +32,8 @@ def _label(value: object, where: str) -> bool:
 
 def load_labelled(path: str, to_lines: Callable[[Sequence[str]], list[str]]) -> LabelledPages:
     if path.endswith(".parquet"):
-        rows = pq.read_table(path).to_pylist()
+        with parquet_file(path) as pf:
+            rows = pf.read().to_pylist()
     else:
         with open_decompressed(path) as fh:
             rows = [json.loads(line) for line in fh if line.strip()]

@@ -1,5 +1,6 @@
 """Web pages from any supported file -> pipeline records (fields: docs/schema.md).
 
+Files may be local paths or fsspec URLs (``s3://...``; opened through ``kit.io.remote``).
 Formats, by name: ``*.warc[.gz]`` and ``*.wet[.gz]`` (Common Crawl WARC/WET, see ``warc``),
 ``*.parquet`` (FineWeb style: ``url`` and ``text`` columns), ``*.jsonl[.gz|.zst]`` (one object with
 ``url`` and ``text`` per line). A page becomes a record with ``repo`` = its domain and ``path`` = its
@@ -10,6 +11,7 @@ counted (``malformed:<reason>``) and skipped.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -19,7 +21,7 @@ from opencook.data.ingest.config import JSONL_SUFFIXES, PARQUET_SUFFIXES
 from opencook.data.ingest.records import record_id
 from opencook.data.recall.extract import DEFAULT_EXTRACTOR
 from opencook.data.recall.warc import iter_warc_pages
-from opencook.kit.io import Dataset
+from opencook.kit.io import Dataset, remote
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record
 
@@ -45,6 +47,15 @@ def page_format(path: str) -> str:
         f"{path} is not a web-text file: name it *.warc[.gz], *.wet[.gz] (Common Crawl), *.parquet "
         "(url, text columns) or *.jsonl[.gz|.zst] (url, text fields)"
     )
+
+
+@contextmanager
+def parquet_file(path: str) -> Iterator[pq.ParquetFile]:
+    """A Parquet file on disk or behind an fsspec URL (then read in blocks: the footer and the asked row
+    groups only), closed on exit."""
+    with remote.open_binary(path) if remote.is_remote(path) else nullcontext(path) as source, \
+            pq.ParquetFile(source) as pf:
+        yield pf
 
 
 def domain_of(url: str) -> str:
@@ -121,17 +132,17 @@ def _parquet(
     path: str, stats: StageStats, row_groups: tuple[int, ...] | None, require_url: bool
 ) -> Iterator[tuple[str, str]]:
     try:
-        pf = pq.ParquetFile(path)
-        names = set(pf.schema_arrow.names)
-        columns = [c for c in (*URL_KEYS, *TEXT_KEYS) if c in names]
-        groups = list(row_groups) if row_groups is not None else list(range(pf.num_row_groups))
-        for batch in pf.iter_batches(row_groups=groups, columns=columns, batch_size=1024):
-            for row in batch.to_pylist():
-                got = _url_text(row, require_url)
-                if isinstance(got, str):
-                    stats.drop(f"malformed:{got}")
-                else:
-                    yield got
+        with parquet_file(path) as pf:
+            names = set(pf.schema_arrow.names)
+            columns = [c for c in (*URL_KEYS, *TEXT_KEYS) if c in names]
+            groups = list(row_groups) if row_groups is not None else list(range(pf.num_row_groups))
+            for batch in pf.iter_batches(row_groups=groups, columns=columns, batch_size=1024):
+                for row in batch.to_pylist():
+                    got = _url_text(row, require_url)
+                    if isinstance(got, str):
+                        stats.drop(f"malformed:{got}")
+                    else:
+                        yield got
     except (OSError, pa.ArrowException) as exc:
         stats.drop("malformed:unreadable_parquet")
         stats.add(f"unreadable_parquet:{type(exc).__name__}")

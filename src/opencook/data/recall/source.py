@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from opencook.data.recall.extract import DEFAULT_EXTRACTOR, Extractor, extractor
-from opencook.data.recall.pages import iter_pages, page_format
+from opencook.data.recall.pages import iter_pages, page_format, parquet_file
+from opencook.kit.io import remote
 from opencook.kit.io.shards import row_group_chunks
 from opencook.kit.stats import StageStats
 from opencook.kit.step import Record, Source
@@ -53,26 +53,50 @@ class WebTask:
 
 
 def expand_paths(paths: list[str]) -> list[str]:
-    """Files named by ``paths`` (globs and folders expanded), sorted, each checked for a known format."""
+    """Files named by ``paths`` (globs and folders expanded), sorted, each checked for a known format. A path
+    may be an fsspec URL (``s3://bucket/cc/*.warc.gz``); a remote folder gives the files directly in it."""
     out: list[str] = []
     for p in paths:
-        p = os.path.expanduser(p)
-        if glob.has_magic(p):
-            found = sorted(glob.glob(p))
-            if not found:
-                raise WebIngestError(f"web-text pattern {p!r} matches nothing: fix the pattern")
-        elif os.path.isdir(p):
-            found = sorted(os.path.join(p, n) for n in os.listdir(p) if not n.startswith((".", "_")))
-        elif os.path.exists(p):
-            found = [p]
-        else:
-            raise WebIngestError(f"web-text path {p} does not exist: fix the path in the config")
+        p = p if remote.is_remote(p) else os.path.expanduser(remote.local(p))
+        found = _expand_remote(p) if remote.is_remote(p) else _expand_local(p)
         for f in found:
             page_format(f)
         out.extend(found)
     if not out:
         raise WebIngestError(f"no web-text files under {', '.join(paths)}: give WARC/WET, Parquet or JSONL files")
     return sorted(set(out))
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith((".", "_"))  # markers (_SUCCESS.json) and leftovers (.x.tmp) are not pages
+
+
+def _expand_local(p: str) -> list[str]:
+    if glob.has_magic(p):
+        found = sorted(glob.glob(p))
+        if not found:
+            raise WebIngestError(f"web-text pattern {p!r} matches nothing: fix the pattern")
+        return found
+    if os.path.isdir(p):
+        return sorted(os.path.join(p, n) for n in os.listdir(p) if _visible(n))
+    if os.path.exists(p):
+        return [p]
+    raise WebIngestError(f"web-text path {p} does not exist: fix the path in the config")
+
+
+def _expand_remote(url: str) -> list[str]:
+    if glob.has_magic(url):
+        found = remote.glob(url)
+        if not found:
+            raise WebIngestError(f"web-text pattern {url!r} matches nothing: fix the pattern")
+        return found
+    try:
+        kind = remote.stat(url)["type"]
+    except FileNotFoundError:
+        raise WebIngestError(f"web-text path {url} does not exist: fix the path in the config") from None
+    if kind != "directory":
+        return [url]
+    return [remote.join(url.rstrip("/"), rel) for rel in remote.find(url) if "/" not in rel and _visible(rel)]
 
 
 def plan_ingest(config: WebIngestConfig) -> list[WebTask]:
@@ -82,7 +106,8 @@ def plan_ingest(config: WebIngestConfig) -> list[WebTask]:
             tasks.append(WebTask(path))
             continue
         try:
-            meta = pq.ParquetFile(path).metadata
+            with parquet_file(path) as pf:
+                meta = pf.metadata
         except (OSError, pa.ArrowException) as exc:
             raise WebIngestError(f"Parquet file {path} is truncated or not Parquet ({exc}): regenerate it") from None
         tasks += [WebTask(path, groups) for groups in row_group_chunks(meta, config.rows_per_task)]

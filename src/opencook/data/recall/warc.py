@@ -13,9 +13,11 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from opencook.data.recall.extract import DEFAULT_EXTRACTOR, extractor
+from opencook.kit.io.remote import open_binary
 from opencook.kit.stats import StageStats
 
 _MAX_HEADER_LINES = 200
@@ -28,11 +30,18 @@ class _Malformed(Exception):
         self.resync = resync
 
 
-def open_warc(path: str) -> BinaryIO:
-    """Gzip WARC/WET files are one gzip member per record; ``gzip`` reads the members as one stream."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+@contextmanager
+def open_warc(path: str) -> Iterator[BinaryIO]:
+    """A WARC/WET file on disk or behind an fsspec URL. Gzip ones are one gzip member per record; ``gzip``
+    reads the members as one stream."""
+    with open_binary(path) as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if not gzipped:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+            yield fh
 
 
 def iter_warc_pages(path: str, stats: StageStats, html_extractor: str = DEFAULT_EXTRACTOR
