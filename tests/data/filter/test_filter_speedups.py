@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import regex
 
 from opencook.data.filter import comments, general_signals
 from opencook.data.filter import evaluate as evaluate_mod
@@ -162,3 +163,30 @@ def test_encoded_data_prefilter_keeps_the_real_matches_and_skips_most_files():
     assert skipped > len(texts)  # on real code most files skip both costly patterns
     doc = Document(ENCODED_EDGES[4] * 200, program_lang="c")
     assert general_signals.cate_encoded_data(doc) == 1.0
+
+
+# The reference's C/C++ "function" pattern, before its repeats were made possessive.
+REFERENCE_FUNCTION = regex.compile(r"\b(?:[a-zA-Z_]\w*\s*\**\s+)+\*?\s*[a-zA-Z_]\w*\([^)]*\)\s*")
+FUNCTION_EDGES = [
+    "char *foo(void);\nint * * bar (int a);\nstatic const struct s *baz(x)\n",
+    "a *b *c(d)\nreturn foo(x);\nx = y(z);\nunsigned long long int f ( )",
+    "int\n\n  main(int argc, char **argv)\n{\n}\n#define F(x) g(x)\n",
+    "typedef void (*handler)(int);\nvoid * const* p(q)\n*r(s)\n_t u_v(w)",
+]
+
+
+def test_possessive_function_pattern_finds_the_reference_matches():
+    from opencook.data.filter.lang_signals import cfamily
+
+    codes = FUNCTION_EDGES + [comments.code_and_comments(lang, t)[0] for t, _, lang in _real_files()]
+    codes += [
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(Path("/usr/include").glob("*.h"))[:150]
+    ]
+    assert len(codes) > 20
+    total = 0
+    for code in codes:
+        want = [m.span() for m in REFERENCE_FUNCTION.finditer(code)]
+        assert [m.span() for m in cfamily._FUNCTION.finditer(code)] == want
+        total += len(want)
+    assert total > 20

@@ -12,8 +12,12 @@ from ._common import PRECISION, Signal, nonempty_lines, ratio, run_group
 from ._regex import compile_, count
 
 _M = regex.MULTILINE
-# "Function": identifiers/pointer stars separated by blanks, a name, then a parameter list.
-_FUNCTION = compile_(r"\b(?:[a-zA-Z_]\w*\s*\**\s+)+\*?\s*[a-zA-Z_]\w*\([^)]*\)\s*")
+# "Function": identifiers/pointer stars separated by blanks, a name, then a parameter list. The
+# reference's pattern with possessive repeats (``*+``, ``++``): a name that gave back characters
+# would leave a word character before the blanks or "(" that must follow it, and the type words
+# that gave back an iteration would leave a name not followed by "(", so backtracking there never
+# finds a match; the matches are the same, found about twice as fast (tests/data/filter).
+_FUNCTION = compile_(r"\b(?:[a-zA-Z_]\w*+\s*\**\s+)++\*?\s*[a-zA-Z_]\w*+\([^)]*\)\s*")
 _INCLUDE = compile_(r'^\s*#\s*include\s+["<][^">]+[">]', _M)
 _CLASS = compile_(r"^\s*class\s+\w+\s*(?::[^{]*)?\{", _M)
 _SIMPLE_VAR = compile_(r"^\s*(?:unsigned\s+)?(?:int|float|double|char|bool|std::string|auto)\s+\w+\s*;", _M)
