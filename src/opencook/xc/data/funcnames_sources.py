@@ -1,5 +1,6 @@
 """Where function-name examples come from: .py trees or datasets (any ``opencook.kit.io.Dataset`` format:
-RefineCode or pipeline Parquet, JSONL plain/.gz/.zst), and which split each file is in.
+RefineCode or pipeline Parquet, JSONL plain/.gz/.zst; a dataset may be an fsspec URL, ``s3://bucket/dataset``),
+and which split each file is in.
 
 A file's split is a hash of its *module path* -- the part after ``lib/python3.X/`` for a CPython
 library, else the path below the source root (or the dataset's ``path`` field) -- so the copies of
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file
+from opencook.kit.io import Dataset, NoDatasetFiles, is_dataset_file, remote
 from opencook.xc.data.funcnames_config import FunctionNamesConfig
 
 _LIB_ROOT = re.compile(r"(?:^|/)lib/python\d+(?:\.\d+)?/")
@@ -25,7 +26,8 @@ _SPLIT_SCALE = 1_000_000
 
 @dataclass(frozen=True)
 class Root:
-    path: Path
+    path: Path | str
+    """A local path, or a URL (str) of a remote dataset."""
     format: str
     """``py`` or ``dataset``."""
 
@@ -57,6 +59,9 @@ def resolve_roots(config: FunctionNamesConfig) -> list[Root]:
         raise ValueError("funcnames: no sources given; set 'sources' to .py directories or datasets")
     roots = []
     for entry in config.sources:
+        if remote.is_remote(entry):
+            roots.extend(_remote_roots(entry, config))
+            continue
         expanded = os.path.expanduser(os.path.expandvars(_default_pyenv_root(entry)))
         matches = sorted(glob.glob(expanded)) if glob.has_magic(expanded) else [expanded]
         matches = [m for m in matches if os.path.exists(m)]
@@ -64,6 +69,23 @@ def resolve_roots(config: FunctionNamesConfig) -> list[Root]:
             raise ValueError(f"funcnames source {entry!r} does not exist (expanded: {expanded!r})")
         roots.extend(Root(Path(m).resolve(), _format(Path(m), config)) for m in matches)
     return roots
+
+
+def _remote_roots(url: str, config: FunctionNamesConfig) -> list[Root]:
+    """A remote source is a dataset (a file or a folder of Parquet/JSONL): .py trees are read from local disk."""
+    if config.format == "py":
+        raise ValueError(f"funcnames source {url!r}: a remote source must be a dataset (Parquet/JSONL), not a .py tree")
+    if glob.has_magic(url):
+        matches = remote.glob(url)
+    else:
+        try:
+            remote.stat(url)
+            matches = [url.rstrip("/")]
+        except FileNotFoundError:
+            matches = []
+    if not matches:
+        raise ValueError(f"funcnames source {url!r} does not exist")
+    return [Root(m, "dataset") for m in matches]
 
 
 def _default_pyenv_root(entry: str) -> str:
@@ -86,8 +108,14 @@ def _format(path: Path, config: FunctionNamesConfig) -> str:
     return "py"
 
 
-def list_files(root: Root, exclude_dirs: tuple[str, ...]) -> list[Path]:
+def list_files(root: Root, exclude_dirs: tuple[str, ...]) -> list[Path] | list[str]:
     """The root's .py or dataset files, sorted, skipping directories named in ``exclude_dirs``."""
+    if isinstance(root.path, str):
+        try:
+            urls = Dataset(root.path).files()
+        except NoDatasetFiles:
+            return []
+        return [u for u in urls if not set(u[len(root.path) :].split("/")[:-1]) & set(exclude_dirs)]
     if root.format == "dataset":
         if root.path.is_file():
             return [root.path]
@@ -105,29 +133,46 @@ def list_files(root: Root, exclude_dirs: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def fingerprint(roots: list[Root], files: list[list[Path]]) -> str:
-    """Changes when any listed file is added, removed, resized or touched."""
+def fingerprint(roots: list[Root], files: list[list[Path]] | list[list[str]]) -> str:
+    """Changes when any listed file is added, removed, resized or touched (a remote one: replaced)."""
     h = hashlib.sha1()
     for root, paths in zip(roots, files, strict=True):
         h.update(f"{root.path}\0{root.format}\n".encode())
+        if isinstance(root.path, str):
+            h.update(_remote_versions(root.path, paths).encode())
+            continue
         for p in paths:
             st = p.stat()
             h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
-def count_tasks(root: Root, paths: list[Path]) -> int | None:
-    """Files (``py``) or rows before the language filter (Parquet; ``None`` when JSONL would need a pass)."""
+def _remote_versions(root: str, urls: list[str]) -> str:
+    """Size and version tag (ETag, generation) of each remote file, from one listing of the folder."""
+    if urls == [root]:
+        info = remote.stat(root)
+        return f"{root}\0{info['size']}\0{info['version']}\n"
+    listed = remote.listing(root)
+    lines = []
+    for url in urls:
+        size, version = listed[url[len(root) + 1 :]]
+        lines.append(f"{url}\0{size}\0{version}\n")
+    return "".join(lines)
+
+
+def count_tasks(root: Root, paths: list[Path] | list[str]) -> int | None:
+    """Files (``py``) or rows before the language filter (local Parquet; ``None`` when JSONL would need a pass,
+    or the files are remote)."""
     if root.format == "py":
         return len(paths)
-    if not all(p.name.endswith(".parquet") for p in paths):
+    if isinstance(root.path, str) or not all(p.name.endswith(".parquet") for p in paths):
         return None
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
 
 
-def iter_tasks(root: Root, paths: list[Path], language: str) -> Iterator[Task | None]:
+def iter_tasks(root: Root, paths: list[Path] | list[str], language: str) -> Iterator[Task | None]:
     """Tasks in a fixed order; ``None`` for a record of another language (counted, not parsed)."""
     if root.format == "py":
         base = root.path.parent if root.path.is_file() else root.path
