@@ -165,17 +165,31 @@ def test_encoded_data_prefilter_keeps_the_real_matches_and_skips_most_files():
     assert general_signals.cate_encoded_data(doc) == 1.0
 
 
-# The reference's C/C++ "function" pattern, before its repeats were made possessive.
-REFERENCE_FUNCTION = regex.compile(r"\b(?:[a-zA-Z_]\w*\s*\**\s+)+\*?\s*[a-zA-Z_]\w*\([^)]*\)\s*")
+# The reference's C/C++ patterns, before their repeats were made possessive.
+_M = regex.MULTILINE
+REFERENCE_CFAMILY = {
+    "_FUNCTION": regex.compile(r"\b(?:[a-zA-Z_]\w*\s*\**\s+)+\*?\s*[a-zA-Z_]\w*\([^)]*\)\s*"),
+    "_INCLUDE": regex.compile(r'^\s*#\s*include\s+["<][^">]+[">]', _M),
+    "_CLASS": regex.compile(r"^\s*class\s+\w+\s*(?::[^{]*)?\{", _M),
+    "_SIMPLE_VAR": regex.compile(
+        r"^\s*(?:unsigned\s+)?(?:int|float|double|char|bool|std::string|auto)\s+\w+\s*;", _M
+    ),
+    "_SIMPLE_RETURN": regex.compile(
+        r"""^\s*return\s*(?:(?:\w+|\d+|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|true|false|nullptr)\s*)?;\s*$""",
+        _M,
+    ),
+}
 FUNCTION_EDGES = [
     "char *foo(void);\nint * * bar (int a);\nstatic const struct s *baz(x)\n",
     "a *b *c(d)\nreturn foo(x);\nx = y(z);\nunsigned long long int f ( )",
     "int\n\n  main(int argc, char **argv)\n{\n}\n#define F(x) g(x)\n",
     "typedef void (*handler)(int);\nvoid * const* p(q)\n*r(s)\n_t u_v(w)",
+    "\n\n  #  include <a.h>\n\t class A : public B {\n  unsigned int x ;\n\n  return\n 0;\n  return 'c';\n",
 ]
 
 
-def test_possessive_function_pattern_finds_the_reference_matches():
+@pytest.mark.parametrize("name", sorted(REFERENCE_CFAMILY))
+def test_possessive_cfamily_patterns_find_the_reference_matches(name):
     from opencook.data.filter.lang_signals import cfamily
 
     codes = FUNCTION_EDGES + [comments.code_and_comments(lang, t)[0] for t, _, lang in _real_files()]
@@ -186,7 +200,7 @@ def test_possessive_function_pattern_finds_the_reference_matches():
     assert len(codes) > 20
     total = 0
     for code in codes:
-        want = [m.span() for m in REFERENCE_FUNCTION.finditer(code)]
-        assert [m.span() for m in cfamily._FUNCTION.finditer(code)] == want
+        want = [m.span() for m in REFERENCE_CFAMILY[name].finditer(code)]
+        assert [m.span() for m in getattr(cfamily, name).finditer(code)] == want
         total += len(want)
-    assert total > 20
+    assert total > 2
