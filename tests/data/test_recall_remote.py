@@ -124,16 +124,44 @@ def _loop_config(world: dict, web: str, labels: str) -> RecallConfig:
                         rounds=2)
 
 
-def test_the_recall_loop_over_s3_inputs_recalls_what_the_local_loop_recalls(world, bucket, tmp_path):
-    d = world["dir"]
-    here = run_recall(_loop_config(world, str(d / "web"), str(d / "labels")), out=tmp_path / "local")
+@pytest.fixture(scope="module")
+def local_loop(world, tmp_path_factory):
+    """The oracle: the loop over the local copy of the inputs."""
+    out = tmp_path_factory.mktemp("local-loop")
+    return run_recall(_loop_config(world, str(world["dir"] / "web"), str(world["dir"] / "labels")), out=out), out
+
+
+def test_the_recall_loop_over_s3_inputs_recalls_what_the_local_loop_recalls(world, bucket, local_loop, tmp_path):
+    here, local_out = local_loop
     there = run_recall(_loop_config(world, f"{bucket}/web", f"{bucket}/labels"), out=tmp_path / "remote")
     assert here.read_stats.counters["pages_seen"] == len(world["corpus"]) + 1 + world["seeds"]  # corpus, seeds
     assert there.read_stats.to_dict() == here.read_stats.to_dict()
     assert there.recalled_ids == here.recalled_ids and len(here.recalled_ids) > 50
     assert [r.heldout for r in there.rounds] == [r.heldout for r in here.rounds]
-    assert here.rounds[-1].heldout["pages"] == len(pq.read_table(d / "labels" / "heldout.parquet"))
-    assert local_files(tmp_path / "remote" / "dataset") == local_files(tmp_path / "local" / "dataset")
+    assert here.rounds[-1].heldout["pages"] == len(pq.read_table(world["dir"] / "labels" / "heldout.parquet"))
+    assert local_files(tmp_path / "remote" / "dataset") == local_files(local_out / "dataset")
+
+
+def test_the_recall_verb_reads_urls_from_its_yaml_and_writes_to_s3(world, bucket, local_loop, tmp_path, monkeypatch,
+                                                                   capsys):
+    """URLs in the config are taken as they are (relative paths are relative to the file), ``--out`` is a URL."""
+    from opencook.cli.recall import main
+
+    monkeypatch.setenv(remote.CACHE_ENV, str(tmp_path / "cache"))
+    (tmp_path / "cfg").mkdir()
+    shutil.copytree(world["tok"], tmp_path / "cfg" / "tok")
+    config = _loop_config(world, f"{bucket}/web", f"{bucket}/labels")
+    (tmp_path / "cfg" / "recall.yaml").write_text(
+        f"corpus: {json.dumps(config.corpus)}\nseeds: {json.dumps(config.seeds)}\nheldout: {config.heldout}\n"
+        f"tokenizer: tok\nrounds: {config.rounds}\n")
+    out = f"{bucket}/runs/verb"
+    assert main([str(tmp_path / "cfg" / "recall.yaml"), "--out", out, "--quiet"]) == 0
+    assert f"-> {out}/dataset" in capsys.readouterr().out
+    _, local_out = local_loop
+    on_s3 = listing(out)
+    assert {k: v for k, v in on_s3.items() if k.startswith("dataset/")} == {
+        f"dataset/{k}": v for k, v in local_files(local_out / "dataset").items()}
+    assert json.loads(on_s3["recall.json"])["config"]["corpus"] == config.corpus
 
 
 @pytest.mark.parametrize(("path", "message"), [

@@ -19,9 +19,10 @@ from opencook.cli.remote_out import local_out, shown
 def load_recall_config(path: str | Path, sets: dict | None = None, **overrides):
     """A ``RecallConfig`` from YAML, type-checked (typos get a hint); ``sets`` are ``--set`` overrides,
     ``None`` keyword overrides are ignored. Relative paths in the file are taken relative to the file's folder
-    (a path given with ``--set`` is taken as typed, relative to the working directory)."""
+    (a path given with ``--set`` is taken as typed, relative to the working directory; a URL as is)."""
     from opencook.data.recall.loop import RecallConfig
     from opencook.kit.config import ConfigError, build_config, set_override
+    from opencook.kit.io import remote
 
     path = Path(path)
     try:
@@ -33,14 +34,17 @@ def load_recall_config(path: str | Path, sets: dict | None = None, **overrides):
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recall config is a mapping of RecallConfig keys (corpus, seeds, ...)")
     data.update({k: v for k, v in overrides.items() if v is not None})
-    base = path.parent
+
+    def beside(p: str) -> str:  # a URL (s3://...) is taken as is
+        return p if remote.is_remote(p) else str(path.parent / p)
+
     for key in ("corpus", "seeds", "negatives"):
         if key in data:
             items = [data[key]] if isinstance(data[key], str) else data[key]
-            data[key] = [str(base / p) for p in items]
+            data[key] = [beside(p) for p in items]
     for key in ("tokenizer", "out", "heldout"):
         if isinstance(data.get(key), str):
-            data[key] = str(base / data[key])
+            data[key] = beside(data[key])
     for dotted, value in (sets or {}).items():
         set_override(data, dotted, value)
     try:
