@@ -31,7 +31,7 @@ from opencook.data.recall.source import WebIngestError, expand_paths  # noqa: E4
 from opencook.data.recipe import parse_recipe  # noqa: E402
 from opencook.data.runner import PipelineRunner  # noqa: E402
 from opencook.kit.executors import InProcessExecutor  # noqa: E402
-from opencook.kit.io import remote  # noqa: E402
+from opencook.kit.io import Dataset, remote  # noqa: E402
 from opencook.tokenizer import TokenizerConfig, save_tokenizer, train_tokenizer  # noqa: E402
 from s3_server import listing, local_files, new_bucket, s3_server, upload  # noqa: E402
 
@@ -116,6 +116,24 @@ def test_web_ingest_over_s3_inputs_writes_what_the_local_run_writes(world, bucke
              for t in pq.read_table(pa.BufferReader(v)).column("text").to_pylist()
              if "It serializes Python objects to strings in JSON" in t]
     assert len(texts) == 1 and "Privacy policy" not in texts[0]  # the WARC HTML went through the extractor
+
+
+def test_a_replaced_remote_input_is_read_again_and_nothing_else(world, bucket, tmp_path, monkeypatch):
+    monkeypatch.setenv(remote.CACHE_ENV, str(tmp_path / "cache"))
+    web = f"{bucket}/web-edit"
+    upload(world["dir"] / "web", web)
+    recipe, out = parse_recipe(_ingest_recipe(web)), f"{bucket}/runs/edit"
+    [first, _] = PipelineRunner(recipe, out, InProcessExecutor()).run()
+    assert first.skipped == 0
+    [again, _] = PipelineRunner(recipe, out, InProcessExecutor()).run()
+    assert again.skipped == len(again.shards)  # a finished run is a no-op
+    edited = tmp_path / "web.jsonl"
+    edited.write_bytes((world["dir"] / "web" / "web.jsonl").read_bytes()
+                       + json.dumps({"url": "https://new.example/x", "text": "a new page"}).encode() + b"\n")
+    upload(edited, f"{web}/web.jsonl")  # the object is replaced
+    [third, _] = PipelineRunner(recipe, out, InProcessExecutor()).run()
+    assert third.skipped == len(third.shards) - 1 and third.stats.counters["out"] == first.stats.counters["out"] + 1
+    assert "https://new.example/x" in {r["path"] for r in Dataset(f"{out}/dataset").records(["path"])}
 
 
 def _loop_config(world: dict, web: str, labels: str) -> RecallConfig:

@@ -129,8 +129,19 @@ class WebIngest(Source):
     config_cls: ClassVar[type] = WebIngestConfig
     config: WebIngestConfig
 
+    def __init__(self, config: WebIngestConfig | None = None) -> None:
+        super().__init__(config)
+        self._versions: dict[str, str] = {}  # file -> version, taken in plan(): one stat per file, not per task
+
     def plan(self) -> list[WebTask]:
-        return plan_ingest(self.config)
+        tasks = plan_ingest(self.config)
+        self._versions = {path: remote.version(path) for path in sorted({t.source for t in tasks})}
+        return tasks
+
+    def fingerprint(self, task: WebTask) -> str:
+        """The file's size and mtimes (an object's size and ETag): an edited or replaced input is read again on
+        a rerun, every other task skipped."""
+        return self._versions.get(task.source) or remote.version(task.source)
 
     def read(self, task: WebTask, stats: StageStats) -> Iterator[Record]:
         return read_task(task, self.config, stats)

@@ -105,6 +105,16 @@ def stat(path: str) -> dict[str, Any]:
     return {"type": info.get("type", "file"), "size": int(info.get("size") or 0), "version": _version(info)}
 
 
+def version(path: str | Path) -> str:
+    """What changes when a file is rewritten or an object replaced, for resume keys: a local file's size, mtime
+    and ctime; a remote object's size and version tag (one metadata request)."""
+    if is_remote(path):
+        info = stat(str(path))
+        return f"{info['size']}:{info['version']}"
+    st = os.stat(local(path))
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
 def listing(url: str) -> dict[str, tuple[int, str]]:
     """Every file under a remote folder (recursively): path relative to ``url`` -> (size, version tag), sorted,
     in one listing. Fresh from the store (fsspec's listing cache is dropped first: another process may have
