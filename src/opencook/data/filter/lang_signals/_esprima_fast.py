@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
+from esprima import nodes as Node
 from esprima.character import LINE_TERMINATOR, WHITE_SPACE
 from esprima.error_handler import ErrorHandler
-from esprima import nodes as Node
 from esprima.messages import Messages
 from esprima.parser import Config, Context, Marker, Parser
 from esprima.scanner import RawToken, Scanner
@@ -53,10 +53,13 @@ _KEYWORDS = Scanner.isKeyword.set
 _STRICT_RESERVED = Scanner.isStrictModeReservedWord.set
 
 _IDENTIFIER, _KEYWORD, _PUNCTUATOR = Token.Identifier, Token.Keyword, Token.Punctuator
-_ASSIGN_OR_ARROW = frozenset(("=>", "=", "*=", "**=", "/=", "%=", "+=", "-=", "<<=", ">>=", ">>>=", "&=", "^=", "|="))
+_ASSIGN_OR_ARROW = frozenset(
+    ("=>", "=", "*=", "**=", "/=", "%=", "+=", "-=", "<<=", ">>=", ">>>=", "&=", "^=", "|=")
+)
 _UNARY_PUNCT = ("+", "-", "~", "!")
 _UNARY_KEYWORD = ("delete", "void", "typeof")
 _UPDATE = ("++", "--")
+_IDENTIFIER_NAME = (Token.Identifier, Token.Keyword, Token.BooleanLiteral, Token.NullLiteral)
 
 # Stock esprima's scanner sits at most a handful of frames deeper below a parser method than this
 # one (nextToken -> collectComments -> scanComments -> skipSingleLineComment -> eof, ...), and the
@@ -100,7 +103,12 @@ class FastScanner(Scanner):
             ch = source[index]
             if ch in _BLANK:
                 end = _BLANK_RUN.match(source, index, length).end()
-                n, last = _lines_in(source[index:end])
+                blank = source[index:end]
+                if "\r" in blank or "\u2028" in blank or "\u2029" in blank:
+                    n, last = _lines_in(blank)
+                else:
+                    n = blank.count("\n")
+                    last = blank.rfind("\n") + 1
                 if n:
                     self.lineNumber += n
                     self.lineStart = index + last
@@ -167,8 +175,14 @@ class FastScanner(Scanner):
             else:
                 kind = _IDENTIFIER
             self.index = end
-            return RawToken(type=kind, value=value, lineNumber=self.lineNumber, lineStart=self.lineStart,
-                            start=index, end=end)
+            return RawToken(
+                type=kind,
+                value=value,
+                lineNumber=self.lineNumber,
+                lineStart=self.lineStart,
+                start=index,
+                end=end,
+            )
         if ch in _SINGLE_PUNCT:
             value, end = ch, index + 1
         elif ch == "{":
@@ -195,8 +209,15 @@ class FastScanner(Scanner):
                 return Scanner.lex(self)
             end = m.end()
             self.index = end
-            return RawToken(type=Token.StringLiteral, value=source[index + 1 : end - 1], octal=False,
-                            lineNumber=self.lineNumber, lineStart=self.lineStart, start=index, end=end)
+            return RawToken(
+                type=Token.StringLiteral,
+                value=source[index + 1 : end - 1],
+                octal=False,
+                lineNumber=self.lineNumber,
+                lineStart=self.lineStart,
+                start=index,
+                end=end,
+            )
         elif ch in _DIGITS:
             m = _PLAIN_INT.match(source, index)
             if m is None:
@@ -204,21 +225,33 @@ class FastScanner(Scanner):
             end = m.end()
             number = float(source[index:end])
             self.index = end
-            return RawToken(type=Token.NumericLiteral, value=int(number) if number.is_integer() else number,
-                            lineNumber=self.lineNumber, lineStart=self.lineStart, start=index, end=end)
+            return RawToken(
+                type=Token.NumericLiteral,
+                value=int(number) if number.is_integer() else number,
+                lineNumber=self.lineNumber,
+                lineStart=self.lineStart,
+                start=index,
+                end=end,
+            )
         else:
             m = _PUNCT.match(source, index)
             if m is None:
                 return Scanner.lex(self)
             value, end = m.group(), m.end()
         self.index = end
-        return RawToken(type=_PUNCTUATOR, value=value, lineNumber=self.lineNumber, lineStart=self.lineStart,
-                        start=index, end=end)
+        return RawToken(
+            type=_PUNCTUATOR,
+            value=value,
+            lineNumber=self.lineNumber,
+            lineStart=self.lineStart,
+            start=index,
+            end=end,
+        )
 
     def testRegExp(self, pattern, flags):
         """The original, except that a RecursionError propagates instead of reading as an invalid
         regex: ``parse`` then reruns stock esprima at the full recursion limit (see DEPTH_MARGIN)."""
-        astral = "\uFFFF"
+        astral = "\uffff"
 
         def astral_sub(m):
             code_point = int(m.group(1) or m.group(2), 16)
@@ -249,53 +282,112 @@ class FastParser(Parser):
         self.errorHandler.tolerant = self.config.tolerant
         self.scanner = FastScanner(code, self.errorHandler)
         self.scanner.trackComment = self.config.comment
+        config = self.config  # the filter's case: no tokens, comments, locations, tolerance or delegate
+        self._plain = not (
+            config.comment or config.tokens or config.range or config.loc or config.tolerant or delegate
+        )
         self.operatorPrecedence = {
             "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6, "===": 6, "!==": 6,
             "<": 7, ">": 7, "<=": 7, ">=": 7, "instanceof": 7, "in": 7,
             "<<": 8, ">>": 8, ">>>": 8, "+": 9, "-": 9, "*": 11, "/": 11, "%": 11,
         }  # fmt: skip
-        self.lookahead = RawToken(type=Token.EOF, value="", lineNumber=self.scanner.lineNumber, lineStart=0,
-                                  start=0, end=0)
+        self.lookahead = RawToken(
+            type=Token.EOF, value="", lineNumber=self.scanner.lineNumber, lineStart=0, start=0, end=0
+        )
         self.hasLineTerminator = False
-        self.context = Context(isModule=False, allowAwait=False, allowIn=True, allowStrictDirective=True,
-                               allowYield=True, firstCoverInitializedNameError=None, isAssignmentTarget=False,
-                               isBindingElement=False, inFunctionBody=False, inIteration=False, inSwitch=False,
-                               labelSet={}, strict=False)
+        self.context = Context(
+            isModule=False,
+            allowAwait=False,
+            allowIn=True,
+            allowStrictDirective=True,
+            allowYield=True,
+            firstCoverInitializedNameError=None,
+            isAssignmentTarget=False,
+            isBindingElement=False,
+            inFunctionBody=False,
+            inIteration=False,
+            inSwitch=False,
+            labelSet={},
+            strict=False,
+        )
         self.tokens = []
         self.startMarker = Marker(index=0, line=self.scanner.lineNumber, column=0)
         self.lastMarker = Marker(index=0, line=self.scanner.lineNumber, column=0)
         self.nextToken()
-        self.lastMarker = Marker(index=self.scanner.index, line=self.scanner.lineNumber,
-                                 column=self.scanner.index - self.scanner.lineStart)
+        self.lastMarker = Marker(
+            index=self.scanner.index,
+            line=self.scanner.lineNumber,
+            column=self.scanner.index - self.scanner.lineStart,
+        )
 
     def nextToken(self):
-        if self.config.comment or self.config.tokens:
+        if not self._plain:
             return Parser.nextToken(self)
         token = self.lookahead
         scanner = self.scanner
+        source = scanner.source
         index = scanner.index
         marker = self.lastMarker
         marker.index = index
         marker.line = scanner.lineNumber
         marker.column = index - scanner.lineStart
 
-        if index < scanner.length and scanner.source[index] in _SKIP_START:
-            scanner.scanComments()
-            index = scanner.index
+        ch = source[index]
+        if ch in _SKIP_START and index < scanner.length:
+            if ch == " " and source[index + 1] not in _SKIP_START:  # one space between two tokens
+                index += 1
+                scanner.index = index
+            else:
+                scanner.scanComments()
+                index = scanner.index
+            ch = source[index]
 
+        lineNumber, lineStart = scanner.lineNumber, scanner.lineStart
         marker = self.startMarker
         if index != marker.index:
             marker.index = index
-            marker.line = scanner.lineNumber
-            marker.column = index - scanner.lineStart
+            marker.line = lineNumber
+            marker.column = index - lineStart
 
-        next = scanner.lex()
+        # scanner.lex() inlined for its two commonest cases (source[length] is a NUL sentinel).
+        next = None
+        if ch in _ASCII_ID_START:
+            end = _ASCII_ID.match(source, index).end()
+            nxt = source[end]
+            if nxt != "\\" and nxt < "\x80":
+                value = source[index:end]
+                if end - index == 1:
+                    kind = _IDENTIFIER
+                elif value in _KEYWORDS:
+                    kind = _KEYWORD
+                elif value == "null":
+                    kind = Token.NullLiteral
+                elif value == "true" or value == "false":
+                    kind = Token.BooleanLiteral
+                else:
+                    kind = _IDENTIFIER
+                scanner.index = end
+                next = RawToken(
+                    type=kind, value=value, lineNumber=lineNumber, lineStart=lineStart, start=index, end=end
+                )
+        elif ch in _SINGLE_PUNCT:
+            scanner.index = index + 1
+            next = RawToken(
+                type=_PUNCTUATOR,
+                value=ch,
+                lineNumber=lineNumber,
+                lineStart=lineStart,
+                start=index,
+                end=index + 1,
+            )
+        if next is None:
+            next = scanner.lex()
+
         self.hasLineTerminator = token.lineNumber != next.lineNumber
-        if self.context.strict and next.type is _IDENTIFIER and next.value in _STRICT_RESERVED:
+        if next.type is _IDENTIFIER and self.context.strict and next.value in _STRICT_RESERVED:
             next.type = _KEYWORD
         self.lookahead = next
         return token
-
 
     # Leaf helpers, called from the recursive methods but never recursing themselves: the same
     # logic with fewer attribute look-ups (their depth differs from the original's by a constant).
@@ -322,16 +414,46 @@ class FastParser(Parser):
         return Marker(marker.index, marker.line, marker.column)
 
     def finalize(self, marker, node):
-        config = self.config
-        if config.range or config.loc or self.delegate:
-            return Parser.finalize(self, marker, node)
-        return node
+        return node if self._plain else Parser.finalize(self, marker, node)
+
+    def startNode(self, token, lastLineStart=0):
+        column = token.start - token.lineStart
+        line = token.lineNumber
+        if column < 0:
+            column += lastLineStart
+            line -= 1
+        return Marker(token.start, line, column)
+
+    def consumeSemicolon(self):
+        lookahead = self.lookahead
+        if lookahead.type is _PUNCTUATOR and lookahead.value == ";":
+            self.nextToken()
+        elif not self.hasLineTerminator:
+            if lookahead.type is not Token.EOF and not (
+                lookahead.type is _PUNCTUATOR and lookahead.value == "}"
+            ):
+                self.throwUnexpectedToken(lookahead)
+            last, start = self.lastMarker, self.startMarker
+            last.index = start.index
+            last.line = start.line
+            last.column = start.column
+
+    def parseIdentifierName(self):
+        node = self.createNode()
+        token = self.nextToken()
+        if token.type not in _IDENTIFIER_NAME:
+            self.throwUnexpectedToken(token)
+        return self.finalize(node, Node.Identifier(token.value))
 
     # The cover-grammar wrappers stay one frame each, as in the original (see DEPTH_MARGIN).
 
     def isolateCoverGrammar(self, parseFunction):
         context = self.context
-        previous = (context.isBindingElement, context.isAssignmentTarget, context.firstCoverInitializedNameError)
+        previous = (
+            context.isBindingElement,
+            context.isAssignmentTarget,
+            context.firstCoverInitializedNameError,
+        )
         context.isBindingElement = True
         context.isAssignmentTarget = True
         context.firstCoverInitializedNameError = None
@@ -340,25 +462,30 @@ class FastParser(Parser):
         if context.firstCoverInitializedNameError is not None:
             self.throwUnexpectedToken(context.firstCoverInitializedNameError)
 
-        context.isBindingElement, context.isAssignmentTarget, context.firstCoverInitializedNameError = previous
+        context.isBindingElement, context.isAssignmentTarget, context.firstCoverInitializedNameError = (
+            previous
+        )
         return result
 
     def inheritCoverGrammar(self, parseFunction):
         context = self.context
-        binding, target, cover_error = (
-            context.isBindingElement, context.isAssignmentTarget, context.firstCoverInitializedNameError
-        )
+        binding = context.isBindingElement
+        target = context.isAssignmentTarget
+        cover_error = context.firstCoverInitializedNameError
         context.isBindingElement = True
         context.isAssignmentTarget = True
         context.firstCoverInitializedNameError = None
 
         result = parseFunction()
 
-        context.isBindingElement = context.isBindingElement and binding
-        context.isAssignmentTarget = context.isAssignmentTarget and target
-        context.firstCoverInitializedNameError = cover_error or context.firstCoverInitializedNameError
+        # ``x = x and previous`` / ``x = previous or x``, storing only when the value changes.
+        if context.isBindingElement:
+            context.isBindingElement = binding
+        if context.isAssignmentTarget:
+            context.isAssignmentTarget = target
+        if cover_error:
+            context.firstCoverInitializedNameError = cover_error
         return result
-
 
     # The expression chain every primary expression goes through. Each keeps the original's calls
     # to the other recursive methods (so no frame is saved per nesting level) and only replaces
@@ -378,15 +505,21 @@ class FastParser(Parser):
             and (token.type is not _IDENTIFIER or token.value != "async")
         ):
             return expr
-        if lookahead.type is not _PUNCTUATOR and token.type is not _IDENTIFIER and (
-            expr.type is not Syntax.ArrowParameterPlaceHolder
+        if (
+            lookahead.type is not _PUNCTUATOR
+            and token.type is not _IDENTIFIER
+            and (expr.type is not Syntax.ArrowParameterPlaceHolder)
         ):
             return expr
         return self._assignment_tail(startToken, token, expr)
 
     def _assignment_tail(self, startToken, token, expr):
         """The rest of the original ``parseAssignmentExpression``, verbatim."""
-        if token.type is Token.Identifier and (token.lineNumber == self.lookahead.lineNumber) and token.value == "async":
+        if (
+            token.type is Token.Identifier
+            and (token.lineNumber == self.lookahead.lineNumber)
+            and token.value == "async"
+        ):
             if self.lookahead.type is Token.Identifier or self.matchKeyword("yield"):
                 arg = self.parsePrimaryExpression()
                 self.reinterpretExpressionAsPattern(arg)
@@ -429,7 +562,9 @@ class FastParser(Parser):
                 if self.context.strict and list.stricted:
                     self.tolerateUnexpectedToken(list.stricted, list.message)
                 if isAsync:
-                    expr = self.finalize(node, Node.AsyncArrowFunctionExpression(list.params, body, expression))
+                    expr = self.finalize(
+                        node, Node.AsyncArrowFunctionExpression(list.params, body, expression)
+                    )
                 else:
                     expr = self.finalize(node, Node.ArrowFunctionExpression(list.params, body, expression))
 
@@ -458,7 +593,9 @@ class FastParser(Parser):
                 token = self.nextToken()
                 operator = token.value
                 right = self.isolateCoverGrammar(self.parseAssignmentExpression)
-                expr = self.finalize(self.startNode(startToken), Node.AssignmentExpression(operator, expr, right))
+                expr = self.finalize(
+                    self.startNode(startToken), Node.AssignmentExpression(operator, expr, right)
+                )
                 self.context.firstCoverInitializedNameError = None
 
         return expr
@@ -479,7 +616,9 @@ class FastParser(Parser):
             self.expect(":")
             alternate = self.isolateCoverGrammar(self.parseAssignmentExpression)
 
-            expr = self.finalize(self.startNode(startToken), Node.ConditionalExpression(expr, consequent, alternate))
+            expr = self.finalize(
+                self.startNode(startToken), Node.ConditionalExpression(expr, consequent, alternate)
+            )
             context.isAssignmentTarget = False
             context.isBindingElement = False
         return expr
@@ -552,7 +691,11 @@ class FastParser(Parser):
         startToken = self.lookahead
         expr = self.inheritCoverGrammar(self.parseUnaryExpression)
         lookahead = self.lookahead
-        if expr.type is not Syntax.UnaryExpression and lookahead.type is _PUNCTUATOR and lookahead.value == "**":
+        if (
+            expr.type is not Syntax.UnaryExpression
+            and lookahead.type is _PUNCTUATOR
+            and lookahead.value == "**"
+        ):
             self.nextToken()
             self.context.isAssignmentTarget = False
             self.context.isBindingElement = False
@@ -600,7 +743,11 @@ class FastParser(Parser):
             expr = self.inheritCoverGrammar(self.parseLeftHandSideExpressionAllowCall)
             lookahead = self.lookahead
             if not self.hasLineTerminator and lookahead.type is _PUNCTUATOR and lookahead.value in _UPDATE:
-                if context.strict and expr.type is Syntax.Identifier and self.scanner.isRestrictedWord(expr.name):
+                if (
+                    context.strict
+                    and expr.type is Syntax.Identifier
+                    and self.scanner.isRestrictedWord(expr.name)
+                ):
                     self.tolerateError(Messages.StrictLHSPostfix)
                 if not context.isAssignmentTarget:
                     self.tolerateError(Messages.InvalidLHSInAssignment)
@@ -608,7 +755,47 @@ class FastParser(Parser):
                 context.isBindingElement = False
                 operator = self.nextToken().value
                 prefix = False
-                expr = self.finalize(self.startNode(startToken), Node.UpdateExpression(operator, expr, prefix))
+                expr = self.finalize(
+                    self.startNode(startToken), Node.UpdateExpression(operator, expr, prefix)
+                )
+        return expr
+
+    def parsePrimaryExpression(self):
+        lookahead = self.lookahead
+        kind = lookahead.type
+        if kind is _IDENTIFIER:
+            node = self.createNode()
+            context = self.context
+            if (context.isModule or context.allowAwait) and lookahead.value == "await":
+                self.tolerateUnexpectedToken(lookahead)
+            if lookahead.value == "async" and self.matchAsyncFunction():
+                return self.parseFunctionExpression()
+            return self.finalize(node, Node.Identifier(self.nextToken().value))
+        if kind is Token.NumericLiteral or kind is Token.StringLiteral:
+            node = self.createNode()
+            context = self.context
+            if context.strict and lookahead.octal:
+                self.tolerateUnexpectedToken(lookahead, Messages.StrictOctalLiteral)
+            context.isAssignmentTarget = False
+            context.isBindingElement = False
+            token = self.nextToken()
+            return self.finalize(
+                node, Node.Literal(token.value, self.scanner.source[token.start : token.end])
+            )
+        return Parser.parsePrimaryExpression(self)  # one frame deeper than the original: safe
+
+    def parseExpression(self):
+        startToken = self.lookahead
+        expr = self.isolateCoverGrammar(self.parseAssignmentExpression)
+        lookahead = self.lookahead
+        if lookahead.type is _PUNCTUATOR and lookahead.value == ",":
+            expressions = [expr]
+            while self.lookahead.type is not Token.EOF:
+                if not self.match(","):
+                    break
+                self.nextToken()
+                expressions.append(self.isolateCoverGrammar(self.parseAssignmentExpression))
+            expr = self.finalize(self.startNode(startToken), Node.SequenceExpression(expressions))
         return expr
 
     def parseLeftHandSideExpressionAllowCall(self):
@@ -638,7 +825,9 @@ class FastParser(Parser):
                     context.isAssignmentTarget = True
                     self.expect(".")
                     property = self.parseIdentifierName()
-                    expr = self.finalize(self.startNode(startToken), Node.StaticMemberExpression(expr, property))
+                    expr = self.finalize(
+                        self.startNode(startToken), Node.StaticMemberExpression(expr, property)
+                    )
                 elif value == "(":
                     asyncArrow = maybeAsync and (startToken.lineNumber == lookahead.lineNumber)
                     context.isBindingElement = False
@@ -660,7 +849,9 @@ class FastParser(Parser):
                     self.expect("[")
                     property = self.isolateCoverGrammar(self.parseExpression)
                     self.expect("]")
-                    expr = self.finalize(self.startNode(startToken), Node.ComputedMemberExpression(expr, property))
+                    expr = self.finalize(
+                        self.startNode(startToken), Node.ComputedMemberExpression(expr, property)
+                    )
                 else:
                     break
             elif lookahead.type is Token.Template and lookahead.head:
@@ -686,5 +877,3 @@ def parse_module(code: str):
 def parse_script(code: str):
     """``esprima.parseScript(code)``: the same tree, or the same ``esprima.Error``."""
     return _parse(code, "script")
-
-

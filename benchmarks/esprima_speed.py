@@ -1,0 +1,151 @@
+"""Reference-mode JavaScript parsing: stock esprima 4.0.1 against ``_esprima_fast``, parse only.
+
+Corpus: every ``.js``/``.mjs``/``.cjs`` file under ``npm root -g``, sorted. Each side parses every file
+the way ``javascript.parse`` does (module mode first when the text mentions import/export, then
+script mode; recursion limit 10000), one process, one file at a time; the sides alternate over
+``--rounds`` rounds and the best round of each counts. Speed is bytes (MB, 10^6) over CPU time (per core).
+Results are compared file by file: the same tree (``toDict()``), or the same esprima error, or the
+same crash class. Writes benchmarks/results/esprima_speed.{json,md}.
+Run: .venv/bin/python benchmarks/esprima_speed.py [--root DIR] [--limit N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import esprima
+
+from _machine import command_line, git_commit, machine_info, write_results
+from opencook.data.filter.lang_signals import _esprima_fast as fast
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def npm_root() -> Path:
+    return Path(
+        subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, check=True).stdout.strip()
+    )
+
+
+def reference_parser(parse_module, parse_script):
+    """``javascript.parse``'s module-then-script order over one pair of parse functions."""
+
+    def parse(text: str):
+        try:
+            if "import" in text or "export" in text:
+                try:
+                    return parse_module(text)
+                except esprima.Error:
+                    return parse_script(text)
+            return parse_script(text)
+        except esprima.Error as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a crash is an outcome to compare
+            return exc
+
+    return parse
+
+
+def outcome(result) -> tuple:
+    if isinstance(result, esprima.Error):
+        return "error", result.toDict()
+    if isinstance(result, Exception):
+        return "crash", type(result).__name__
+    return "tree", result.toDict()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", type=Path, default=None, help="default: npm root -g")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    root = args.root or npm_root()
+    paths = sorted(p for p in root.rglob("*") if p.suffix in (".js", ".mjs", ".cjs") and p.is_file())
+    raws = [p.read_bytes() for p in paths[: args.limit]]
+    texts = [raw.decode("utf-8", "replace") for raw in raws]
+    size = sum(len(raw) for raw in raws)
+    sides = {
+        "esprima": reference_parser(esprima.parseModule, esprima.parseScript),
+        "_esprima_fast": reference_parser(fast.parse_module, fast.parse_script),
+    }
+    sys.setrecursionlimit(10000)
+    warnings.simplefilter("ignore")  # esprima compiles JS regexes with re: FutureWarnings
+
+    load_before = os.getloadavg()
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    results: dict[str, list] = {}
+    for _ in range(args.rounds):
+        for name, parse in sides.items():
+            start = time.process_time()
+            results[name] = [parse(t) for t in texts]
+            cpu[name].append(time.process_time() - start)
+    load_after = os.getloadavg()
+
+    stock = [outcome(r) for r in results["esprima"]]
+    ours = [outcome(r) for r in results["_esprima_fast"]]
+    same = sum(a == b for a, b in zip(stock, ours, strict=True))
+    differing = [str(p) for p, a, b in zip(paths, stock, ours, strict=False) if a != b]
+    kinds = {k: sum(o[0] == k for o in stock) for k in ("tree", "error", "crash")}
+    best = {name: min(times) for name, times in cpu.items()}
+    rate = {name: size / best[name] / 1e6 for name in sides}
+    commit, dirty = git_commit(ROOT, "src/opencook/data/filter/lang_signals/_esprima_fast.py")
+    result = {
+        "command": command_line("esprima_speed.py"),
+        "commit": commit,
+        "dirty": dirty,
+        "machine": machine_info(),
+        "esprima": importlib.metadata.version("esprima"),
+        "root": str(root),
+        "files": len(texts),
+        "bytes": size,
+        "rounds": args.rounds,
+        "cpu_s": cpu,
+        "best_cpu_s": best,
+        "mb_per_cpu_s": {k: round(v, 3) for k, v in rate.items()},
+        "speedup": round(best["esprima"] / best["_esprima_fast"], 3),
+        "identical_results": same,
+        "differing_files": differing,
+        "stock_outcomes": kinds,
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in load_after],
+    }
+    md = "\n".join(
+        [
+            "# Reference-mode JavaScript parsing: stock esprima vs `_esprima_fast`",
+            "",
+            f"`{result['command']}` at {commit}{' (uncommitted changes)' if dirty else ''}; {len(texts)} files, "
+            f"{size / 1e6:.2f} MB under `{root}`; esprima {result['esprima']}, Python "
+            f"{result['machine']['python']}, {result['machine']['cpu']}.",
+            f"Shared 2-core machine: load average {result['load_avg_before'][0]} before, "
+            f"{result['load_avg_after'][0]} after. One process; CPU time per side, best of {args.rounds} "
+            "alternating rounds; parse only (module then script, as `javascript.parse`).",
+            "",
+            "| parser | best CPU s | MB/s (CPU, per core) | all rounds CPU s |",
+            "| --- | --- | --- | --- |",
+            *(
+                f"| {name} | {best[name]:.2f} | {rate[name]:.2f} | {', '.join(f'{t:.2f}' for t in cpu[name])} |"
+                for name in sides
+            ),
+            "",
+            f"Speed-up: **{result['speedup']:.2f}x** (goal 1.4x). Identical results (same `toDict()` tree, same "
+            f"esprima error, or same crash class): **{same} of {len(texts)}** files; stock esprima gave "
+            f"{kinds['tree']} trees, {kinds['error']} errors, {kinds['crash']} crashes.",
+            *([f"Differing: {', '.join(differing[:20])}"] if differing else []),
+            "",
+        ]
+    )
+    write_results(RESULTS, "esprima_speed", result, md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
