@@ -23,7 +23,7 @@ from esprima import nodes as Node
 from esprima.character import LINE_TERMINATOR, WHITE_SPACE
 from esprima.error_handler import ErrorHandler
 from esprima.messages import Messages
-from esprima.parser import Config, Context, Marker, Parser
+from esprima.parser import Config, Context, Marker, Params, Parser
 from esprima.scanner import RawToken, Scanner
 from esprima.syntax import Syntax
 from esprima.token import Token
@@ -59,6 +59,7 @@ _ASSIGN_OR_ARROW = frozenset(
 _UNARY_PUNCT = ("+", "-", "~", "!")
 _UNARY_KEYWORD = ("delete", "void", "typeof")
 _UPDATE = ("++", "--")
+_DECLARATION_START = frozenset(("export", "import", "const", "function", "class", "let"))
 _IDENTIFIER_NAME = (Token.Identifier, Token.Keyword, Token.BooleanLiteral, Token.NullLiteral)
 
 # Stock esprima's scanner sits at most a handful of frames deeper below a parser method than this
@@ -782,7 +783,77 @@ class FastParser(Parser):
             return self.finalize(
                 node, Node.Literal(token.value, self.scanner.source[token.start : token.end])
             )
+        if kind is _PUNCTUATOR:
+            value = lookahead.value
+            if value == "(":
+                self.context.isBindingElement = False
+                return self.inheritCoverGrammar(self.parseGroupExpression)
+            if value == "[":
+                return self.inheritCoverGrammar(self.parseArrayInitializer)
+            if value == "{":
+                return self.inheritCoverGrammar(self.parseObjectInitializer)
         return Parser.parsePrimaryExpression(self)  # one frame deeper than the original: safe
+
+    def parseArguments(self):
+        self.expect("(")
+        args = []
+        lookahead = self.lookahead
+        if not (lookahead.type is _PUNCTUATOR and lookahead.value == ")"):
+            while True:
+                lookahead = self.lookahead
+                if lookahead.type is _PUNCTUATOR and lookahead.value == "...":
+                    expr = self.parseSpreadElement()
+                else:
+                    expr = self.isolateCoverGrammar(self.parseAssignmentExpression)
+                args.append(expr)
+                lookahead = self.lookahead
+                if lookahead.type is _PUNCTUATOR and lookahead.value == ")":
+                    break
+                self.expectCommaSeparator()
+                lookahead = self.lookahead
+                if lookahead.type is _PUNCTUATOR and lookahead.value == ")":
+                    break
+        self.expect(")")
+        return args
+
+    def parseStatementListItem(self):
+        context = self.context
+        context.isAssignmentTarget = True
+        context.isBindingElement = True
+        lookahead = self.lookahead
+        if lookahead.type is _KEYWORD and lookahead.value in _DECLARATION_START:
+            return self._statement_list_item_tail()
+        return self.parseStatement()
+
+    def _statement_list_item_tail(self):
+        """The keyword branch of the original ``parseStatementListItem``, verbatim."""
+        value = self.lookahead.value
+        if value == "export":
+            if not self.context.isModule:
+                self.tolerateUnexpectedToken(self.lookahead, Messages.IllegalExportDeclaration)
+            statement = self.parseExportDeclaration()
+        elif value == "import":
+            if self.matchImportCall():
+                statement = self.parseExpressionStatement()
+            else:
+                if not self.context.isModule:
+                    self.tolerateUnexpectedToken(self.lookahead, Messages.IllegalImportDeclaration)
+                statement = self.parseImportDeclaration()
+        elif value == "const":
+            statement = self.parseLexicalDeclaration(Params(inFor=False))
+        elif value == "function":
+            statement = self.parseFunctionDeclaration()
+        elif value == "class":
+            statement = self.parseClassDeclaration()
+        elif value == "let":
+            statement = (
+                self.parseLexicalDeclaration(Params(inFor=False))
+                if self.isLexicalDeclaration()
+                else self.parseStatement()
+            )
+        else:
+            statement = self.parseStatement()
+        return statement
 
     def parseExpression(self):
         startToken = self.lookahead
