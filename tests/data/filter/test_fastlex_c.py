@@ -12,7 +12,23 @@ from opencook.data.filter.comments import code_and_comments, split_pygments
 from opencook.data.filter.lang_signals import _fastlex_c
 
 CONF = "/work/shared/data/opc_filter_conformance/files"
-LANGS = ["c", "cpp", "csharp", "java", "javascript"]
+LANGS = ["c", "cpp", "csharp", "java", "javascript"] + [
+    "shell", "html", "typescript", "rust", "makefile", "xml", "cmake", "d", "sql", "tcl", "ini",
+]
+# Real files of each language on a Debian machine with the usual toolchains; a few per language.
+MACHINE = {
+    "shell": ["/usr/share/dpkg/sh/*.sh", "/usr/share/vim/vim*/macros/*.sh", "/usr/share/ucf/*.sh"],
+    "html": ["/usr/share/doc/libffi8/html/*.html", "/usr/share/doc/nodejs/*.html", "/usr/share/doc/*/*.html"],
+    "typescript": ["/usr/lib/node_modules/typescript/dist/api/*.d.ts", "/usr/lib/node_modules/*/lib/*.d.ts"],
+    "rust": ["/usr/share/cargo/registry/*/src/*.rs"],
+    "makefile": ["/usr/share/dpkg/*.mk"],
+    "xml": ["/usr/share/mime/packages/*.xml", "/usr/share/glib-2.0/schemas/*.xml"],
+    "cmake": ["/usr/share/cmake-3*/Modules/Find*.cmake"],
+    "d": ["/usr/sbin/*-rc.d"],
+    "sql": ["/usr/share/postgresql/*/extension/*.sql"],
+    "tcl": ["/usr/share/tcltk/tk8*/*.tcl"],
+    "ini": ["/usr/lib/systemd/system/*.service", "/usr/share/php*/*/*.ini"],
+}
 
 SNIPPETS = {
     "c": [
@@ -35,6 +51,50 @@ SNIPPETS = {
     "javascript": [
         "var r = /\\/*[a-z]/g; // c\nlet t = `a ${b /* c */} // d`; x = a / b / c; /* e */\n",
         "#!/usr/bin/env node\nconst x = '/*'; f(/re/); </script> // \n`open ${",
+    ],
+    "shell": [
+        '#!/bin/sh\n# c\necho "a # b" \'#x\' $# ${x#y} # d\ncat <<EOF\n# not\nEOF\nx=$(echo # e\n)\n`a # f`\n',
+        "case $1 in a) f;; esac # g\n(( i = 2 # 3 )) [[ $a == \"#\" ]] && { b; } # h\n",
+    ],
+    "html": [
+        '<!-- c -->\n<script>var a = 1; // js\n/* b */</script><style>a { /* css */ }</style><p a="<!--">x</p>\n',
+        "<!DOCTYPE html><script type=x>`${a /* t */}`</script>\n<script>// open\n<style>/* x",
+    ],
+    "typescript": [
+        "interface A { x: number } // c\nlet s = `a ${b /* c */}`; /** d */ enum E { A }\n",
+        "function f<T>(a: T): T { return a / 2; } /* e */ module M { } // f\n",
+    ],
+    "rust": [
+        "//! doc\n/// item\nfn f<'a>(x: &'a str) -> char { '/' } /* a /* nested */ b */ let r = r#\"// no\"#;\n",
+        "macro_rules! m { ($x:expr) => { $x /* c */ } } #[cfg(test)] // d\nb\"/*\" /* open",
+    ],
+    "makefile": [
+        "all: x # c\n\techo a # b\n# line\nifeq (a,b)\nX = 1 # d \\\n  y\nendif\n$(call f,#)\n",
+        "define V\n# in define\nendef\n.PHONY: a # e\nexport A B # f\n\t@# g\n",
+    ],
+    "xml": [
+        '<?xml version="1.0"?>\n<!-- c --><a b="<!--"><![CDATA[ <!-- no --> ]]></a>\n<!-- open\n',
+        "<!DOCTYPE x [ <!ENTITY a 'b'> ]><x:y z='1'/><!-- d --></x>\n",
+    ],
+    "cmake": [
+        '# c\nset(X "a # b") #[[ block ]] \nif(A) # d\nendif()\n',
+        "foo(${A} $ENV{B} $<C> # e\n  \"#\" ) #[==[ long\n]==] x\n",
+    ],
+    "d": [
+        '/+ a /+ nested +/ b +/ int x; // c\n/** doc */ string s = q"(/* no */)";\n#line 1\n',
+        "auto r = r\"//\"; char c = '/'; /* e */ `/+ raw +/` /+ open",
+    ],
+    "sql": [
+        "-- c\nSELECT '/* no */' /* a /* nested */ b */ FROM t; # x\n",
+        "CREATE FUNCTION f() AS $$ -- in $$ LANGUAGE sql; \"--\" /* open",
+    ],
+    "tcl": [
+        '# c\nproc f {a} { return $a } ;# d\nset x "# no"\n',
+        "if {$a} { # e\n  puts [list #f]\n} \\\n# g\n",
+    ],
+    "ini": [
+        "; c\n[sec] # x\nkey = value ; d\n# e\n",
+        "a: b \\\n  c # f\n[open\n",
     ],
 }
 
@@ -73,6 +133,17 @@ def test_code_and_comments_uses_exact_split(lang: str) -> None:
     for text in SNIPPETS[lang]:
         assert code_and_comments(lang, text) == split_pygments(lang, text)
         assert code_and_comments(lang, text, fast=False) == split_pygments(lang, text)
+
+
+@pytest.mark.parametrize("lang", sorted(MACHINE))
+def test_machine_files(lang: str) -> None:
+    paths = sorted({p for pat in MACHINE[lang] for p in glob.glob(pat) if os.path.getsize(p) < 300_000})[:8]
+    if not paths:
+        pytest.skip(f"no {lang} files on this machine")
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        assert _fastlex_c.split(lang, text) == split_pygments(lang, text), path
 
 
 def test_usr_include_sample() -> None:
