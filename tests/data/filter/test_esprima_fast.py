@@ -157,3 +157,15 @@ def test_parse_at_the_recursion_limit_is_stock_esprimas():
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
 def test_parse_verdicts_match_stock(name):
     assert _verdict(javascript.parse, SNIPPETS[name]) == _verdict(_stock_parse, SNIPPETS[name])
+
+
+@pytest.mark.parametrize(
+    "options", [{"range": True, "loc": True, "tokens": True, "comment": True}, {"tolerant": True}]
+)
+def test_other_options_take_the_original_paths(options):
+    """Ranges, locations, tokens, comments and tolerance (unused by the filter) still come out as stock."""
+    text = SNIPPETS["block_comments"] + SNIPPETS["templates"] + SNIPPETS["regex_vs_division"]
+    ours = fast.FastParser(text, options=dict(options, sourceType="script"))
+    stock = esprima.parser.Parser(text, options=dict(options, sourceType="script"))
+    assert ours.parseScript().toDict() == stock.parseScript().toDict()
+    assert [t.toDict() for t in ours.tokens] == [t.toDict() for t in stock.tokens]

@@ -17,6 +17,7 @@ esprima on every ``.js`` file under ``npm root -g``; ``benchmarks/esprima_speed.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from esprima import nodes as Node
@@ -287,6 +288,8 @@ class FastParser(Parser):
         self._plain = not (
             config.comment or config.tokens or config.range or config.loc or config.tolerant or delegate
         )
+        if not self._plain:  # the original nextToken records tokens/comments; this one does not
+            self.nextToken = functools.partial(Parser.nextToken, self)
         self.operatorPrecedence = {
             "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6, "===": 6, "!==": 6,
             "<": 7, ">": 7, "<=": 7, ">=": 7, "instanceof": 7, "in": 7,
@@ -322,8 +325,6 @@ class FastParser(Parser):
         )
 
     def nextToken(self):
-        if not self._plain:
-            return Parser.nextToken(self)
         token = self.lookahead
         scanner = self.scanner
         source = scanner.source
@@ -440,7 +441,7 @@ class FastParser(Parser):
             last.column = start.column
 
     def parseIdentifierName(self):
-        node = self.createNode()
+        node = None if self._plain else self.createNode()
         token = self.nextToken()
         if token.type not in _IDENTIFIER_NAME:
             self.throwUnexpectedToken(token)
@@ -765,7 +766,7 @@ class FastParser(Parser):
         lookahead = self.lookahead
         kind = lookahead.type
         if kind is _IDENTIFIER:
-            node = self.createNode()
+            node = None if self._plain else self.createNode()  # finalize() ignores it when plain
             context = self.context
             if (context.isModule or context.allowAwait) and lookahead.value == "await":
                 self.tolerateUnexpectedToken(lookahead)
@@ -773,7 +774,7 @@ class FastParser(Parser):
                 return self.parseFunctionExpression()
             return self.finalize(node, Node.Identifier(self.nextToken().value))
         if kind is Token.NumericLiteral or kind is Token.StringLiteral:
-            node = self.createNode()
+            node = None if self._plain else self.createNode()  # finalize() ignores it when plain
             context = self.context
             if context.strict and lookahead.octal:
                 self.tolerateUnexpectedToken(lookahead, Messages.StrictOctalLiteral)
@@ -897,7 +898,8 @@ class FastParser(Parser):
                     self.expect(".")
                     property = self.parseIdentifierName()
                     expr = self.finalize(
-                        self.startNode(startToken), Node.StaticMemberExpression(expr, property)
+                        None if self._plain else self.startNode(startToken),
+                        Node.StaticMemberExpression(expr, property),
                     )
                 elif value == "(":
                     asyncArrow = maybeAsync and (startToken.lineNumber == lookahead.lineNumber)
@@ -909,7 +911,9 @@ class FastParser(Parser):
                         args = self.parseArguments()
                     if expr.type is Syntax.Import and len(args) != 1:
                         self.tolerateError(Messages.BadImportCallArity)
-                    expr = self.finalize(self.startNode(startToken), Node.CallExpression(expr, args))
+                    expr = self.finalize(
+                        None if self._plain else self.startNode(startToken), Node.CallExpression(expr, args)
+                    )
                     if asyncArrow and self.match("=>"):
                         for arg in args:
                             self.reinterpretExpressionAsPattern(arg)
@@ -927,7 +931,10 @@ class FastParser(Parser):
                     break
             elif lookahead.type is Token.Template and lookahead.head:
                 quasi = self.parseTemplateLiteral()
-                expr = self.finalize(self.startNode(startToken), Node.TaggedTemplateExpression(expr, quasi))
+                expr = self.finalize(
+                    None if self._plain else self.startNode(startToken),
+                    Node.TaggedTemplateExpression(expr, quasi),
+                )
             else:
                 break
 
