@@ -25,6 +25,8 @@ Checked differentially against Pygments; see tests/data/filter/test_fastlex_c.py
 from __future__ import annotations
 
 import re
+import re._constants as _c
+import re._parser as _parser
 from functools import cache
 
 from pygments.lexer import Lexer, RegexLexer, bygroups, this, using
@@ -92,11 +94,19 @@ class _Hang(Exception):
 
 
 class _State:
-    __slots__ = ("rules", "combo", "index", "skip")
+    """One lexer state: its rules, and per first character the combined patterns that can match there.
 
-    def __init__(self, rules: list, flags: int) -> None:
+    ``disp[c]`` (``c`` ASCII; ``nonascii`` for the rest) is ``(combo, rule_of_group)`` over only the
+    rules whose match can start with ``c`` (their order kept), or None when none can; ``full`` is
+    the same over all rules, for the end of the text; ``skip`` dispatches the same way inside the
+    regex engine. ``combo`` is None when the rules cannot be combined.
+    """
+
+    __slots__ = ("rules", "combo", "disp", "nonascii", "full", "skip")
+
+    def __init__(self, rules: list, flags: int, owner) -> None:
         rules = [(rex, _fast_action(action), new) for rex, action, new in rules]
-        self.rules = rules
+        self.rules = [(rule[0], _entry(rule, 0, owner)) for rule in rules]
         pats: list[str] | None = []
         flags = re.compile("", flags).flags
         for rexmatch, _action, _new in rules:
@@ -109,18 +119,23 @@ class _State:
         self.skip = None
         if pats is None:
             return
-        combo = []
-        ngroups = 0
-        for i, p in enumerate(pats):
-            q, k = _rewrite(p, True, ngroups + 1)
-            combo.append(f"(?P<_{i}>{q})")
-            ngroups += k + 1
-        self.combo = re.compile("|".join(combo), flags).match
-        gi = self.combo.__self__.groupindex
-        self.index = {gi[f"_{i}"]: i for i in range(len(pats))}
+        self.full = _combo(rules, pats, range(len(pats)), flags, owner)
+        self.combo = self.full[0]
+        firsts = [_first_of(p, flags) for p in pats]
+        groups = _char_groups(firsts)
+        self.disp = {}
+        cache: dict[tuple[int, ...], tuple | None] = {}
+        for chars, members in groups:
+            ent = cache.get(members)
+            if ent is None and members:
+                ent = cache[members] = _combo(rules, pats, members, flags, owner)
+            for c in chars:
+                self.disp[c] = ent
+        self.nonascii = self.disp.pop(None, None)
         # The skip pattern: one atomic alternation of all rules in order, where a rule with an
         # effect is only a look-ahead: when it is the first to match, the iteration is empty and
-        # the possessive repeat stops there.
+        # the possessive repeat stops there. Each first-character class gets its own branch of
+        # only the rules that can start with it, so the engine tries few rules per token.
         alts = []
         any_plain = False
         for (_rex, action, new_state), p in zip(rules, pats, strict=True):
@@ -131,7 +146,186 @@ class _State:
             else:
                 alts.append(f"(?={q})")
         if any_plain:
-            self.skip = re.compile("(?>" + "|".join(alts) + ")*+", flags).match
+            branches = []
+            for chars, members in groups:
+                if members:
+                    guard = "[^\\x00-\\x7f]" if chars == [None] else _char_class(c for c in chars if c is not None)
+                    if None in chars and chars != [None]:
+                        guard = f"(?:{guard}|[^\\x00-\\x7f])"
+                    branches.append(f"(?={guard})(?:" + "|".join(alts[i] for i in members) + ")")
+            if branches:
+                self.skip = re.compile("(?>" + "|".join(branches) + ")*+", flags).match
+
+
+def _combo(rules: list, pats: list[str], members, flags: int, owner) -> tuple:
+    """``(match, {group number: rule})`` of the alternation ``(?P<_i>rule_i)|...`` over ``members``."""
+    combo = []
+    ngroups = 0
+    for i in members:
+        q, k = _rewrite(pats[i], True, ngroups + 1)
+        combo.append(f"(?P<_{i}>{q})")
+        ngroups += k + 1
+    match = re.compile("|".join(combo), flags).match
+    gi = match.__self__.groupindex
+    return match, {gi[f"_{i}"]: _entry(rules[i], gi[f"_{i}"], owner) for i in members}
+
+
+_NOOP, _COMMENT, _GROUPS, _CALL = range(4)  # _NOOP must be 0 (falsy): the scan tests ``if kind``
+
+
+def _entry(rule: tuple, base: int, owner) -> tuple:
+    """``(kind, groups, new_state, rexmatch, action)`` of a rule whose groups are numbered from
+    ``base + 1`` in the pattern that matched it. A ``bygroups`` of token types and ``using``
+    callbacks is read off that match (``_GROUPS``: ``(group number, None)`` for a comment-typed
+    group, ``(group number, (lexer, stack))`` for a group lexed by ``lexer``: ``owner``, the
+    driver lexing this state, for ``using(this)``, else a lexer class this module drives); other
+    callbacks run on the rule's own match (``_CALL``)."""
+    rexmatch, action, new_state = rule
+    if action is None or (type(action) is _TokenType and action not in _COMMENT_TYPES):
+        return _NOOP, (), new_state, rexmatch, action
+    if type(action) is _TokenType:
+        return _COMMENT, (), new_state, rexmatch, action
+    if getattr(action, "__code__", None) is _BYGROUPS:
+        args = _closure(action)["args"]
+        groups = []
+        for i, a in enumerate(args):
+            if a is None or (type(a) is _TokenType and a not in _COMMENT_TYPES):
+                continue
+            if type(a) is _TokenType:
+                groups.append((base + i + 1, None))
+                continue
+            sub = _using_target(a, owner)
+            if sub is None:
+                break
+            groups.append((base + i + 1, sub))
+        else:
+            if len(args) <= rexmatch.__self__.groups:
+                return (_GROUPS if groups else _NOOP), tuple(groups), new_state, rexmatch, action
+    return _CALL, (), new_state, rexmatch, action
+
+
+def _using_target(action, owner) -> tuple | None:
+    """``(lexer, stack)`` of a ``using(this)`` or ``using(DrivableLexer)`` callback without options."""
+    code = getattr(action, "__code__", None)
+    if code is not _USING_THIS and code is not _USING_OTHER:
+        return None
+    cl = _closure(action)
+    if cl["kwargs"]:
+        return None
+    stack = tuple(cl["gt_kwargs"].get("stack", ("root",)))
+    if code is _USING_THIS:
+        return owner, stack
+    return (cl["_other"], stack) if _drivable(cl["_other"]) else None
+
+
+def _char_class(chars) -> str:
+    return "[" + "".join(f"\\x{ord(c):02x}" for c in chars) + "]"
+
+
+_ASCII = frozenset(range(128))
+_CATEGORY = {
+    "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W",
+}
+
+
+def _first_of(pattern: str, flags: int) -> tuple[frozenset[int], bool]:
+    """A superset of the characters a match of ``pattern`` can start with: (ASCII codes, whether
+    any non-ASCII one). A pattern that can match empty can start anywhere."""
+    parsed = _parser.parse(pattern, flags)
+    codes, nonascii, nullable = _first(parsed.data, parsed.state.flags)
+    return (_ASCII, True) if nullable else (frozenset(codes), nonascii)
+
+
+def _first(items, flags: int) -> tuple[set[int], bool, bool]:
+    """(ASCII codes, non-ASCII?, can match empty) of a parsed sequence; zero-width items skipped."""
+    codes: set[int] = set()
+    nonascii = False
+    for op, av in items:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        c, n, nullable = _first_item(op, av, flags)
+        codes |= c
+        nonascii |= n
+        if not nullable:
+            return codes, nonascii, False
+    return codes, nonascii, True
+
+
+def _first_item(op, av, flags: int) -> tuple[set[int], bool, bool]:
+    if op in (_c.LITERAL, _c.NOT_LITERAL, _c.ANY, _c.IN):
+        if flags & (re.IGNORECASE | re.ASCII | re.LOCALE):
+            return set(_ASCII), True, False
+        if op is _c.LITERAL:
+            return ({av} if av < 128 else set()), av >= 128, False
+        if op is _c.NOT_LITERAL:
+            return set(_ASCII - {av}), True, False
+        if op is _c.ANY:
+            return set(_ASCII if flags & re.DOTALL else _ASCII - {10}), True, False
+        return (*_in_set(av), False)
+    if op is _c.BRANCH:
+        codes: set[int] = set()
+        nonascii = nullable = False
+        for seq in av[1]:
+            c, n, e = _first(seq, flags)
+            codes |= c
+            nonascii |= n
+            nullable |= e
+        return codes, nonascii, nullable
+    if op is _c.SUBPATTERN:
+        _group, add, remove, seq = av
+        return _first(seq, (flags | add) & ~remove)
+    if op is _c.ATOMIC_GROUP:
+        return _first(av, flags)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        lo, hi, seq = av
+        if hi == 0:
+            return set(), False, True
+        c, n, e = _first(seq, flags)
+        return c, n, e or lo == 0
+    return set(_ASCII), True, True  # back-references and anything else: anywhere
+
+
+def _in_set(items) -> tuple[set[int], bool]:
+    codes: set[int] = set()
+    nonascii = False
+    negate = False
+    for op, av in items:
+        if op is _c.NEGATE:
+            negate = True
+        elif op is _c.LITERAL:
+            if av < 128:
+                codes.add(av)
+            else:
+                nonascii = True
+        elif op is _c.RANGE:
+            codes.update(range(av[0], min(av[1], 127) + 1))
+            nonascii |= av[1] >= 128
+        elif op is _c.CATEGORY and str(av) in _CATEGORY:
+            cat = re.compile(_CATEGORY[str(av)])
+            codes.update(i for i in _ASCII if cat.match(chr(i)))
+            nonascii = True
+        else:
+            return set(_ASCII), True
+    if negate:
+        return set(_ASCII - codes), True
+    return codes, nonascii
+
+
+def _char_groups(firsts: list[tuple[frozenset[int], bool]]) -> list[tuple[list, tuple[int, ...]]]:
+    """Characters grouped by the rules (indices, in order) that can start there; ``None`` stands
+    for every non-ASCII character. Groups with the most common code characters come first."""
+    by_members: dict[tuple[int, ...], list] = {}
+    for code in range(128):
+        members = tuple(i for i, (codes, _n) in enumerate(firsts) if code in codes)
+        by_members.setdefault(members, []).append(chr(code))
+    members = tuple(i for i, (_codes, n) in enumerate(firsts) if n)
+    by_members.setdefault(members, []).append(None)
+    common = " \n\tetaoinsrlcdu_(),;.=*/{}"
+    return sorted(
+        ((chars, m) for m, chars in by_members.items()),
+        key=lambda cm: -sum(c in cm[0] for c in common),
+    )
 
 
 def _rewrite(p: str, capture: bool, offset: int = 0) -> tuple[str, int]:
@@ -194,7 +388,7 @@ class FastRegexLexer:
 
     def __init__(self, lexer) -> None:
         self.lexer = lexer
-        self.states = {name: _State(rules, lexer.flags) for name, rules in lexer._tokens.items()}
+        self.states = {name: _State(rules, lexer.flags, self) for name, rules in lexer._tokens.items()}
 
     # ``using(this)`` callbacks call this on the lexer they are given (``self`` here).
     def get_tokens_unprocessed(self, text: str, stack=("root",)):
@@ -212,40 +406,51 @@ class FastRegexLexer:
         statestack = list(stack)
         st = states[statestack[-1]]
         pos = 0
+        n = len(text)
         comment_types = _COMMENT_TYPES
         while True:
             if st.skip is not None:
                 pos = st.skip(text, pos).end()
             if st.combo is not None:
-                m = st.combo(text, pos)
-                if m is None:
+                ent = st.disp.get(text[pos], st.nonascii) if pos < n else st.full
+                if ent is None:
                     rule = None
                 else:
-                    rule = st.rules[st.index[m.lastindex]]
+                    m = ent[0](text, pos)
+                    rule = None if m is None else ent[1][m.lastindex]
             else:
                 rule = m = None
-                for r in st.rules:
-                    m = r[0](text, pos)
+                for rexmatch, r in st.rules:
+                    m = rexmatch(text, pos)
                     if m:
                         rule = r
                         break
             if rule is None:
-                if pos >= len(text):
+                if pos >= n:
                     break
                 if text[pos] == "\n":
                     statestack = ["root"]
                     st = states["root"]
                 pos += 1
                 continue
-            rexmatch, action, new_state = rule
+            kind, groups, new_state, rexmatch, action = rule
             end = m.end()
-            if action is not None:
-                if type(action) is _TokenType:
-                    if action in comment_types:
-                        spans.append((pos, end))
+            if kind:
+                if kind == _COMMENT:
+                    spans.append((pos, end))
+                elif kind == _GROUPS:
+                    for g, sub in groups:
+                        a, b = m.span(g)
+                        if sub is None:
+                            if a < b:
+                                spans.append((a, b))
+                        elif a >= 0:
+                            lexer = sub[0] if type(sub[0]) is FastRegexLexer else _class_driver(sub[0])
+                            inner: list[tuple[int, int]] = []
+                            lexer.scan(text[a:b], sub[1], inner)
+                            spans.extend((x + a, y + a) for x, y in inner)
                 else:
-                    m2 = rexmatch(text, pos)
-                    for i, t, v in action(self, m2):
+                    for i, t, v in action(self, rexmatch(text, pos)):
                         if t in comment_types and v:
                             spans.append((i, i + len(v)))
             if new_state is None:
