@@ -128,7 +128,11 @@ class _State:
         for chars, members in groups:
             ent = cache.get(members)
             if ent is None and members:
-                ent = cache[members] = _combo(rules, pats, members, flags, owner)
+                if pats[members[0]] == "":  # ``default(...)``: the first candidate always matches
+                    ent = (None, self.full[1][self.full[0].__self__.groupindex[f"_{members[0]}"]])
+                else:
+                    ent = _combo(rules, pats, members, flags, owner)
+                cache[members] = ent
             for c in chars:
                 self.disp[c] = ent
         self.nonascii = self.disp.pop(None, None)
@@ -173,18 +177,18 @@ def _combo(rules: list, pats: list[str], members, flags: int, owner) -> tuple:
 _NOOP, _COMMENT, _GROUPS, _CALL = range(4)  # _NOOP must be 0 (falsy): the scan tests ``if kind``
 
 
-def _entry(rule: tuple, base: int, owner) -> tuple:
-    """``(kind, groups, new_state, rexmatch, action)`` of a rule whose groups are numbered from
+def _entry(rule: tuple, base: int, owner) -> list:
+    """``[kind, groups, transition, rexmatch, action, new_state]`` of a rule whose groups are numbered from
     ``base + 1`` in the pattern that matched it. A ``bygroups`` of token types and ``using``
     callbacks is read off that match (``_GROUPS``: ``(group number, None)`` for a comment-typed
     group, ``(group number, (lexer, stack))`` for a group lexed by ``lexer``: ``owner``, the
     driver lexing this state, for ``using(this)``, else a lexer class this module drives); other
-    callbacks run on the rule's own match (``_CALL``)."""
+    callbacks run on the rule's own match (``_CALL``). ``transition`` is set by ``_link``."""
     rexmatch, action, new_state = rule
     if action is None or (type(action) is _TokenType and action not in _COMMENT_TYPES):
-        return _NOOP, (), new_state, rexmatch, action
+        return [_NOOP, (), None, rexmatch, action, new_state]
     if type(action) is _TokenType:
-        return _COMMENT, (), new_state, rexmatch, action
+        return [_COMMENT, (), None, rexmatch, action, new_state]
     if getattr(action, "__code__", None) is _BYGROUPS:
         args = _closure(action)["args"]
         groups = []
@@ -200,8 +204,29 @@ def _entry(rule: tuple, base: int, owner) -> tuple:
             groups.append((base + i + 1, sub))
         else:
             if len(args) <= rexmatch.__self__.groups:
-                return (_GROUPS if groups else _NOOP), tuple(groups), new_state, rexmatch, action
-    return _CALL, (), new_state, rexmatch, action
+                return [_GROUPS if groups else _NOOP, tuple(groups), None, rexmatch, action, new_state]
+    return [_CALL, (), None, rexmatch, action, new_state]
+
+
+_PUSH, _POP, _OTHER = range(3)
+
+
+def _link(entry: list, states: dict) -> None:
+    """Pygments' ``new_state`` as a transition on a stack of ``_State`` objects: ``(_PUSH, states)``,
+    ``(_POP, negative count)`` or ``(_OTHER, names)`` with ``#pop``/``#push`` among them."""
+    new = entry[5]
+    if new is None:
+        entry[2] = None
+    elif isinstance(new, tuple) and new and not any(n in ("#pop", "#push") for n in new):
+        entry[2] = (_PUSH, tuple(states[n] for n in new))
+    elif isinstance(new, int):
+        entry[2] = (_POP, new)
+    elif isinstance(new, tuple):
+        entry[2] = (_OTHER, new)
+    elif new == "#push":
+        entry[2] = (_OTHER, ("#push",))
+    else:
+        raise ValueError(f"unknown new state {new!r}")
 
 
 def _using_target(action, owner) -> tuple | None:
@@ -238,18 +263,34 @@ def _first_of(pattern: str, flags: int) -> tuple[frozenset[int], bool]:
 
 
 def _first(items, flags: int) -> tuple[set[int], bool, bool]:
-    """(ASCII codes, non-ASCII?, can match empty) of a parsed sequence; zero-width items skipped."""
+    """(ASCII codes, non-ASCII?, unconstrained) of a parsed sequence: a match at ``pos`` needs
+    ``text[pos]`` among the codes (or non-ASCII), unless it can match empty whatever follows.
+    Zero-width items are skipped, except a leading look-ahead, which constrains ``text[pos]``."""
     codes: set[int] = set()
     nonascii = False
+    ahead: tuple[set[int], bool] | None = None
+    leading = True
     for op, av in items:
+        if op is _c.ASSERT and av[0] == 1 and leading:
+            c, n, e = _first(av[1], flags)
+            if not e:
+                ahead = (c, n) if ahead is None else (ahead[0] & c, ahead[1] and n)
+            continue
         if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
             continue
+        leading = False
         c, n, nullable = _first_item(op, av, flags)
         codes |= c
         nonascii |= n
         if not nullable:
-            return codes, nonascii, False
-    return codes, nonascii, True
+            break
+    else:
+        if ahead is None:
+            return codes, nonascii, True
+        return set(ahead[0]), ahead[1], False
+    if ahead is not None:
+        return codes & ahead[0], nonascii and ahead[1], False
+    return codes, nonascii, False
 
 
 def _first_item(op, av, flags: int) -> tuple[set[int], bool, bool]:
@@ -389,6 +430,14 @@ class FastRegexLexer:
     def __init__(self, lexer) -> None:
         self.lexer = lexer
         self.states = {name: _State(rules, lexer.flags, self) for name, rules in lexer._tokens.items()}
+        for st in self.states.values():
+            for _rex, entry in st.rules:
+                _link(entry, self.states)
+            if st.combo is not None:
+                for ent in (st.full, st.nonascii, *st.disp.values()):
+                    if ent is not None:
+                        for entry in ent[1].values() if ent[0] is not None else (ent[1],):
+                            _link(entry, self.states)
 
     # ``using(this)`` callbacks call this on the lexer they are given (``self`` here).
     def get_tokens_unprocessed(self, text: str, stack=("root",)):
@@ -403,38 +452,43 @@ class FastRegexLexer:
 
     def scan(self, text: str, stack, spans: list[tuple[int, int]]) -> None:
         states = self.states
-        statestack = list(stack)
-        st = states[statestack[-1]]
+        root = states["root"]
+        statestack = [states[name] for name in stack]
+        st = statestack[-1]
         pos = 0
         n = len(text)
         comment_types = _COMMENT_TYPES
         while True:
             if st.skip is not None:
                 pos = st.skip(text, pos).end()
+            rule = None
             if st.combo is not None:
                 ent = st.disp.get(text[pos], st.nonascii) if pos < n else st.full
-                if ent is None:
-                    rule = None
-                else:
-                    m = ent[0](text, pos)
-                    rule = None if m is None else ent[1][m.lastindex]
+                if ent is not None:
+                    if ent[0] is None:
+                        rule = ent[1]
+                        end = pos
+                    else:
+                        m = ent[0](text, pos)
+                        if m is not None:
+                            rule = ent[1][m.lastindex]
+                            end = m.end()
             else:
-                rule = m = None
                 for rexmatch, r in st.rules:
                     m = rexmatch(text, pos)
                     if m:
                         rule = r
+                        end = m.end()
                         break
             if rule is None:
                 if pos >= n:
                     break
                 if text[pos] == "\n":
-                    statestack = ["root"]
-                    st = states["root"]
+                    statestack = [root]
+                    st = root
                 pos += 1
                 continue
-            kind, groups, new_state, rexmatch, action = rule
-            end = m.end()
+            kind, groups, trans, rexmatch, action, _new = rule
             if kind:
                 if kind == _COMMENT:
                     spans.append((pos, end))
@@ -453,29 +507,32 @@ class FastRegexLexer:
                     for i, t, v in action(self, rexmatch(text, pos)):
                         if t in comment_types and v:
                             spans.append((i, i + len(v)))
-            if new_state is None:
+            if trans is None:
                 if end == pos:
                     raise _Hang
                 pos = end
                 continue
             pos = end
-            if isinstance(new_state, tuple):
-                for state in new_state:
-                    if state == "#pop":
-                        if len(statestack) > 1:
-                            statestack.pop()
-                    elif state == "#push":
-                        statestack.append(statestack[-1])
-                    else:
-                        statestack.append(state)
-            elif isinstance(new_state, int):
-                if abs(new_state) >= len(statestack):
+            op, arg = trans
+            if op == _PUSH:
+                statestack.extend(arg)
+                st = arg[-1]
+                continue
+            if op == _POP:
+                if -arg >= len(statestack):
                     del statestack[1:]
                 else:
-                    del statestack[new_state:]
-            elif new_state == "#push":
-                statestack.append(statestack[-1])
-            st = states[statestack[-1]]
+                    del statestack[arg:]
+            else:
+                for name in arg:
+                    if name == "#pop":
+                        if len(statestack) > 1:
+                            statestack.pop()
+                    elif name == "#push":
+                        statestack.append(statestack[-1])
+                    else:
+                        statestack.append(states[name])
+            st = statestack[-1]
 
 
 @cache
