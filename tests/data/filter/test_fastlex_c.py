@@ -7,6 +7,7 @@ import os
 import random
 
 import pytest
+from pygments.lexers.make import BaseMakefileLexer
 
 from opencook.data.filter.comments import code_and_comments, split_pygments
 from opencook.data.filter.lang_signals import _fastlex_c
@@ -155,3 +156,23 @@ def test_usr_include_sample() -> None:
             text = f.read()
         for lang in ("c", "cpp"):
             assert _fastlex_c.split(lang, text) == split_pygments(lang, text), path
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_first_character_sets_cover_every_match(lang: str) -> None:
+    """Wherever a rule matches, the character there is in the set the dispatch files it under."""
+    rng = random.Random(lang + "first")
+    texts = [t for t in SNIPPETS[lang]] + [_mutate(t, rng) for t in SNIPPETS[lang] for _ in range(3)]
+    lexer = BaseMakefileLexer() if lang == "makefile" else _fastlex_c._driver(lang).lexer
+    checked = 0
+    for rules in lexer._tokens.values():
+        for rexmatch, _action, _new in rules:
+            pat = rexmatch.__self__
+            codes, nonascii = _fastlex_c._first_of(pat.pattern, pat.flags)
+            for text in texts:
+                for pos in range(len(text)):
+                    if rexmatch(text, pos):
+                        c = ord(text[pos])
+                        assert (c in codes) if c < 128 else nonascii, (pat.pattern, text[pos])
+                        checked += 1
+    assert checked > 0
