@@ -153,6 +153,8 @@ def worker(corpus_file: str, mode: str, out_file: str) -> None:
             lang="zh",
             text="数据清洗流水线对每个文件计算质量信号。" * 20,
         ),
+        # JavaScript that no tree-sitter grammar parses: fixed mode's fallback comment scanner
+        dict(id="js", path="bad.js", language="JavaScript", doc_type="code", text="var x = ;\n// broken\n"),
     ]:
         judge(r, config)
     gc.collect()

@@ -65,8 +65,9 @@ def code_and_comments(program_lang: str, text: str, fast: bool = True, modern: b
 
     The fast scanners reproduce Pygments' comment/code split for the supported languages (see
     docs/filter_lang_signals.md for how that was checked): hand-written ones for Python and Go, a
-    driver of Pygments' own token table (``_fastlex_c``) for C, C++, Java, C# and JavaScript;
-    other languages always use Pygments.
+    driver of Pygments' own token tables (``_fastlex_c``) for C, C++, Java, C#, JavaScript,
+    TypeScript, shell, HTML, XML, Rust, D, SQL, Tcl, CMake, INI and makefiles; other languages
+    always use Pygments.
     """
     modern = modern and program_lang == "javascript"
     key = (program_lang, fast, modern, text)
