@@ -112,17 +112,7 @@ def _stock_parse(text: str):
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, javascript._RECURSION_LIMIT))
     try:
-        try:
-            if "import" in text or "export" in text:
-                try:
-                    return esprima.parseModule(text)
-                except esprima.Error:
-                    return esprima.parseScript(text)
-            return esprima.parseScript(text)
-        except esprima.Error:
-            return None
-        except Exception as exc:  # noqa: BLE001
-            raise SignalFailure(f"esprima crashed: {exc!r}") from exc
+        return javascript.parse_stock(text)
     finally:
         sys.setrecursionlimit(old)
 

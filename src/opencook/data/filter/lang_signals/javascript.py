@@ -69,19 +69,28 @@ def parse(text: str):
         if tree is not _CRASHED:
             return tree
         sys.setrecursionlimit(limit)
-        try:
-            if "import" in text or "export" in text:
-                try:
-                    return esprima.parseModule(text)
-                except esprima.Error:
-                    return esprima.parseScript(text)
-            return esprima.parseScript(text)
-        except esprima.Error:
-            return None
-        except Exception as exc:  # noqa: BLE001
-            raise SignalFailure(f"esprima crashed: {exc!r}") from exc
+        return parse_stock(text)
     finally:
         sys.setrecursionlimit(old)
+
+
+def parse_stock(text: str):
+    """Stock esprima, as the reference parses: a module when the text mentions ``import``/``export``
+    (a script if that fails), else a script; None when it does not parse. The caller sets the
+    recursion limit."""
+    import esprima
+
+    try:
+        if "import" in text or "export" in text:
+            try:
+                return esprima.parseModule(text)
+            except esprima.Error:
+                return esprima.parseScript(text)
+        return esprima.parseScript(text)
+    except esprima.Error:
+        return None
+    except Exception as exc:  # noqa: BLE001
+        raise SignalFailure(f"esprima crashed: {exc!r}") from exc
 
 
 def _is_module_exports_member(left) -> bool:
