@@ -65,3 +65,22 @@ def test_dedup_a_parquet_file_with_a_preset_and_bad_options(tmp_path: Path) -> N
     assert bad.returncode == 2 and "exceeds num_perm" in bad.stderr and "Traceback" not in bad.stderr
     missing = opencook("data", "dedup", str(tmp_path / "nope"), "--out", str(tmp_path / "m"), cwd=tmp_path)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_dedup_backend_rensa_finds_the_same_duplicates_and_is_recorded(tmp_path: Path) -> None:
+    dataset = _dataset(tmp_path)
+    removed = {}
+    for backend in ("numpy", "rensa"):
+        out = tmp_path / backend
+        p = opencook("data", "dedup", str(dataset), "--out", str(out), "--num-perm", "128", "--bands", "32",
+                     "--rows", "4", "--backend", backend, "--workers", "1", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert f"128 permutations ({backend})" in p.stdout
+        decision = pq.read_table(out / "stages" / "01_fuzzy_dedup" / "decision.parquet").to_pylist()
+        removed[backend] = sorted((r["repo"], r["path"]) for r in decision if r["id"] != r["survivor_id"])
+        resolved = out / "config.yaml"  # the resolved recipe the run recorded
+        assert f"backend: {backend}" in resolved.read_text()
+    assert ("alpha", "pkg/mod1.py") in removed["rensa"]
+    assert removed["rensa"] == removed["numpy"]  # other permutations, same clear-cut duplicates
+    bad = opencook("data", "dedup", str(dataset), "--out", str(tmp_path / "b"), "--backend", "datasketch", cwd=tmp_path)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

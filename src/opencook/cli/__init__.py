@@ -88,7 +88,8 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
     from opencook.data.recipe import parse_recipe
 
     fuzzy = {k: v for k, v in (("preset", args.preset), ("threshold", args.threshold),
-                                ("num_perm", args.num_perm), ("bands", args.bands), ("rows", args.rows))
+                                ("num_perm", args.num_perm), ("bands", args.bands), ("rows", args.rows),
+                                ("backend", args.backend))
              if v is not None}
     if args.no_verify:
         fuzzy["verify"] = False
@@ -101,7 +102,7 @@ def _cmd_data_dedup(args: argparse.Namespace) -> int:
     config = recipe.stages[1][1]
     results = _run_pipeline(recipe, out, "local", args.workers)
     stats = {r.name: r for r in results}["fuzzy_dedup"].stats.counters
-    print(f"fuzzy dedup: {config.ngram}-grams, {config.num_perm} permutations, {config.bands} bands x "
+    print(f"fuzzy dedup: {config.ngram}-grams, {config.num_perm} permutations ({config.backend}), {config.bands} bands x "
           f"{config.rows} rows; implied threshold {config.implied_threshold:.3f}; "
           + (f"verified at Jaccard >= {config.jaccard_threshold:.3f}" if config.verify else "no verification"))
     print(f"  files: {stats.get('in', 0)} in, {stats.get('out', 0)} kept, "
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--num-perm", type=positive, dest="num_perm", help="MinHash permutations (default: the preset's)")
     ddp.add_argument("--bands", type=positive, help="LSH bands (default: the preset's)")
     ddp.add_argument("--rows", type=positive, help="rows per band (default: the preset's)")
+    ddp.add_argument("--backend", choices=["numpy", "rensa"],
+                     help="who computes the signatures: numpy, or rensa's Rust MinHash (faster at 2048 permutations, "
+                          "docs/dedup.md) (default: numpy)")
     ddp.add_argument("--no-verify", action="store_true", help="skip exact-Jaccard verification of candidates")
     add_workers(ddp, "worker processes")
     add_common(ddp)
